@@ -1,0 +1,109 @@
+"""Options and error handling shared by the ``l2a``, ``l3a`` and ``mosaic`` command-line interfaces.
+
+Conventions (SPEC section 8): a user mistake or bad input prints one line ``<prog>: error: <file>: <problem>`` on
+stderr and exits with code 2, bad options included; ``-vv`` adds the traceback; ``-v`` logs at DEBUG level,
+``-q/--quiet`` hides progress bars and info logs.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from typing import Callable, Iterable, Sequence
+
+import click
+from tqdm import tqdm
+
+from ._version import __version__
+from .errors import SyntheoError
+
+__all__ = ["common_options", "run_cli", "progress", "indent_option", "setup_logging", "ProgressContext"]
+
+
+class ProgressContext:
+    """What a command needs to know about the terminal: whether to show progress bars."""
+
+    def __init__(self, quiet: bool = False):
+        self.quiet = quiet
+
+    @property
+    def show_progress(self) -> bool:
+        return not self.quiet and sys.stderr.isatty()
+
+
+def setup_logging(verbose: int, quiet: bool) -> None:
+    """Set the toolkit's log level once: WARNING by default, INFO with ``-v``, DEBUG with ``-vv``, ERROR with -q."""
+    level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    for name in ("l2a", "l3a", "mosaic"):
+        log = logging.getLogger(name)
+        log.handlers[:] = [handler]
+        log.setLevel(level)
+        log.propagate = False
+
+
+def common_options(prog: str) -> Callable:
+    """Decorator for a package's click group: ``--version``, ``-v/--verbose`` (repeatable), ``-q/--quiet``."""
+
+    def decorate(f):
+        f = click.option("-q", "--quiet", is_flag=True, help="No progress bars, errors only.")(f)
+        f = click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug and tracebacks).")(f)
+        f = click.version_option(__version__, "--version", prog_name=prog, message="%(prog)s %(version)s")(f)
+        return f
+
+    return decorate
+
+
+indent_option = click.option("--indent", type=click.IntRange(0, 16), default=None,
+                             help="Pretty-print the JSON with this many spaces per level.")
+
+
+def progress(iterable: Iterable | None = None, *, quiet: bool = False, **kwargs) -> tqdm:
+    """A tqdm progress bar on stderr, disabled with ``quiet`` or when stderr is not a terminal."""
+    return tqdm(iterable, disable=quiet or not sys.stderr.isatty(), file=sys.stderr, leave=False, **kwargs)
+
+
+def _verbosity(argv: Sequence[str]) -> int:
+    n = 0
+    for a in argv:
+        if a == "--":
+            break
+        if a == "--verbose":
+            n += 1
+        elif a.startswith("-") and not a.startswith("--") and set(a[1:]) <= {"v", "q"}:
+            n += a.count("v")
+    return n
+
+
+def run_cli(group: click.Group, prog: str, argv: Sequence[str] | None = None) -> int:
+    """Run a click group with the toolkit's error convention; returns the exit code (0, 1 or 2)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        group.main(args=args, prog_name=prog, standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo(f"{prog}: error: aborted", err=True)
+        return 1
+    except click.ClickException as exc:
+        if _verbosity(args) >= 2:
+            traceback.print_exc()
+        click.echo(f"{prog}: error: {_one_line(exc.format_message())}", err=True)
+        return 2
+    except SyntheoError as exc:
+        if _verbosity(args) >= 2:
+            traceback.print_exc()
+        click.echo(f"{prog}: error: {_one_line(str(exc))}", err=True)
+        return 2
+    except KeyboardInterrupt:
+        click.echo(f"{prog}: error: interrupted", err=True)
+        return 130
+    except BrokenPipeError:
+        return 0
+    return 0
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

@@ -1,0 +1,175 @@
+"""Cloud-Optimised GeoTIFF output, written window by window and finished atomically.
+
+Every raster the toolkit writes (L2A, L3A, mosaics) goes through :class:`CogWriter`: blocks are written into a
+temporary tiled GeoTIFF beside the target, which is then translated by GDAL's COG driver (DEFLATE with predictor,
+internal overviews, nodata, band descriptions, scale) into another temporary name and renamed onto the target. A
+crash never leaves a partial file under the final name.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from typing import Mapping, Sequence
+
+import numpy as np
+import rasterio
+import rasterio.shutil
+from affine import Affine
+from rasterio.crs import CRS
+from rasterio.windows import Window
+
+from .errors import InvalidParameterError
+
+__all__ = ["CogWriter", "write_cog", "COG_BLOCKSIZE"]
+
+logger = logging.getLogger(__name__)
+
+#: Internal tile size of the COGs, pixels.
+COG_BLOCKSIZE = 512
+
+
+class CogWriter:
+    """Write a raster by windows, then finish it as a COG at ``path``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Final file name (``.tif``).
+    crs : CRS
+        Coordinate reference system.
+    transform : Affine
+        Pixel-corner transform.
+    height, width : int
+        Raster size, pixels.
+    dtype : str or numpy dtype
+        Data type (``int16``, ``uint8``, ...).
+    count : int
+        Number of bands.
+    nodata : float, optional
+        Nodata value (None: no nodata, e.g. bit masks).
+    descriptions : sequence of str, optional
+        One description per band (band names such as ``B4``).
+    scale, offset : float, optional
+        Value scaling written in the metadata (``1e-4`` for reflectance x 10000).
+    resampling : str
+        Overview resampling: ``average`` for continuous values, ``nearest`` for classes and bit masks.
+    tags : mapping, optional
+        Dataset-level metadata items.
+    threads : int
+        Compression threads (GDAL ``NUM_THREADS``).
+    overviews : bool
+        Build internal overviews.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, crs: CRS, transform: Affine, height: int, width: int,
+                 dtype, count: int = 1, nodata: float | None = None, descriptions: Sequence[str] | None = None,
+                 scale: float | None = None, offset: float | None = None, resampling: str = "average",
+                 tags: Mapping[str, str] | None = None, threads: int = 2, overviews: bool = True):
+        if height <= 0 or width <= 0 or count <= 0:
+            raise InvalidParameterError(f"raster size must be positive, not {count} x {height} x {width}", path)
+        self.path = os.fspath(path)
+        self.dtype = np.dtype(dtype)
+        self.count = count
+        self.resampling = resampling
+        self.threads = max(1, int(threads))
+        self.overviews = overviews
+        folder = os.path.dirname(os.path.abspath(self.path))
+        os.makedirs(folder, exist_ok=True)
+        fd, self._tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".tif", dir=folder)
+        os.close(fd)
+        block = COG_BLOCKSIZE if min(height, width) >= COG_BLOCKSIZE else None
+        profile = dict(driver="GTiff", height=height, width=width, count=count, dtype=self.dtype.name, crs=crs,
+                       transform=transform, nodata=nodata, compress="ZSTD", zstd_level=1, bigtiff="IF_SAFER")
+        if block:
+            profile.update(tiled=True, blockxsize=block, blockysize=block)
+        self._ds = rasterio.open(self._tmp, "w", **profile)
+        if descriptions is not None:
+            for i, d in enumerate(descriptions, start=1):
+                self._ds.set_band_description(i, d)
+        if scale is not None or offset is not None:
+            self._ds.scales = [1.0 if scale is None else scale] * count
+            self._ds.offsets = [0.0 if offset is None else offset] * count
+        if tags:
+            self._ds.update_tags(**{k: str(v) for k, v in tags.items()})
+        self._closed = False
+
+    def write(self, array: np.ndarray, window: Window | None = None, band: int | None = None) -> None:
+        """Write a block.
+
+        Parameters
+        ----------
+        array : numpy.ndarray
+            (rows, cols) for one band (``band`` given or single-band raster) or (bands, rows, cols).
+        window : Window, optional
+            Target window; the whole raster if None.
+        band : int, optional
+            1-based band index for a 2-D array in a multi-band raster.
+        """
+        arr = np.asarray(array)
+        if arr.dtype != self.dtype:
+            raise InvalidParameterError(f"array dtype {arr.dtype} differs from raster dtype {self.dtype}", self.path)
+        if arr.ndim == 2:
+            self._ds.write(arr, band or 1, window=window)
+        else:
+            self._ds.write(arr, window=window)
+
+    def update_tags(self, **tags) -> None:
+        self._ds.update_tags(**{k: str(v) for k, v in tags.items()})
+
+    def close(self) -> str:
+        """Finish the COG and move it onto the final path; returns that path."""
+        if self._closed:
+            return self.path
+        self._ds.close()
+        self._closed = True
+        folder = os.path.dirname(os.path.abspath(self.path))
+        fd, tmp_cog = tempfile.mkstemp(prefix=".tmp-cog-", suffix=".tif", dir=folder)
+        os.close(fd)
+        predictor = "3" if self.dtype.kind == "f" else "2"
+        try:
+            rasterio.shutil.copy(self._tmp, tmp_cog, driver="COG", compress="DEFLATE", predictor=predictor,
+                                 blocksize=COG_BLOCKSIZE, overviews="AUTO" if self.overviews else "NONE",
+                                 overview_resampling=self.resampling, resampling=self.resampling,
+                                 num_threads=str(self.threads), bigtiff="IF_SAFER")
+            os.replace(tmp_cog, self.path)
+        except BaseException:
+            _remove(tmp_cog)
+            raise
+        finally:
+            _remove(self._tmp)
+        return self.path
+
+    def abort(self) -> None:
+        """Discard everything written so far."""
+        if not self._closed:
+            self._ds.close()
+            self._closed = True
+        _remove(self._tmp)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def _remove(path: str) -> None:
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+
+
+def write_cog(path: str | os.PathLike, array: np.ndarray, *, crs: CRS, transform: Affine, **kwargs) -> str:
+    """Write a whole array (rows, cols) or (bands, rows, cols) as a COG; keyword arguments as :class:`CogWriter`."""
+    arr = np.asarray(array)
+    count = 1 if arr.ndim == 2 else arr.shape[0]
+    with CogWriter(path, crs=crs, transform=transform, height=arr.shape[-2], width=arr.shape[-1], dtype=arr.dtype,
+                   count=count, **kwargs) as w:
+        w.write(arr)
+    return os.fspath(path)

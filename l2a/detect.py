@@ -1,0 +1,148 @@
+"""Format detection: :func:`open_l2a` and :func:`open_l1c` look at a path (folder or .zip) and hand it to the right
+reader. A path that is no product, or a folder holding several products, is a :class:`NotAProductError`."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from pathlib import Path
+
+from .archive import ZipIndex, open_zip_index
+from .errors import MissingFileError, NotAProductError
+
+__all__ = ["open_l2a", "open_l1c", "detect_format", "list_members", "find_products"]
+
+#: Sen2Cor L2A, L1C SAFE and Theia markers, matched on member paths relative to the product root.
+_MARKERS = {
+    "sen2cor": ("MTD_MSIL2A.xml", "*/MTD_MSIL2A.xml"),
+    "l1c": ("MTD_MSIL1C.xml", "*/MTD_MSIL1C.xml"),
+    "theia": ("*_L2A_*_MTD_ALL.xml", "*_L2A_*_FRE_B*.tif", "*_L2A_*_SRE_B*.tif", "*_L2A_*_FRE_STACK.tif"),
+}
+_MAX_WALK = 5000
+
+
+def list_members(path: Path) -> list[str]:
+    """Relative POSIX paths of the files of a product folder (at most a few thousand, hidden files skipped)."""
+    out = []
+    for root, dirs, files in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        rel = os.path.relpath(root, path)
+        for f in sorted(files):
+            if f.startswith("."):
+                continue
+            out.append(f if rel == "." else f"{rel}/{f}".replace(os.sep, "/"))
+            if len(out) > _MAX_WALK:
+                raise NotAProductError(f"folder holds more than {_MAX_WALK} files; is it a product?", path)
+    return out
+
+
+def _matches(names, patterns) -> list[str]:
+    return [n for n in names if any(fnmatch.fnmatch(n, p) for p in patterns)]
+
+
+def _product_roots(names: list[str], kind: str) -> set[str]:
+    """Distinct product roots (the folder part before the marker) among member names."""
+    roots = set()
+    for n in _matches(names, _MARKERS[kind]):
+        # Theia images and the SAFE metadata both sit at the product root (MASKS/, GRANULE/ are below it)
+        roots.add(n.rpartition("/")[0])
+    return roots
+
+
+def detect_format(path: str | os.PathLike) -> tuple[str, Path, ZipIndex | None, str]:
+    """Identify a product.
+
+    Returns
+    -------
+    kind : str
+        ``"theia"``, ``"sen2cor"`` or ``"l1c"``.
+    path : Path
+        The path as given (absolute).
+    zip_index : ZipIndex or None
+        Checked member list for an archive.
+    root : str
+        Product root inside the folder or archive (``""`` when the path is the product itself).
+    """
+    p = Path(path).absolute()
+    if not p.exists():
+        raise MissingFileError("no such file or folder", p)
+    zindex = None
+    if p.is_file():
+        if p.suffix.lower() != ".zip":
+            raise NotAProductError("not a product (expected a product folder or .zip archive)", p)
+        zindex = open_zip_index(p)
+        names = list(zindex.names)
+    else:
+        names = list_members(p)
+    found = {k: _product_roots(names, k) for k in _MARKERS}
+    kinds = [k for k, roots in found.items() if roots]
+    total = sum(len(r) for r in found.values())
+    if total == 0:
+        raise NotAProductError("not a Sentinel-2 product (no Theia, Sen2Cor or L1C SAFE layout found)", p)
+    if total > 1 or len(kinds) > 1:
+        raise NotAProductError(f"holds {total} products; give one product at a time", p)
+    kind = kinds[0]
+    return kind, p, zindex, next(iter(found[kind]))
+
+
+def open_l2a(path: str | os.PathLike, *, reflectance: str = "FRE"):
+    """Open a Level-2A product, whatever its format.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Theia/MUSCATE product folder or .zip, or Sen2Cor L2A SAFE folder or .zip.
+    reflectance : {"FRE", "SRE"}
+        Theia only: flat (slope-corrected, default) or surface reflectance.
+
+    Returns
+    -------
+    L2AProduct
+
+    Raises
+    ------
+    NotAProductError, ProductFormatError, MissingFileError, UnsafeArchiveError, MetadataError
+    """
+    kind, p, zindex, root = detect_format(path)
+    if kind == "theia":
+        from .theia import open_theia
+        return open_theia(p, zip_index=zindex, root=root, reflectance=reflectance)
+    if kind == "sen2cor":
+        from .sen2cor import open_sen2cor
+        return open_sen2cor(p, zip_index=zindex, root=root)
+    raise NotAProductError("is a Level-1C product; use open_l1c (or run the L2A core) instead", p)
+
+
+def open_l1c(path: str | os.PathLike):
+    """Open an ESA Level-1C SAFE product (folder or .zip); returns an :class:`l2a.l1c.L1CProduct`."""
+    kind, p, zindex, root = detect_format(path)
+    if kind != "l1c":
+        raise NotAProductError(f"is a {kind} Level-2A product, not a Level-1C SAFE", p)
+    from .l1c import open_l1c_safe
+    return open_l1c_safe(p, zip_index=zindex, root=root)
+
+
+def find_products(paths, kinds=("theia", "sen2cor")) -> list[Path]:
+    """Expand inputs into product paths: each path is a product, or a folder whose direct entries are scanned
+    (entries that are not products are ignored). Sorted, duplicates removed."""
+    out: list[Path] = []
+    for path in paths:
+        p = Path(path).absolute()
+        try:
+            kind, *_ = detect_format(p)
+            if kind in kinds:
+                out.append(p)
+                continue
+        except NotAProductError:
+            if not p.is_dir():
+                raise
+        for child in sorted(p.iterdir()) if p.is_dir() else []:
+            if child.name.startswith(".") or not (child.is_dir() or child.suffix.lower() == ".zip"):
+                continue
+            try:
+                kind, *_ = detect_format(child)
+            except NotAProductError:
+                continue
+            if kind in kinds:
+                out.append(child)
+    return sorted(set(out))
