@@ -101,7 +101,7 @@ _PLATFORM_ALIASES = {
     "S2A": "S2A", "SENTINEL2A": "S2A", "SENTINEL-2A": "S2A",
     "S2B": "S2B", "SENTINEL2B": "S2B", "SENTINEL-2B": "S2B",
     "S2C": "S2C", "SENTINEL2C": "S2C", "SENTINEL-2C": "S2C",
-    "VENUS": "VENUS", "VENµS": "VENUS", "VNS": "VENUS", "VE": "VENUS",
+    "VENUS": "VENUS", "VNS": "VENUS", "VE": "VENUS",
 }
 
 # Per-platform multiplicative adjustment of TOA reflectance, applied by the L2A core before any other step.
@@ -115,7 +115,8 @@ _CALIBRATION: Mapping[str, Mapping[str, float]] = MappingProxyType(
 
 def normalize_platform(name: str) -> str:
     """Return the canonical platform code (``S2A``, ``S2B``, ``S2C``, ``VENUS``) for a spelling found in metadata."""
-    key = name.strip().upper().replace(" ", "")
+    # "µ" (micro sign) upper-cases to Greek capital mu: fold it to "U" first (VENµS -> VENUS)
+    key = name.strip().replace("µ", "U").replace("μ", "U").upper().replace(" ", "")
     try:
         return _PLATFORM_ALIASES[key]
     except KeyError:
