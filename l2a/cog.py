@@ -133,6 +133,7 @@ class CogWriter:
                                  blocksize=COG_BLOCKSIZE, overviews="AUTO" if self.overviews else "NONE",
                                  overview_resampling=self.resampling, resampling=self.resampling,
                                  num_threads=str(self.threads), bigtiff="IF_SAFER")
+            os.chmod(tmp_cog, 0o666 & ~_umask())  # mkstemp makes 0600 files; outputs are ordinary files
             os.replace(tmp_cog, self.path)
         except BaseException:
             _remove(tmp_cog)
@@ -156,6 +157,12 @@ class CogWriter:
             self.close()
         else:
             self.abort()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _remove(path: str) -> None:
