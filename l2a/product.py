@@ -71,7 +71,7 @@ class Grid:
 
     def window_transform(self, window: Window) -> Affine:
         """Affine transform of a window of this grid."""
-        return self.transform * Affine.translation(window.col_off, window.row_off)
+        return self.transform @ Affine.translation(window.col_off, window.row_off)
 
     def same_as(self, other: "Grid", tol: float = 1e-6) -> bool:
         """True when both grids have the same shape and (almost) the same transform."""
