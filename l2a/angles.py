@@ -14,7 +14,7 @@ to the known nodes, then nodes are interpolated bilinearly to pixel centres.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Iterable, Mapping
 
@@ -98,6 +98,10 @@ class Angles:
         object.__setattr__(self, "mean_view", MappingProxyType(dict(self.mean_view)))
         if self.mean_sun is None and self.sun is not None:
             object.__setattr__(self, "mean_sun", self.sun.mean())
+
+    def __reduce__(self):  # mappingproxy fields cannot be pickled: rebuild from plain dicts
+        return type(self), tuple(dict(v) if isinstance(v, MappingProxyType) else v
+                                 for v in (getattr(self, f.name) for f in fields(self)))
 
     @property
     def has_grids(self) -> bool:

@@ -246,7 +246,7 @@ class L3AWriter:
                 planes.append(ds.read(1, out_shape=shape, resampling=Resampling.average))
         data = np.stack(planes).astype(np.float32)
         img = np.where(data <= -10000, 0, np.clip(data / 3000.0 * 255.0, 0, 255)).astype(np.uint8)
-        transform = g.transform * Affine.scale(g.width / shape[1], g.height / shape[0])
+        transform = g.transform @ Affine.scale(g.width / shape[1], g.height / shape[0])
         profile = dict(driver="GTiff", height=shape[0], width=shape[1], count=3, dtype="uint8",
                        crs=self.meta.crs, transform=transform)
         with rasterio.MemoryFile() as mem:
