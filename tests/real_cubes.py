@@ -383,3 +383,54 @@ def zip_product(folder: str | os.PathLike, dest: str | os.PathLike | None = None
             if path.is_file():
                 zf.write(path, f"{folder.name}/{path.relative_to(folder).as_posix()}")
     return dest
+
+
+# --- Theia-like products ----------------------------------------------------------------------------------------
+def write_theia_like(cube: Cube, index: int, out_dir: str | os.PathLike, *, platform: str = "S2B",
+                     tile: str | None = None, hour: int = 10, minute: int = 56) -> Path:
+    """Write date ``index`` of a cube as a Theia L2A product with the toolkit's writer.
+
+    R1 bands keep the cube's 10 m pixels; R2 bands and masks take the upper-left 10 m pixel of each 2 x 2 block, as
+    :func:`write_sen2cor_like` does. Masks from SCL: 8/9/10 cloud (10 also cirrus), 3 shadow, 6 water, 11 snow,
+    0 edge (EDG), 1 saturated (SAT, every band bit); AOT (x1000 in the cube) goes to ATB band 2 (x200).
+    """
+    from l2a.angles import Angles
+    from l2a.product import Grid
+    from l2a.sensors import L2A_BANDS, R1_BANDS, R2_BANDS
+    from l2a.theia_bits import encode_clm, encode_mg2
+    from l2a.writer import L2AMetadata, write_l2a
+
+    when = cube.times[index].replace(hour=hour, minute=minute, tzinfo=_UTC)
+    rows, cols = cube.shape
+    g1 = Grid(cube.transform, rows, cols)
+    g2 = Grid(cube.transform @ Affine.scale(2), (rows + 1) // 2, (cols + 1) // 2)
+    left, top = cube.transform.c, cube.transform.f
+    lon, lat = _lonlat(cube.crs, left, top)
+    sza, saz = sun_angles(when, np.array([lon]), np.array([lat]))
+    angles = Angles(mean_sun=(float(sza[0]), float(saz[0])),
+                    mean_view={b: (5.0, 100.0) for b in cube.bands})
+    bands, masks, atb = {}, {}, {}
+    for res, sl in (("R1", np.s_[:, :]), ("R2", np.s_[::2, ::2])):
+        scl = cube.scl[index][sl]
+        cloud = (scl >= 8) & (scl <= 10)
+        masks[("CLM", res)] = encode_clm(cloud, scl == 3, cirrus=scl == 10)
+        masks[("MG2", res)] = encode_mg2(scl == 6, scl == 11, cloud, scl == 3)
+        masks[("EDG", res)] = (scl == 0).astype(np.uint8)
+        masks[("SAT", res)] = np.where(scl == 1, 0xFF, 0).astype(np.uint8)
+        if cube.aot is not None:
+            aot = cube.aot[index][sl].astype(np.float64) / 1000.0
+            atb[res] = np.stack([np.zeros_like(scl), np.where((cube.aot[index][sl] == 0) | (scl == 0), 0,
+                                                              np.clip(np.rint(aot * 200), 1, 255))]).astype(np.uint8)
+    for b, data in cube.bands.items():
+        if b not in R1_BANDS + R2_BANDS:
+            continue
+        dn = data[index] if b in R1_BANDS else data[index][::2, ::2]
+        bands[b] = np.where(dn == 0, -10000, np.minimum(dn, 32767)).astype(np.int16)
+    meta = L2AMetadata(platform=platform, tile=tile or mgrs_tile(cube.crs, left, top), datetime=when,
+                       crs=cube.crs, grids={"R1": g1, "R2": g2}, bands=tuple(b for b in L2A_BANDS if b in bands),
+                       angles=angles, extra={"source": f"{cube.name} date {index}"})
+    return write_l2a(out_dir, meta, bands, masks, atb or None)
+
+
+def _lonlat(crs: CRS, x: float, y: float) -> tuple[float, float]:
+    return Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform(x, y)
