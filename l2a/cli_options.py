@@ -8,8 +8,10 @@ stderr and exits with code 2, bad options included; ``-vv`` adds the traceback; 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import traceback
+import warnings
 from typing import Callable, Iterable, Sequence
 
 import click
@@ -42,6 +44,17 @@ def setup_logging(verbose: int, quiet: bool) -> None:
         log.handlers[:] = [handler]
         log.setLevel(level)
         log.propagate = False
+    warnings.showwarning = _log_warning
+
+
+def _log_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Python warnings as one log line (``WARNING l2a: ProductWarning: ...``) instead of file/line/source."""
+    module = "l2a"
+    for name in ("mosaic", "l3a", "l2a"):
+        if f"{os.sep}{name}{os.sep}" in filename:
+            module = name
+            break
+    logging.getLogger(module).warning("%s: %s", category.__name__, " ".join(str(message).split()))
 
 
 def common_options(prog: str) -> Callable:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import sys
 
 import click
 
-from l2a.cli_options import ProgressContext, common_options, run_cli, setup_logging
+from l2a.cli_options import ProgressContext, common_options, indent_option, run_cli, setup_logging
 
 PROG = "l3a"
 
@@ -18,6 +20,91 @@ def cli(ctx, verbose: int, quiet: bool):
     """Level-3A monthly syntheses (WASP-style weighted averages of L2A surface reflectance)."""
     setup_logging(verbose, quiet)
     ctx.obj = ProgressContext(quiet=quiet)
+
+
+def _parse_month(_ctx, _param, value):
+    if value is None:
+        return None
+    try:
+        return dt.datetime.strptime(value, "%Y-%m").date().replace(day=15)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a month as YYYY-MM") from None
+
+
+def _parse_date(_ctx, _param, value):
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date as YYYY-MM-DD") from None
+
+
+def _parse_bands(_ctx, _param, value):
+    if value is None or value.strip().lower() == "all":
+        return None
+    return tuple(b for b in (v.strip() for v in value.split(",")) if b)
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path())
+@click.option("--tile", required=True, help="Tile to compose, e.g. T31TCJ (31TCJ accepted).")
+@click.option("--month", callback=_parse_month, help="Monthly synthesis centred on the 15th: YYYY-MM.")
+@click.option("--date", "central", callback=_parse_date, help="Central date YYYY-MM-DD (instead of --month).")
+@click.option("--half-window", type=click.IntRange(0, 366), default=None,
+              help="Half-width of the window, days (default 23).")
+@click.option("--profile", type=click.Choice(["default", "wasp"]), default="default", show_default=True,
+              help="Parameter profile: the toolkit's, or CNES WASP 1.x choices.")
+@click.option("--brdf/--no-brdf", default=None, help="Directional normalisation to nadir (default: on).")
+@click.option("--bands", callback=_parse_bands, default="all", show_default=True,
+              help="Bands to compose: all (those every input has) or a list such as B2,B3,B4,B8.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--threads", type=click.IntRange(1, 512), default=None, help="Threads (default: all cores).")
+@click.option("--block-rows", type=click.IntRange(24, 10980), default=None,
+              help="Rows of 10 m pixels per block (bounds memory; default 1536).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing product.")
+@click.pass_obj
+def compose(obj, inputs, tile, month, central, half_window, profile, brdf, bands, out_dir, threads, block_rows,
+            overwrite):
+    """Compose the weighted synthesis of one tile from L2A products (folders or .zip, Theia or Sen2Cor, or folders
+    holding them). Prints the product folder's absolute path on the last line."""
+    import dataclasses
+
+    from l2a.detect import find_products
+
+    from .compose import DEFAULT_BLOCK_ROWS, compose as run
+    from .errors import EmptyWindowError
+    from .params import CompositeParams
+
+    if (month is None) == (central is None):
+        raise click.UsageError("give exactly one of --month and --date")
+    params = CompositeParams.wasp() if profile == "wasp" else CompositeParams()
+    changes = {}
+    if half_window is not None:
+        changes["half_window_days"] = half_window
+    if brdf is not None:
+        changes["brdf"] = brdf
+    if changes:
+        params = dataclasses.replace(params, **changes)
+    paths = find_products(inputs)
+    if not paths:
+        raise EmptyWindowError("no L2A product among the inputs: " + " ".join(inputs))
+    tile = tile.upper()
+    tile = tile if tile.startswith("T") else "T" + tile
+    path = run(paths, month or central, params, out_dir, tile=tile, bands=bands, threads=threads,
+               block_rows=block_rows or DEFAULT_BLOCK_ROWS, overwrite=overwrite, show_progress=obj.show_progress)
+    click.echo(str(path))
+
+
+@cli.command()
+@click.argument("path", type=click.Path())
+@indent_option
+def info(path, indent):
+    """Print a one-line JSON summary of an L3A product: tile, central date, bands, grids, class percentages."""
+    from .info import l3a_summary
+    from .product import open_l3a
+
+    click.echo(json.dumps(l3a_summary(open_l3a(path)), indent=indent))
 
 
 def main(argv=None) -> None:

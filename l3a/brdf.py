@@ -1,0 +1,231 @@
+"""Directional (BRDF) normalisation to nadir view by the c-factor of Roy et al. (2016).
+
+``rho(sza, vza, raa) = f_iso + f_vol * K_vol + f_geo * K_geo`` with fixed per-band coefficients (Roy et al. 2016;
+red-edge bands from Roy et al. 2017), the Ross-Thick volume kernel and the Li-Sparse-Reciprocal geometric kernel
+(Lucht et al. 2000, the MODIS BRDF/albedo product's kernels, h/b = 2, b/r = 1). The observed reflectance is
+multiplied by ``c = rho(sza, 0, 0) / rho(sza, vza, raa)``: nadir view, the actual sun zenith.
+
+Conventions: angles in degrees; ``sza``, ``vza`` zeniths (0-90); ``raa`` relative azimuth = view azimuth - sun
+azimuth, so ``raa = 0`` puts the sensor on the sun's side (backscatter; the hot spot when ``vza == sza``), 180 the
+forward-scattering direction. Only ``cos(raa)`` matters, so any sign or multiple of 360 gives the same kernels.
+
+Kernels (``xi`` phase angle, ``cos xi = cos sza cos vza + sin sza sin vza cos raa``):
+
+- Ross-Thick, in the ``- pi/4`` form of Roy et al. (no hot spot, no ``4 / (3 pi)`` factor)::
+
+      K_vol = ((pi/2 - xi) cos xi + sin xi) / (cos sza + cos vza) - pi/4
+
+- Li-Sparse-Reciprocal, with ``b/r = 1`` (so the parameterised angles equal the true ones) and ``h/b = 2``::
+
+      D^2    = tan^2 sza + tan^2 vza - 2 tan sza tan vza cos raa
+      cos t  = (h/b) sqrt(D^2 + (tan sza tan vza sin raa)^2) / (sec sza + sec vza),   clipped to [-1, 1]
+      O      = (t - sin t cos t)(sec sza + sec vza) / pi
+      K_geo  = O - sec sza - sec vza + (1 + cos xi) sec sza sec vza / 2
+
+At sun and view both at nadir both kernels are exactly 0 (``xi = 0``: ``(pi/2)/2 - pi/4 = 0``; ``D = 0``, ``t = pi/2``,
+``O = 1``, ``K_geo = 1 - 2 + 1 = 0``), so ``rho = f_iso`` there. WASP swaps the two kernels, uses ``h/b = 1`` and adds a
+hot spot (reference-wasp.md section 6.3); this module follows Roy et al.
+
+Pure numpy, vectorised, float64 inside, float32 out. The angle fields are smooth (Sentinel-2 gives them on 5 km
+nodes): evaluate :func:`c_factor` on a coarse grid (for example 240 m) and resample it with
+:func:`l3a.weights.upsample_coarse` rather than per 10 m pixel.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Mapping
+
+import numpy as np
+
+from l2a.errors import BandNotFoundError
+from l2a.sensors import normalize_band
+
+__all__ = [
+    "BRDF_COEFFICIENTS",
+    "HEIGHT_TO_BASE",
+    "BASE_TO_RADIUS",
+    "relative_azimuth",
+    "ross_thick",
+    "li_sparse_r",
+    "model_reflectance",
+    "c_factor",
+    "apply_c_factor",
+]
+
+#: (f_iso, f_geo, f_vol) per Sentinel-2 band, Roy et al. (2016) Table 1 (B2, B3, B4, B8/B8A, B11, B12) and Roy et al.
+#: (2017) for the red-edge bands B5, B6, B7 (SPEC section 4). Reflectance units (0-1).
+BRDF_COEFFICIENTS: Mapping[str, tuple[float, float, float]] = MappingProxyType({
+    "B2": (0.0774, 0.0079, 0.0372),
+    "B3": (0.1306, 0.0178, 0.0580),
+    "B4": (0.1690, 0.0227, 0.0574),
+    "B5": (0.2085, 0.0256, 0.0845),
+    "B6": (0.2316, 0.0273, 0.1003),
+    "B7": (0.2599, 0.0294, 0.1197),
+    "B8": (0.3093, 0.0330, 0.1535),
+    "B8A": (0.3093, 0.0330, 0.1535),
+    "B11": (0.3430, 0.0453, 0.1154),
+    "B12": (0.2658, 0.0387, 0.0639),
+})
+
+HEIGHT_TO_BASE = 2.0  # h/b of the Li-Sparse crowns (MODIS, Roy et al.)
+BASE_TO_RADIUS = 1.0  # b/r: spherical crowns (MODIS, Roy et al.)
+
+
+def relative_azimuth(sun_azimuth_deg, view_azimuth_deg) -> np.ndarray:
+    """Relative azimuth ``view - sun`` folded to [0, 180] degrees.
+
+    Parameters
+    ----------
+    sun_azimuth_deg, view_azimuth_deg : float or numpy.ndarray
+        Azimuths, degrees clockwise from north (any range), broadcastable. The view azimuth is the direction from
+        the pixel to the sensor.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32, degrees in [0, 180]; 0 = sensor on the sun's side (backscatter). NaN where an input is NaN.
+    """
+    diff = np.abs(np.asarray(view_azimuth_deg, dtype=np.float64) - np.asarray(sun_azimuth_deg, dtype=np.float64))
+    diff = np.mod(diff, 360.0)
+    return np.where(diff > 180.0, 360.0 - diff, diff).astype(np.float32)
+
+
+def _angles(sza_deg, vza_deg, raa_deg):
+    sza = np.radians(np.asarray(sza_deg, dtype=np.float64))
+    vza = np.radians(np.asarray(vza_deg, dtype=np.float64))
+    raa = np.radians(np.asarray(raa_deg, dtype=np.float64))
+    return sza, vza, raa
+
+
+def _ross_thick(sza, vza, raa):
+    cos_xi = np.clip(np.cos(sza) * np.cos(vza) + np.sin(sza) * np.sin(vza) * np.cos(raa), -1.0, 1.0)
+    xi = np.arccos(cos_xi)
+    return ((np.pi / 2.0 - xi) * cos_xi + np.sin(xi)) / (np.cos(sza) + np.cos(vza)) - np.pi / 4.0
+
+
+def _li_sparse_r(sza, vza, raa, h_b=HEIGHT_TO_BASE, b_r=BASE_TO_RADIUS):
+    # parameterised zeniths (equal to the true ones for b/r = 1)
+    sza_p = np.arctan(b_r * np.tan(sza))
+    vza_p = np.arctan(b_r * np.tan(vza))
+    tan_s, tan_v = np.tan(sza_p), np.tan(vza_p)
+    sec_s, sec_v = 1.0 / np.cos(sza_p), 1.0 / np.cos(vza_p)
+    cos_raa, sin_raa = np.cos(raa), np.sin(raa)
+    cos_xi_p = np.cos(sza_p) * np.cos(vza_p) + np.sin(sza_p) * np.sin(vza_p) * cos_raa
+    d2 = np.maximum(tan_s ** 2 + tan_v ** 2 - 2.0 * tan_s * tan_v * cos_raa, 0.0)
+    cos_t = np.clip(h_b * np.sqrt(d2 + (tan_s * tan_v * sin_raa) ** 2) / (sec_s + sec_v), -1.0, 1.0)
+    t = np.arccos(cos_t)
+    overlap = (t - np.sin(t) * cos_t) * (sec_s + sec_v) / np.pi
+    return overlap - sec_s - sec_v + 0.5 * (1.0 + cos_xi_p) * sec_s * sec_v
+
+
+def ross_thick(sza_deg, vza_deg, raa_deg) -> np.ndarray:
+    """Ross-Thick volume-scattering kernel (``- pi/4`` form, no hot spot).
+
+    Parameters
+    ----------
+    sza_deg, vza_deg : float or numpy.ndarray
+        Sun and view zenith angles, degrees (0-90), broadcastable.
+    raa_deg : float or numpy.ndarray
+        Relative azimuth (view - sun), degrees.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32, K_vol (unitless); 0 at sza = vza = 0; symmetric in sza and vza.
+    """
+    return _ross_thick(*_angles(sza_deg, vza_deg, raa_deg)).astype(np.float32)
+
+
+def li_sparse_r(sza_deg, vza_deg, raa_deg) -> np.ndarray:
+    """Li-Sparse-Reciprocal geometric-optical kernel (MODIS form, h/b = 2, b/r = 1).
+
+    Parameters
+    ----------
+    sza_deg, vza_deg : float or numpy.ndarray
+        Sun and view zenith angles, degrees (0-90), broadcastable.
+    raa_deg : float or numpy.ndarray
+        Relative azimuth (view - sun), degrees.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32, K_geo (unitless, <= 0 in practice); 0 at sza = vza = 0; symmetric in sza and vza.
+    """
+    return _li_sparse_r(*_angles(sza_deg, vza_deg, raa_deg)).astype(np.float32)
+
+
+def _coefficients(band: str) -> tuple[float, float, float]:
+    name = normalize_band(band)
+    try:
+        return BRDF_COEFFICIENTS[name]
+    except KeyError:
+        raise BandNotFoundError(f"{band}: no BRDF coefficients (known: {', '.join(BRDF_COEFFICIENTS)})") from None
+
+
+def model_reflectance(band: str, sza_deg, vza_deg, raa_deg) -> np.ndarray:
+    """Model reflectance ``rho(sza, vza, raa) = f_iso + f_vol K_vol + f_geo K_geo`` of a band, float64 (0-1)."""
+    f_iso, f_geo, f_vol = _coefficients(band)
+    sza, vza, raa = _angles(sza_deg, vza_deg, raa_deg)
+    return f_iso + f_vol * _ross_thick(sza, vza, raa) + f_geo * _li_sparse_r(sza, vza, raa)
+
+
+def c_factor(band: str, sza_deg, vza_deg, raa_deg) -> np.ndarray:
+    """c-factor to nadir view: ``rho(sza, 0, 0) / rho(sza, vza, raa)`` (Roy et al. 2016).
+
+    Parameters
+    ----------
+    band : str
+        Sentinel-2 band (``"B4"``, ``"B04"``, ``"B8A"``...), one of :data:`BRDF_COEFFICIENTS`.
+    sza_deg : float or numpy.ndarray
+        Sun zenith, degrees (0-90), e.g. float32 (rows, cols).
+    vza_deg : float or numpy.ndarray
+        View zenith of that band, degrees (0-90), broadcastable with ``sza_deg``.
+    raa_deg : float or numpy.ndarray
+        Relative azimuth (view - sun), degrees (:func:`relative_azimuth`).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32, same broadcast shape, the factor to multiply the observed reflectance by (about 0.9-1.1 for
+        Sentinel-2 geometries); exactly 1 at ``vza = 0``; 1 (no correction) where an angle is NaN.
+
+    Raises
+    ------
+    BandNotFoundError
+        If the band has no coefficients.
+    """
+    f_iso, f_geo, f_vol = _coefficients(band)
+    sza, vza, raa = _angles(sza_deg, vza_deg, raa_deg)
+    zero = np.zeros_like(vza)
+    nadir = f_iso + f_vol * _ross_thick(sza, zero, raa) + f_geo * _li_sparse_r(sza, zero, raa)
+    observed = f_iso + f_vol * _ross_thick(sza, vza, raa) + f_geo * _li_sparse_r(sza, vza, raa)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        factor = nadir / observed
+    return np.where(np.isfinite(factor), factor, 1.0).astype(np.float32)
+
+
+def apply_c_factor(reflectance: np.ndarray, factor: np.ndarray, nodata: int = -10000) -> np.ndarray:
+    """Normalised reflectance ``round(reflectance * factor)`` (half away from zero), nodata kept.
+
+    Parameters
+    ----------
+    reflectance : numpy.ndarray
+        int16 (rows, cols), reflectance x 10000, ``nodata`` where missing.
+    factor : numpy.ndarray
+        float32 (rows, cols) or broadcastable, from :func:`c_factor`.
+    nodata : int
+        Nodata value of ``reflectance`` (-10000).
+
+    Returns
+    -------
+    numpy.ndarray
+        int16 (rows, cols), reflectance x 10000, clipped to the int16 range; a valid value never becomes ``nodata``
+        (it is moved one step up).
+    """
+    reflectance = np.asarray(reflectance)
+    scaled = reflectance.astype(np.float64) * np.asarray(factor, dtype=np.float64)
+    rounded = np.sign(scaled) * np.floor(np.abs(scaled) + 0.5)
+    rounded = np.clip(rounded, -32768, 32767).astype(np.int16)
+    rounded[rounded == nodata] = nodata + 1
+    return np.where(reflectance == nodata, np.int16(nodata), rounded)
