@@ -1,0 +1,297 @@
+#!/usr/bin/env python
+"""Benchmark of ``l3a compose`` against its I/O floor and against an xarray + dask masked median.
+
+Prints ONE JSON line. Everything is measured in the same run, each part in its own subprocess (so that its peak
+resident memory is its own, read with ``os.wait4``):
+
+* ``compose_s``: ``l3a compose`` of one full tile from ``--dates`` L2A products, all 10 bands;
+* ``decode_s``: decoding every input band and mask (CLM, MG2, EDG, SAT, ATB at R1 and R2) once, and nothing else;
+* ``encode_s``: encoding rasters of the size of the outputs with the same creation options and thread count;
+* ``io_floor_s = decode_s + encode_s``;
+* ``xarray_median_s``: the masked median composite a Python user would write with xarray + dask on the same inputs
+  (cloud, shadow and nodata masked, median over time per band, chunked so that it fits in memory).
+
+Inputs are Theia L2A COGs (DEFLATE with predictor, as the toolkit writes them), made once and cached under
+``--cache``: the scene simulator writes the tile at 100 m (``--size`` 1098) or at ``--size`` itself when smaller,
+and larger sizes are made from that by nearest-neighbour enlargement plus a deterministic +-1 % texture (so that
+compression ratios stay those of real, noisy imagery). Free disk space is checked before anything is written.
+
+Usage::
+
+    python scripts/bench_l3a.py --size 5490 --dates 10          # routine
+    python scripts/bench_l3a.py --size 10980 --dates 10         # the full-size figure
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CENTRAL = dt.date(2018, 7, 15)
+BASE_SIZE = 1098
+
+
+def _estimate_bytes(size: int, dates: int) -> int:
+    """Disk needed for inputs + one output, bytes (DEFLATE of noisy int16 ~ 75 % of raw)."""
+    px = size * size
+    per_product = int(px * 2 * (4 + 6 / 4) * 0.75 + px * (4 + 2) / 4)
+    return per_product * (dates + 1) + 2 * 1024**3
+
+
+def _simulate_base(cache: Path, size: int, dates: int) -> list[Path]:
+    sim = cache / f"sim-{size}"
+    done = sim / ".complete"
+    if not done.exists():
+        shutil.rmtree(sim, ignore_errors=True)
+        start = CENTRAL - dt.timedelta(days=23)
+        end = CENTRAL + dt.timedelta(days=23)
+        subprocess.run([str(ROOT / ".venv" / "bin" / "l2a"), "-q", "simulate", "--out", str(sim), "--tiles",
+                        "T31TCJ", "--start", start.isoformat(), "--end", end.isoformat(), "--size", str(size),
+                        "--seed", "7"], check=True)
+        done.write_text("ok")
+    products = sorted(p for p in sim.iterdir() if p.is_dir() and "_L2A_" in p.name)
+    products.sort(key=lambda p: abs((dt.date(int(p.name[11:15]), int(p.name[15:17]), int(p.name[17:19]))
+                                     - CENTRAL).days))
+    if len(products) < dates:
+        raise SystemExit(f"the simulation holds {len(products)} products, fewer than --dates {dates}")
+    return sorted(products[:dates])
+
+
+def _enlarge(src: Path, out_dir: Path, factor: int, threads: int) -> Path:
+    """Write ``src`` enlarged ``factor`` times (nearest neighbour + deterministic texture) with the L2A writer."""
+    import numpy as np
+    from rasterio.windows import Window
+
+    from l2a import open_l2a
+    from l2a.product import Grid
+    from l2a.theia_bits import encode_clm, encode_mg2
+    from l2a.writer import L2AMetadata, TheiaL2AWriter
+
+    with open_l2a(src) as p:
+        grids = {res: Grid(g.transform @ __import__("affine").Affine.scale(1 / factor), g.height * factor,
+                           g.width * factor) for res, g in p.grids.items()}
+        meta = L2AMetadata(platform=p.platform, tile=p.tile, datetime=p.datetime, crs=p.crs, grids=grids,
+                           bands=p.bands, angles=p.angles, extra={"bench_source": p.product_id,
+                                                                  "bench_factor": str(factor)})
+        rng_seed = int(p.datetime.timestamp())
+        with TheiaL2AWriter(out_dir, meta, threads=threads) as w:
+            for res, g in p.grids.items():
+                block = max(1, 1024 // factor)
+                for row in range(0, g.height, block):
+                    win = Window(0, row, g.width, min(block, g.height - row))
+                    big = Window(0, row * factor, g.width * factor, int(win.height) * factor)
+                    up = lambda a: np.repeat(np.repeat(a, factor, axis=-2), factor, axis=-1)  # noqa: E731
+                    rng = np.random.default_rng([rng_seed, row, 0 if res == "R1" else 1])
+                    for b in p.bands:
+                        if (b in ("B2", "B3", "B4", "B8")) != (res == "R1"):
+                            continue
+                        data = up(p.read_band(b, win)).astype(np.int32)
+                        texture = rng.integers(-100, 101, data.shape, dtype=np.int32)
+                        valid = data != -10000
+                        data[valid] = np.clip(data[valid] + data[valid] * texture[valid] // 10000, -9999, 32767)
+                        w.write_band(b, data.astype(np.int16), big)
+                    m = p.read_masks(res, win)
+                    w.write_mask("CLM", res, up(encode_clm(m["cloud"], m["shadow"])), big)
+                    w.write_mask("MG2", res, up(encode_mg2(m["water"], m["snow"], m["cloud"], m["shadow"])), big)
+                    w.write_mask("EDG", res, up(m["nodata"].astype(np.uint8)), big)
+                    w.write_mask("SAT", res, up(m["saturated"].astype(np.uint8)), big)
+                    if p.has_aot:
+                        aot = p.read_aot(win, res)
+                        atb = np.stack([np.zeros(aot.shape, np.uint8),
+                                        np.where(np.isnan(aot), 0, np.clip(np.rint(aot * 200), 1, 255))
+                                        .astype(np.uint8)])
+                        w.write_atb(res, up(atb), big)
+    return w.path
+
+
+def make_inputs(cache: Path, size: int, dates: int, threads: int) -> list[Path]:
+    folder = cache / f"inputs-{size}-{dates}"
+    done = folder / ".complete"
+    if done.exists():
+        return sorted(p for p in folder.iterdir() if p.is_dir() and "_L2A_" in p.name)
+    base_size = BASE_SIZE if size % BASE_SIZE == 0 else size
+    base = _simulate_base(cache, base_size, dates)
+    if base_size == size:
+        return base
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    for src in base:
+        _enlarge(src, folder, size // base_size, threads)
+    done.write_text("ok")
+    return sorted(p for p in folder.iterdir() if p.is_dir() and "_L2A_" in p.name)
+
+
+# --- the measured parts, each run in a child process ------------------------------------------------------------
+def part_decode(inputs: list[str], threads: int) -> None:
+    """Decode every band and mask raster of every input once (rows of 1024, files in parallel)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import rasterio
+    from rasterio.windows import Window
+
+    files = [f for p in inputs for f in sorted(Path(p).rglob("*.tif")) if "_SRE_" not in f.name]
+
+    def decode(path):
+        with rasterio.open(path) as ds:
+            for row in range(0, ds.height, 1024):
+                ds.read(window=Window(0, row, ds.width, min(1024, ds.height - row)))
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(decode, files))
+
+
+def part_encode(product: str, threads: int, scratch: str) -> float:
+    """Re-encode every raster of the composite with the same creation options; returns the encoding time (the
+    reading of the composite, block by block, is not counted)."""
+    import rasterio
+    from rasterio.windows import Window
+
+    from l2a.cog import CogWriter
+
+    total = 0.0
+    for i, path in enumerate(sorted(Path(product).rglob("*.tif"))):
+        with rasterio.open(path) as ds:
+            rows = [(Window(0, r, ds.width, min(1024, ds.height - r))) for r in range(0, ds.height, 1024)]
+            blocks = [ds.read(1, window=w) for w in rows]
+            profile = dict(crs=ds.crs, transform=ds.transform, height=ds.height, width=ds.width, dtype=ds.dtypes[0],
+                           nodata=ds.nodata, threads=threads,
+                           resampling="nearest" if ds.dtypes[0] == "uint8" else "average")
+        t0 = time.perf_counter()
+        with CogWriter(Path(scratch) / f"{i}.tif", **profile) as w:
+            for win, block in zip(rows, blocks):
+                w.write(block, win)
+        total += time.perf_counter() - t0
+        del blocks
+    return total
+
+
+def part_xarray(inputs: list[str], threads: int) -> None:
+    """Masked median composite with xarray + dask, written to nothing (computed chunk by chunk)."""
+    import dask
+    import dask.array as da
+    import numpy as np
+    import xarray as xr
+
+    from l2a import open_l2a
+    from l2a.sensors import L2A_BANDS, band_resolution
+
+    products = [open_l2a(p) for p in inputs]
+    chunk = 1024
+
+    def load(p, band, row, col, h, w):
+        from rasterio.windows import Window
+        win = Window(col, row, w, h)
+        res = band_resolution(band)
+        data = p.read_band(band, win).astype(np.float32)
+        m = p.read_masks(res, win)
+        bad = m["cloud"] | m["shadow"] | m["nodata"] | (data == -10000)
+        data[bad] = np.nan
+        return data
+
+    with dask.config.set(scheduler="threads", num_workers=threads):
+        for band in L2A_BANDS:
+            g = products[0].grid(band_resolution(band))
+            layers = []
+            for p in products:
+                rows = []
+                for row in range(0, g.height, chunk):
+                    cols = []
+                    for col in range(0, g.width, chunk):
+                        h, w = min(chunk, g.height - row), min(chunk, g.width - col)
+                        cols.append(da.from_delayed(dask.delayed(load)(p, band, row, col, h, w), (h, w),
+                                                    dtype=np.float32))
+                    rows.append(cols)
+                layers.append(da.block(rows))
+            cube = xr.DataArray(da.stack(layers), dims=("time", "y", "x"))
+            median = cube.median("time", skipna=True)
+            median.data.map_blocks(lambda b: np.zeros((1, 1), np.float32), dtype=np.float32,
+                                   chunks=((1,) * len(median.data.chunks[0]),
+                                           (1,) * len(median.data.chunks[1]))).compute()
+
+
+def _child(args: list[str]) -> tuple[float, float, dict]:
+    """Run this script's ``--part`` in a child; returns (seconds, peak RSS MB, child's JSON result)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE)
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - t0
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"part {args[1]} failed")
+    result = json.loads(out.decode().strip().splitlines()[-1]) if out.strip() else {}
+    return seconds, usage.ru_maxrss / 1024.0, result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--size", type=int, default=5490, help="pixels per tile side at 10 m (10980 = full tile)")
+    ap.add_argument("--dates", type=int, default=10)
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--cache", type=Path, default=ROOT / "bench-out" / "l3a")
+    ap.add_argument("--no-xarray", action="store_true", help="skip the xarray median (slowest part)")
+    ap.add_argument("--part", help=argparse.SUPPRESS)
+    ap.add_argument("--inputs", nargs="*", help=argparse.SUPPRESS)
+    ap.add_argument("--product", help=argparse.SUPPRESS)
+    ap.add_argument("--scratch", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.part == "decode":
+        part_decode(a.inputs, a.threads)
+        return
+    if a.part == "encode":
+        print(json.dumps({"encode_s": part_encode(a.product, a.threads, a.scratch)}))
+        return
+    if a.part == "xarray":
+        part_xarray(a.inputs, a.threads)
+        return
+    if a.size % 2:
+        raise SystemExit("--size must be even")
+    a.cache.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(a.cache).free
+    need = _estimate_bytes(a.size, a.dates)
+    if free < need:
+        raise SystemExit(f"not enough free disk in {a.cache}: {free / 1e9:.1f} GB free, about {need / 1e9:.1f} GB "
+                         "needed")
+    inputs = [str(p) for p in make_inputs(a.cache, a.size, a.dates, a.threads)]
+    with tempfile.TemporaryDirectory(dir=a.cache) as scratch:
+        l3a = str(ROOT / ".venv" / "bin" / "l3a")
+        t0 = time.perf_counter()
+        proc = subprocess.Popen([l3a, "-q", "compose", *inputs, "--tile", "T31TCJ", "--date", CENTRAL.isoformat(),
+                                 "--out", scratch, "--threads", str(a.threads)], stdout=subprocess.PIPE)
+        product = proc.stdout.read().decode().strip().splitlines()[-1]
+        _, status, usage = os.wait4(proc.pid, 0)
+        compose_s, compose_rss = time.perf_counter() - t0, usage.ru_maxrss / 1024.0
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit("l3a compose failed")
+        decode_s, decode_rss, _ = _child(["--part", "decode", "--threads", str(a.threads), "--inputs", *inputs])
+        enc_dir = Path(scratch) / "encode"
+        enc_dir.mkdir()
+        _, encode_rss, enc = _child(["--part", "encode", "--threads", str(a.threads), "--product", product,
+                                     "--scratch", str(enc_dir)])
+        result = {
+            "bench": "l3a_compose", "size": a.size, "dates": a.dates, "bands": 10, "threads": a.threads,
+            "compose_s": round(compose_s, 2), "decode_s": round(decode_s, 2), "encode_s": round(enc["encode_s"], 2),
+            "io_floor_s": round(decode_s + enc["encode_s"], 2),
+            "compose_over_io_floor": round(compose_s / (decode_s + enc["encode_s"]), 3),
+            "compose_over_decode": round(compose_s / decode_s, 3),
+            "peak_rss_mb": {"compose": round(compose_rss), "decode": round(decode_rss),
+                            "encode": round(encode_rss)},
+        }
+        if not a.no_xarray:
+            xr_s, xr_rss, _ = _child(["--part", "xarray", "--threads", str(a.threads), "--inputs", *inputs])
+            result["xarray_median_s"] = round(xr_s, 2)
+            result["xarray_over_compose"] = round(xr_s / compose_s, 2)
+            result["peak_rss_mb"]["xarray_median"] = round(xr_rss)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
