@@ -36,6 +36,11 @@ def info(path: str, sre: bool, indent: int | None):
     click.echo(json.dumps(summary, indent=indent))
 
 
+from .simulate.cli import simulate  # noqa: E402  (click only; the simulator loads when the command runs)
+
+cli.add_command(simulate)
+
+
 def main(argv=None) -> None:
     """Console-script entry point."""
     sys.exit(run_cli(cli, PROG, argv))

@@ -1,0 +1,55 @@
+"""The ``l2a simulate`` command. Parses options, builds a :class:`~l2a.simulate.driver.SimulationConfig`, runs it.
+
+Only click is imported at module level, so ``l2a --help`` stays fast; numba and the simulator load when the command
+runs.
+"""
+
+from __future__ import annotations
+
+import click
+
+__all__ = ["simulate"]
+
+_DEFAULT_SIZE = 1098       # keep equal to l2a.simulate.driver.DEFAULT_SIZE (not imported: it loads numba)
+
+
+@click.command("simulate", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, dir_okay=True),
+              help="Output folder: products directly inside, ground truth in OUT/truth/.")
+@click.option("--tiles", default=None, metavar="T31TCJ,...",
+              help="Comma-separated MGRS tiles (31TCJ accepted). Default: T30TYN,T30TYP,T31TCH,T31TCJ, a block "
+                   "across the UTM 30/31 zone boundary.")
+@click.option("--start", required=True, type=click.DateTime(formats=["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+              help="First UTC day (inclusive).")
+@click.option("--end", required=True, type=click.DateTime(formats=["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+              help="Last UTC day (inclusive).")
+@click.option("--level", type=click.Choice(["l2a", "l1c"]), default="l2a", show_default=True,
+              help="l2a: Theia-format L2A products (FRE, masks, ATB); l1c: ESA L1C SAFE products (TOA, JPEG 2000).")
+@click.option("--size", type=int, default=_DEFAULT_SIZE, show_default=True, metavar="PIXELS",
+              help="Pixels per tile side for the 10 m bands (10980 = true 10 m; 1098 = 100 m pixels); the tile "
+                   "footprint stays real, 20 m bands get SIZE/2 pixels, 60 m bands SIZE/6. Even, 20..10980; a "
+                   "multiple of 6 for l1c.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seed of the world, the weather and the noise: same seed, same bytes.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Parallel tasks (threads). Default: the CPUs available. Outputs do not depend on it.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.pass_context
+def simulate(ctx, out_dir, tiles, start, end, level, size, seed, workers, quiet):
+    """Simulate Sentinel-2 products of several tiles with their ground truth.
+
+    Acquisitions every 5 days per platform (S2A, S2B) from two overlapping relative orbits with slanted swath
+    edges, over a procedural world shared by all tiles (crops with phenology, forests, towns, lakes, rivers, a
+    mountain range with melting snow, clouds at three heights with their shadows, haze). Each product is written
+    atomically into OUT; an interrupted run can be resumed (existing products are kept).
+    """
+    from .driver import SimulationConfig, default_workers, simulate as run
+    from .mgrs import parse_tiles
+
+    quiet = quiet or bool(getattr(ctx.obj, "quiet", False))
+    config = SimulationConfig(out_dir=out_dir, start=start.date(), end=end.date(), tiles=parse_tiles(tiles),
+                              level=level, size=size, seed=seed, workers=workers or default_workers())
+    result = run(config, quiet=quiet)
+    if not quiet:
+        click.echo(f"{len(result.products)} {level.upper()} products in {out_dir}; ground truth index "
+                   f"{result.index}", err=True)

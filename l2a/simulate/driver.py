@@ -1,0 +1,469 @@
+"""Orchestration of ``l2a simulate``: the acquisition plan, one task per product (and per month of truth), row
+blocks, and writing.
+
+Every product is computed by row blocks (:data:`BLOCK_ROWS` rows of the 10 m grid at a time, with the matching rows
+of the 20 m and 60 m grids), so memory is bounded whatever ``size``. Tasks run on a thread pool (the numba kernels
+release the GIL); each pixel depends only on its world coordinates, the date and the seed, and each file is written
+by one task, so the bytes never depend on the number of workers or on their order. Products already present are
+skipped (an interrupted run resumed gives the same result); each product appears atomically (temporary folder +
+rename), after its truth files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import logging
+import os
+import zlib
+from collections import deque
+from contextlib import ExitStack
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from rasterio.windows import Window
+
+from .._version import __version__
+from ..errors import InvalidParameterError
+from ..sensors import L2A_BANDS, R1_BANDS, R2_BANDS
+from .clouds import day_params
+from .frame import WORLD_EPSG, tile_frame, world_params
+from .kernels import (F_AOT, F_AOT_EST, F_WV, F_WV_EST, MODE_ACQUISITION, MODE_MONTHLY, U_CIRRUS_DET, U_CLASS,
+                      U_CLOUD, U_CLOUD_DET, U_EDGE, U_LANDCOVER, U_SHADOW, U_SHADOW_DET, allocate_outputs,
+                      scene_block)
+from .landscape import ALL_BANDS, CLASS_SNOW, CLASS_WATER
+from .metadata import product_geometry, tile_datetime
+from .mgrs import DEFAULT_TILES, TILE_SIZE_M, tile_footprint
+from .noise import hash3_ref
+from .orbits import Acquisition, acquisitions_for_tiles, track_params, track_position_ref, SWATH_HALF_WIDTH_M
+from .truth import (ACQUISITION_MASK_BANDS, CODE_TABLES, MONTHLY_MASK_BANDS, TruthWriter, acquisition_stem,
+                    truth_exists, write_index)
+
+__all__ = ["SimulationConfig", "simulate", "DEFAULT_SIZE", "BLOCK_ROWS", "LEVELS"]
+
+logger = logging.getLogger(__name__)
+
+#: Default pixels per tile side at 10 m-band resolution (100 m pixels; divisible by 6 for L1C 60 m bands).
+DEFAULT_SIZE = 1098
+#: Rows of the 10 m grid per block (a multiple of 6: whole rows of the 20 m and 60 m grids).
+BLOCK_ROWS = 384
+LEVELS = ("l2a", "l1c")
+MAX_SIZE = 10980
+MIN_SIZE = 20
+_R1_IDX = np.array([ALL_BANDS.index(b) for b in R1_BANDS], np.int64)
+_R2_IDX = np.array([ALL_BANDS.index(b) for b in R2_BANDS], np.int64)
+_R60_BANDS = ("B1", "B9", "B10")
+_R60_IDX = np.array([ALL_BANDS.index(b) for b in _R60_BANDS], np.int64)
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    """What to simulate.
+
+    Attributes
+    ----------
+    out_dir : pathlib.Path
+        Output folder: products directly inside, truth under ``truth/``.
+    start, end : datetime.date
+        Inclusive UTC date range.
+    tiles : tuple of str
+        MGRS tiles (``T31TCJ``); default: the 4-tile block across the UTM 30/31 boundary.
+    level : str
+        ``l2a`` (Theia-format L2A products) or ``l1c`` (ESA L1C SAFE products).
+    size : int
+        Pixels per tile side on the 10 m-band grid (10980 = true 10 m); even, >= 20 (a multiple of 6 for l1c).
+    seed : int
+        World, weather and noise seed (>= 0).
+    workers : int
+        Parallel tasks (threads).
+    """
+
+    out_dir: Path
+    start: dt.date
+    end: dt.date
+    tiles: tuple[str, ...] = DEFAULT_TILES
+    level: str = "l2a"
+    size: int = DEFAULT_SIZE
+    seed: int = 0
+    workers: int = 1
+    block_rows: int = BLOCK_ROWS
+
+    def __post_init__(self):
+        object.__setattr__(self, "out_dir", Path(self.out_dir))
+        object.__setattr__(self, "tiles", tuple(sorted({tile_footprint(t).tile for t in self.tiles})))
+        if not self.tiles:
+            raise InvalidParameterError("no tile to simulate")
+        if self.level not in LEVELS:
+            raise InvalidParameterError(f"level must be one of {', '.join(LEVELS)}, not {self.level!r}")
+        if self.end < self.start:
+            raise InvalidParameterError(f"end date {self.end} is before start date {self.start}")
+        size = self.size
+        if not MIN_SIZE <= size <= MAX_SIZE or size % 2:
+            raise InvalidParameterError(f"size {size} must be an even number of pixels from {MIN_SIZE} to {MAX_SIZE}")
+        if self.level == "l1c" and size % 6:
+            raise InvalidParameterError(f"size {size} must be a multiple of 6 for l1c (60 m bands get size/6 pixels)")
+        if self.seed < 0:
+            raise InvalidParameterError(f"seed must be >= 0, not {self.seed}")
+        if self.workers < 1:
+            raise InvalidParameterError(f"workers must be >= 1, not {self.workers}")
+        if self.block_rows < 6 or self.block_rows % 6:
+            raise InvalidParameterError(f"block_rows must be a positive multiple of 6, not {self.block_rows}")
+
+
+@dataclass(frozen=True)
+class _ProductTask:
+    tile: str
+    acquisition: Acquisition
+    coverage: float
+
+
+@dataclass(frozen=True)
+class _MonthlyTask:
+    tile: str
+    central_date: dt.date
+
+
+@dataclass
+class SimulationResult:
+    """What a run produced: product folders (relative names) and the truth index path."""
+
+    products: list[str] = field(default_factory=list)
+    index: Path | None = None
+
+
+def _months(start: dt.date, end: dt.date) -> list[dt.date]:
+    out, y, m = [], start.year, start.month
+    while (y, m) <= (end.year, end.month):
+        out.append(dt.date(y, m, 15))
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out
+
+
+def _coverage(tile: str, acq: Acquisition) -> float:
+    nodes = tile_frame(tile_footprint(tile)).nodes
+    cross, _ = track_position_ref(nodes[2], nodes[3], acq.nadir_lon_ref)
+    return float(np.mean(np.abs(cross) <= SWATH_HALF_WIDTH_M))
+
+
+def _noise_seed(seed: int, tile: str, acq: Acquisition) -> int:
+    return int(hash3_ref(seed, acq.date.toordinal() * 1000 + acq.relative_orbit, zlib.crc32(tile.encode())) >> 14)
+
+
+def _refl_int16(values: np.ndarray) -> np.ndarray:
+    """float reflectance (NaN = nodata) -> int16 x10000, nodata -10000, valid values kept off the nodata value."""
+    out = np.clip(np.rint(np.nan_to_num(values, nan=0.0) * 10000.0), -9999, 32767).astype(np.int16)
+    out[np.isnan(values)] = -10000
+    return out
+
+
+def _quantize(values: np.ndarray, scale: float, edge: np.ndarray) -> np.ndarray:
+    out = np.clip(np.rint(np.nan_to_num(values, nan=0.0) * scale), 1, 255).astype(np.uint8)
+    out[edge] = 0
+    return out
+
+
+class _Run:
+    """State shared by the tasks of one run (read-only once built)."""
+
+    def __init__(self, config: SimulationConfig):
+        self.config = config
+        self.out_dir = config.out_dir.absolute()
+        self.truth_root = self.out_dir / "truth"
+        self.world = world_params(config.seed)
+        self.footprints = {t: tile_footprint(t) for t in config.tiles}
+        frames = [tile_frame(self.footprints[t]) for t in config.tiles]
+        self.plan = acquisitions_for_tiles(frames, config.start, config.end)
+        self.months = _months(config.start, config.end)
+        n = config.size
+        self.grids = {t: {"R1": fp.grid(n), "R2": fp.grid(n // 2)} for t, fp in self.footprints.items()}
+        #: thread pool computing scene blocks (set by :func:`simulate` when workers > 1)
+        self.pool: ThreadPoolExecutor | None = None
+
+    # --- naming ---------------------------------------------------------------------------------------------
+    def acquisition_files(self, tile: str, acq: Acquisition) -> tuple[dt.datetime, dict[str, str]]:
+        when = tile_datetime(self.footprints[tile], acq)
+        stem = acquisition_stem(tile, when, acq.platform, acq.relative_orbit)
+        roles = ("REFL_R1", "REFL_R2", "MASKS_R1", "MASKS_R2", "ATMO_R2")
+        return when, {r: f"{tile}/acquisitions/{stem}_{r}.tif" for r in roles}
+
+    def monthly_files(self, tile: str, central: dt.date) -> dict[str, str]:
+        stem = f"{tile}_{central:%Y%m%d}"
+        return {r: f"{tile}/monthly/{stem}_{r}.tif" for r in ("REFL_R1", "REFL_R2", "MASKS_R1", "MASKS_R2")}
+
+    def l2a_metadata(self, tile: str, acq: Acquisition):
+        from ..writer import L2AMetadata
+
+        fp = self.footprints[tile]
+        when, _ = self.acquisition_files(tile, acq)
+        geometry = product_geometry(fp, acq)
+        return L2AMetadata(platform=acq.platform, tile=tile, datetime=when, crs=fp.crs, grids=self.grids[tile],
+                           bands=L2A_BANDS, angles=geometry.angles(L2A_BANDS), relative_orbit=acq.relative_orbit,
+                           orbit_number=acq.absolute_orbit, version="1-0", extra=self.extra())
+
+    def l1c_metadata(self, tile: str, acq: Acquisition):
+        from ..safe_writer import L1CMetadata
+
+        fp = self.footprints[tile]
+        when, _ = self.acquisition_files(tile, acq)
+        geometry = product_geometry(fp, acq)
+        n = self.config.size
+        nodes = tile_frame(fp).nodes
+        corners = tuple((float(nodes[2][i, j]), float(nodes[3][i, j])) for i, j in ((0, 0), (0, -1), (-1, -1), (-1, 0)))
+        # the datatake starts ~2000 km up the track, 5 minutes before the reference latitude
+        start = acq.reference_time - dt.timedelta(minutes=5)
+        start = start.replace(microsecond=(start.microsecond // 1000) * 1000)
+        return L1CMetadata(platform=acq.platform, tile=tile, sensing_time=when, datatake_start=start, crs=fp.crs,
+                           grids={10: fp.grid(n), 20: fp.grid(n // 2), 60: fp.grid(n // 6)},
+                           relative_orbit=acq.relative_orbit, absolute_orbit=acq.absolute_orbit, sun=geometry.sun,
+                           view=geometry.detectors, footprint_lonlat=corners, extra=self.extra())
+
+    def extra(self) -> dict[str, str]:
+        c = self.config
+        return {"simulator": f"syntheo {__version__} l2a simulate", "simulator_seed": str(c.seed),
+                "simulator_size": str(c.size)}
+
+    def product_name(self, tile: str, acq: Acquisition) -> str:
+        if self.config.level == "l2a":
+            from ..writer import theia_product_name
+            return theia_product_name(self.l2a_metadata(tile, acq))
+        from ..safe_writer import safe_product_name
+        return safe_product_name(self.l1c_metadata(tile, acq))
+
+    # --- blocks -----------------------------------------------------------------------------------------------
+    def blocks(self):
+        """(row0, rows) of the 10 m grid for each block."""
+        n, b = self.config.size, self.config.block_rows
+        return [(r, min(b, n - r)) for r in range(0, n, b)]
+
+    def jobs(self, tile, day, track, mode, noise_seed, l1c=False):
+        """Scene computations of one product, in writing order: per block of rows, R1 then R2 (then the 60 m
+        grid for L1C). Each job is ``((res, row0, rows), arguments of run_scene)``."""
+        out = []
+        for row0, rows in self.blocks():
+            grids = [("R1", 1, _R1_IDX), ("R2", 2, _R2_IDX)] + ([("R60", 6, _R60_IDX)] if l1c else [])
+            for res, factor, bands in grids:
+                r0, h = row0 // factor, rows // factor
+                out.append(((res, r0, h), (tile, factor, r0, h, bands, day, track, mode, noise_seed)))
+        return out
+
+    def stream(self, jobs):
+        """Results of scene jobs in order; with a block pool, up to ``workers`` jobs are computed ahead (bounded
+        memory), so one product alone still uses every worker while its blocks are written."""
+        if self.pool is None:
+            for key, args in jobs:
+                yield key, self.run_scene(*args)
+            return
+        pending = deque()
+        todo = iter(jobs)
+        for key, args in itertools.islice(todo, self.config.workers):
+            pending.append((key, self.pool.submit(self.run_scene, *args)))
+        while pending:
+            key, future = pending.popleft()
+            result = future.result()
+            nxt = next(todo, None)
+            if nxt is not None:
+                pending.append((nxt[0], self.pool.submit(self.run_scene, *nxt[1])))
+            yield key, result
+
+    def run_scene(self, tile, res_factor, row0, rows, bands, day, track, mode, noise_seed):
+        n = self.config.size // res_factor
+        pixel = TILE_SIZE_M / n
+        frame = tile_frame(self.footprints[tile])
+        out = allocate_outputs(len(bands), rows, n)
+        scene_block(frame.nodes, frame.step, pixel, row0, bands, self.world, day, track, mode, noise_seed, *out)
+        return out
+
+    # --- tasks ------------------------------------------------------------------------------------------------
+    def product(self, task: _ProductTask) -> str | None:
+        tile, acq = task.tile, task.acquisition
+        name = self.product_name(tile, acq)
+        if (self.out_dir / name).exists():
+            logger.info("%s exists, skipped", name)
+            return name
+        _, files = self.acquisition_files(tile, acq)
+        fp = self.footprints[tile]
+        day = day_params(self.config.seed, acq.date)
+        track = track_params(acq)
+        seed = _noise_seed(self.config.seed, tile, acq)
+        counts = np.zeros(3, np.int64)          # observed, opaque cloud, snow (R2 truth)
+        with ExitStack() as stack:              # the truth closes first, the product folder appears last
+            if self.config.level == "l2a":
+                from ..writer import TheiaL2AWriter
+                writer = stack.enter_context(TheiaL2AWriter(self.out_dir, self.l2a_metadata(tile, acq), threads=1))
+            else:
+                from ..safe_writer import L1CSafeWriter
+                writer = stack.enter_context(L1CSafeWriter(self.out_dir, self.l1c_metadata(tile, acq), threads=1))
+            truth = stack.enter_context(TruthWriter(self.truth_root, files, crs=fp.crs, grids=self.grids[tile],
+                                                    bands={"R1": R1_BANDS, "R2": R2_BANDS},
+                                                    mask_bands=ACQUISITION_MASK_BANDS))
+            jobs = self.jobs(tile, day, track, MODE_ACQUISITION, seed, l1c=self.config.level == "l1c")
+            for (res, r0, h), (refl, toa, fre, u8, f32) in self.stream(jobs):
+                win = Window(0, r0, u8.shape[2], h)
+                if res == "R60":
+                    self._write_l1c_block(writer, _R60_BANDS, toa, win)
+                    continue
+                names = R1_BANDS if res == "R1" else R2_BANDS
+                truth.write(f"REFL_{res}", _refl_int16(refl), win)
+                truth.write(f"MASKS_{res}", u8[[U_CLASS, U_CLOUD, U_SHADOW, U_LANDCOVER]], win)
+                if res == "R2":
+                    truth.write("ATMO_R2", f32[[F_AOT, F_WV]], win)
+                    inside = u8[U_EDGE] == 0
+                    counts += (inside.sum(), (inside & (u8[U_CLOUD] == 2)).sum(),
+                               (inside & (u8[U_CLASS] == CLASS_SNOW)).sum())
+                if self.config.level == "l2a":
+                    self._write_l2a_block(writer, res, names, fre, u8, f32, win)
+                else:
+                    self._write_l1c_block(writer, names, toa, win)
+            if self.config.level == "l1c" and counts[0]:
+                writer.cloud_percent = round(100.0 * counts[1] / counts[0], 2)
+                writer.snow_percent = round(100.0 * counts[2] / counts[0], 2)
+        return writer.path.name
+
+    @staticmethod
+    def _write_l2a_block(writer, res, names, fre, u8, f32, win):
+        from ..theia_bits import encode_clm, encode_mg2
+
+        edge = u8[U_EDGE] != 0
+        for b, band in enumerate(names):
+            writer.write_band(band, _refl_int16(fre[b]), win)
+        cloud = u8[U_CLOUD_DET] != 0
+        cirrus = u8[U_CIRRUS_DET] != 0
+        shadow = u8[U_SHADOW_DET] != 0
+        clm = encode_clm(cloud, shadow, cirrus=cirrus)
+        clm[edge] = 0
+        water = (u8[U_CLASS] == CLASS_WATER) & ~cloud
+        snow = (u8[U_CLASS] == CLASS_SNOW) & ~cloud
+        mg2 = encode_mg2(water, snow, cloud | cirrus, shadow)
+        mg2[edge] = 0
+        writer.write_mask("CLM", res, clm, win)
+        writer.write_mask("MG2", res, mg2, win)
+        writer.write_mask("EDG", res, edge.astype(np.uint8), win)
+        writer.write_mask("SAT", res, np.zeros(edge.shape, np.uint8), win)
+        atb = np.stack([_quantize(f32[F_WV_EST], 20.0, edge), _quantize(f32[F_AOT_EST], 200.0, edge)])
+        writer.write_atb(res, atb, win)
+
+    @staticmethod
+    def _write_l1c_block(writer, names, toa, win):
+        from ..safe_writer import dn_from_toa
+
+        for b, band in enumerate(names):
+            writer.write_band(band, dn_from_toa(toa[b]), win)
+
+    def monthly(self, task: _MonthlyTask) -> None:
+        tile, central = task.tile, task.central_date
+        files = self.monthly_files(tile, central)
+        if truth_exists(self.truth_root, files):
+            return
+        track = np.array([0.0, 0.0, float(central.timetuple().tm_yday)])
+        day = day_params(self.config.seed, central)
+        with TruthWriter(self.truth_root, files, crs=self.footprints[tile].crs, grids=self.grids[tile],
+                         bands={"R1": R1_BANDS, "R2": R2_BANDS}, mask_bands=MONTHLY_MASK_BANDS) as truth:
+            for (res, r0, h), (refl, _, _, u8, _) in self.stream(self.jobs(tile, day, track, MODE_MONTHLY, 0)):
+                win = Window(0, r0, u8.shape[2], h)
+                truth.write(f"REFL_{res}", _refl_int16(refl), win)
+                truth.write(f"MASKS_{res}", u8[[U_CLASS, U_LANDCOVER]], win)
+
+    # --- index ------------------------------------------------------------------------------------------------
+    def index(self, tasks) -> dict:
+        c = self.config
+        tiles = {}
+        for tile, fp in self.footprints.items():
+            grids = {res: {"transform": list(g.transform)[:6], "height": g.height, "width": g.width}
+                     for res, g in self.grids[tile].items()}
+            tiles[tile] = {"epsg": fp.epsg, "ulx": fp.ulx, "uly": fp.uly, "size_m": fp.size_m, "grids": grids,
+                           "acquisitions": [], "monthly": []}
+        for task in tasks:
+            if isinstance(task, _ProductTask):
+                acq = task.acquisition
+                when, files = self.acquisition_files(task.tile, acq)
+                tiles[task.tile]["acquisitions"].append({
+                    "datetime": when.isoformat().replace("+00:00", "Z"), "date": acq.date.isoformat(),
+                    "platform": acq.platform, "relative_orbit": acq.relative_orbit,
+                    "absolute_orbit": acq.absolute_orbit, "coverage": round(task.coverage, 4),
+                    "product": self.product_name(task.tile, acq), "files": files})
+            else:
+                tiles[task.tile]["monthly"].append({"central_date": task.central_date.isoformat(),
+                                                    "files": self.monthly_files(task.tile, task.central_date)})
+        return {
+            "simulator": {"software": f"syntheo {__version__}", "command": "l2a simulate", "seed": c.seed,
+                          "size": c.size, "level": c.level, "start": c.start.isoformat(), "end": c.end.isoformat(),
+                          "tiles": list(c.tiles)},
+            "world_crs": f"EPSG:{WORLD_EPSG}",
+            "bands": {"R1": list(R1_BANDS), "R2": list(R2_BANDS)},
+            "mask_bands": {"acquisition": list(ACQUISITION_MASK_BANDS), "monthly": list(MONTHLY_MASK_BANDS)},
+            "atmo_bands": ["AOT", "WV"],
+            "codes": CODE_TABLES,
+            "tiles": tiles,
+        }
+
+
+def simulate(config: SimulationConfig, *, quiet: bool = True) -> SimulationResult:
+    """Run a simulation.
+
+    Parameters
+    ----------
+    config : SimulationConfig
+    quiet : bool
+        No progress bar.
+
+    Returns
+    -------
+    SimulationResult
+    """
+    from ..cli_options import progress
+
+    run = _Run(config)
+    tasks: list = []
+    for tile in config.tiles:
+        for acq in run.plan[tile]:
+            tasks.append(_ProductTask(tile, acq, _coverage(tile, acq)))
+        tasks.extend(_MonthlyTask(tile, m) for m in run.months)
+    logger.info("simulating %d products and %d monthly truths on %d worker(s)",
+                sum(isinstance(t, _ProductTask) for t in tasks), sum(isinstance(t, _MonthlyTask) for t in tasks),
+                config.workers)
+    try:
+        run.out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidParameterError(f"cannot create the output folder ({exc.strerror})", run.out_dir) from exc
+    result = SimulationResult()
+    bar = progress(total=len(tasks), quiet=quiet, desc="simulate", unit="task")
+
+    def do(task):
+        return run.product(task) if isinstance(task, _ProductTask) else run.monthly(task)
+
+    try:
+        if config.workers == 1:
+            for task in tasks:
+                do(task)
+                bar.update()
+        else:
+            # tasks (writing, in `pool`) hand their scene blocks to `run.pool`: numba kernels never run on more
+            # than `workers` threads, and a lone big product still uses them all
+            with ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="simulate-blocks") as blocks, \
+                    ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="simulate") as pool:
+                run.pool = blocks
+                futures = [pool.submit(do, t) for t in tasks]
+                pending = set(futures)
+                while pending:
+                    done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                    bar.update(len(done))
+                    failed = [f for f in done if f.exception() is not None]
+                    if failed:
+                        for f in pending:
+                            f.cancel()
+                        raise failed[0].exception()
+    finally:
+        bar.close()
+    result.products = [run.product_name(t.tile, t.acquisition) for t in tasks if isinstance(t, _ProductTask)]
+    result.index = write_index(run.truth_root, run.index(tasks))
+    return result
+
+
+def default_workers() -> int:
+    """CPUs available to this process."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)

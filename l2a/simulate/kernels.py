@@ -1,0 +1,347 @@
+"""Block kernels of the simulator: numba loops over the pixels of a row block, on plain arrays.
+
+* :func:`interpolate_nodes` -- bilinear interpolation of a tile's coordinate nodes at pixel centres;
+* :func:`geometry_block` -- sun and per-band view angles at points (metadata angle grids);
+* :func:`scene_block` -- everything a pixel shows: ground, directional effects, clouds and their shadows, haze,
+  TOA reflectance (L1C), the MAJA-like L2A retrieval and masks, and the ground truth.
+
+Each has a numpy twin (``*_ref``). For :func:`scene_block` the twin is the very same code run by the Python
+interpreter (:func:`scene_block_ref` runs it with numba's JIT disabled in a subprocess), which checks that
+compilation changes nothing (integer wrapping of the hashes, float types); its ingredients have their own
+vectorised numpy twins in :mod:`~l2a.simulate.noise`, :mod:`~l2a.simulate.orbits`,
+:mod:`~l2a.simulate.atmosphere` and :mod:`~l2a.simulate.landscape`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from pathlib import Path
+
+import numpy as np
+from numba import njit
+
+from .atmosphere import (BAND_CONSTANTS, C_GEO, C_ISO, C_VOL, _band_terms, _geometry, _observe, aerosol_water,
+                         brdf_kernels, pressure_ratio, scattering_cos)
+from .clouds import D_AOT_BASE, D_ATMO_SEED, D_HAZE_AMP, D_TIME_REF_S, D_WV_BASE, cloud_column
+from .landscape import N_BANDS, surface
+from .noise import hash3
+from .orbits import (GROUND_SPEED_M_S, SWATH_HALF_WIDTH_M, T_DOY, T_LON_REF, T_TIME_REF_S, sun_angles,
+                     track_position, view_angles)
+
+__all__ = ["interpolate_nodes", "interpolate_nodes_ref", "geometry_block", "geometry_block_ref", "scene_block",
+           "scene_block_ref", "U8_PLANES", "F32_PLANES", "MODE_MONTHLY", "MODE_ACQUISITION"]
+
+#: Modules holding numba functions that the kernels of this module compile in.
+_JIT_MODULES = ("noise", "landscape", "atmosphere", "clouds", "orbits", "kernels")
+
+
+def _drop_stale_numba_cache() -> None:
+    """Delete this package's numba cache when any of its sources changed.
+
+    numba keys a cached function on its own module's source stamp only, while the compiled code includes what it
+    calls from the other modules: after editing, e.g., ``landscape.py``, ``scene_block`` would be loaded stale from
+    the cache. The digest of all the package's sources is kept beside the cache; any difference drops the cache
+    (one recompilation, ~20 s). Runs once, at import; silently does nothing where the cache is not writable.
+    """
+    here = Path(__file__).parent
+    cache = here / "__pycache__"
+    try:
+        digest = hashlib.sha1(b"".join((here / f"{m}.py").read_bytes() for m in _JIT_MODULES)).hexdigest()
+        stamp = cache / "simulate-sources.sha1"
+        if stamp.exists() and stamp.read_text() == digest:
+            return
+        cache.mkdir(exist_ok=True)
+        for old in cache.glob("*.nb[ic]"):
+            old.unlink(missing_ok=True)
+        stamp.write_text(digest)
+    except OSError:
+        pass
+
+
+_drop_stale_numba_cache()
+
+MODE_MONTHLY, MODE_ACQUISITION = 0, 1
+#: uint8 output planes of :func:`scene_block`.
+U8_PLANES = ("class", "landcover", "cloud", "shadow", "edge", "cloud_detected", "shadow_detected",
+             "cirrus_detected")
+(U_CLASS, U_LANDCOVER, U_CLOUD, U_SHADOW, U_EDGE, U_CLOUD_DET, U_SHADOW_DET, U_CIRRUS_DET) = range(8)
+#: float32 output planes of :func:`scene_block`.
+F32_PLANES = ("aot", "wv", "aot_estimated", "wv_estimated")
+F_AOT, F_WV, F_AOT_EST, F_WV_EST = range(4)
+# Thresholds of the truth and of the MAJA-like detection (optical thickness, transmittance).
+_THICK_LIQ, _THICK_ICE, _THIN = 1.0, 0.3, 0.05
+_DET_LIQ, _DET_ICE, _DET_CIRRUS = 1.0, 0.6, 0.25
+_SHADOW_TRUE, _SHADOW_DET = 0.5, 0.6
+_NOISE_ABS, _NOISE_REL = 0.0006, 0.003
+
+
+@njit(cache=True, nogil=True)
+def _interp(nodes, step, px, py, out):
+    """Bilinear interpolation of every node field at tile offset (px east, py south of the corner), metres."""
+    n = nodes.shape[1]
+    fc = min(max(px / step, 0.0), n - 1.000001)
+    fr = min(max(py / step, 0.0), n - 1.000001)
+    c0 = int(fc)
+    r0 = int(fr)
+    wc = fc - c0
+    wr = fr - r0
+    for k in range(nodes.shape[0]):
+        top = nodes[k, r0, c0] * (1.0 - wc) + nodes[k, r0, c0 + 1] * wc
+        bottom = nodes[k, r0 + 1, c0] * (1.0 - wc) + nodes[k, r0 + 1, c0 + 1] * wc
+        out[k] = top * (1.0 - wr) + bottom * wr
+
+
+@njit(cache=True, nogil=True)
+def interpolate_nodes(nodes, step, pixel_m, row0, out):
+    """Node fields at the pixel centres of a row block.
+
+    Parameters
+    ----------
+    nodes : numpy.ndarray
+        float64 (fields, n, n) tile nodes (:class:`l2a.simulate.frame.TileFrame`).
+    step : float
+        Node spacing, m.
+    pixel_m : float
+        Pixel size, m.
+    row0 : int
+        First row of the block in the tile grid.
+    out : numpy.ndarray
+        float64 (fields, rows, cols), filled.
+    """
+    tmp = np.empty(nodes.shape[0])
+    for i in range(out.shape[1]):
+        py = (row0 + i + 0.5) * pixel_m
+        for j in range(out.shape[2]):
+            _interp(nodes, step, (j + 0.5) * pixel_m, py, tmp)
+            for k in range(nodes.shape[0]):
+                out[k, i, j] = tmp[k]
+
+
+def interpolate_nodes_ref(nodes, step, pixel_m, row0, rows, cols):
+    """numpy twin of :func:`interpolate_nodes`; returns float64 (fields, rows, cols)."""
+    n = nodes.shape[1]
+    fr = np.clip((row0 + np.arange(rows) + 0.5) * pixel_m / step, 0.0, n - 1.000001)[:, None] * np.ones((1, cols))
+    fc = np.clip((np.arange(cols) + 0.5) * pixel_m / step, 0.0, n - 1.000001)[None, :] * np.ones((rows, 1))
+    r0, c0 = fr.astype(np.int64), fc.astype(np.int64)
+    wr, wc = fr - r0, fc - c0
+    top = nodes[:, r0, c0] * (1 - wc) + nodes[:, r0, c0 + 1] * wc
+    bottom = nodes[:, r0 + 1, c0] * (1 - wc) + nodes[:, r0 + 1, c0 + 1] * wc
+    return top * (1 - wr) + bottom * wr
+
+
+@njit(cache=True, nogil=True)
+def geometry_block(lon, lat, track, along_deg, sun_out, view_out, detector_out):
+    """Sun angles, per-band view angles and detector at points.
+
+    Parameters
+    ----------
+    lon, lat : numpy.ndarray
+        float64 (points,), degrees.
+    track : numpy.ndarray
+        float64 track parameters (:func:`l2a.simulate.orbits.track_params`).
+    along_deg : numpy.ndarray
+        float64 (bands,) along-track look angle of each band, degrees.
+    sun_out : numpy.ndarray
+        float64 (2, points): zenith, azimuth (degrees).
+    view_out : numpy.ndarray
+        float64 (bands, 2, points): zenith, azimuth, NaN outside the swath.
+    detector_out : numpy.ndarray
+        int64 (points,): detector 1..12, 0 outside the swath.
+    """
+    for p in range(lon.shape[0]):
+        cross, along = track_position(lon[p], lat[p], track[T_LON_REF])
+        t = track[T_TIME_REF_S] + along / GROUND_SPEED_M_S
+        sun_out[0, p], sun_out[1, p] = sun_angles(track[T_DOY], t, lon[p], lat[p])
+        det = 0
+        if abs(cross) <= SWATH_HALF_WIDTH_M:
+            det = int(math.floor((cross + SWATH_HALF_WIDTH_M) / (2.0 * SWATH_HALF_WIDTH_M / 12.0))) + 1
+            det = min(max(det, 1), 12)
+        detector_out[p] = det
+        sign = 1.0 if det % 2 == 0 else -1.0
+        for b in range(along_deg.shape[0]):
+            if det == 0:
+                view_out[b, 0, p] = np.nan
+                view_out[b, 1, p] = np.nan
+            else:
+                view_out[b, 0, p], view_out[b, 1, p] = view_angles(cross, sign * along_deg[b])
+
+
+def geometry_block_ref(lon, lat, track, along_deg):
+    """numpy twin of :func:`geometry_block`; returns (sun (2, n), view (bands, 2, n), detector (n,))."""
+    from .orbits import sun_angles_ref, track_position_ref, view_angles_ref
+
+    cross, along = track_position_ref(lon, lat, track[T_LON_REF])
+    t = track[T_TIME_REF_S] + along / GROUND_SPEED_M_S
+    sun = np.stack(sun_angles_ref(track[T_DOY], t, lon, lat))
+    inside = np.abs(cross) <= SWATH_HALF_WIDTH_M
+    det = np.clip(np.floor((cross + SWATH_HALF_WIDTH_M) / (2.0 * SWATH_HALF_WIDTH_M / 12.0)).astype(np.int64) + 1,
+                  1, 12)
+    det = np.where(inside, det, 0)
+    sign = np.where(det % 2 == 0, 1.0, -1.0)
+    view = np.stack([np.stack(view_angles_ref(cross, sign * a)) for a in along_deg])
+    view[:, :, ~inside] = np.nan
+    return sun, view, det
+
+
+@njit(cache=True, nogil=True)
+def _gauss(a, b, seed):
+    """Approximately standard normal number from one hash: the sum of its four 16-bit quarters as uniforms,
+    centred and scaled to unit variance."""
+    h = hash3(a, b, seed)
+    s = 0.0
+    for k in range(4):
+        s += float((h >> np.uint64(16 * k)) & np.uint64(0xFFFF)) / 65536.0
+    return (s - 2.0) * 1.7320508075688772
+
+
+@njit(cache=True, nogil=True)
+def scene_block(nodes, step, pixel_m, row0, bands, world, day, track, mode, noise_seed,
+                refl_true, toa, fre, u8, f32):
+    """Simulate a row block of one tile at one resolution.
+
+    Parameters
+    ----------
+    nodes : numpy.ndarray
+        float64 (8, n, n) tile coordinate nodes; ``step`` their spacing, m.
+    pixel_m : float
+        Pixel size, m; ``row0`` the block's first row in the tile grid.
+    bands : numpy.ndarray
+        int64 (nb,) indices into the 13 bands (ESA order) to produce.
+    world, day, track : numpy.ndarray
+        float64 parameter vectors (:func:`~l2a.simulate.frame.world_params`,
+        :func:`~l2a.simulate.clouds.day_params`, :func:`~l2a.simulate.orbits.track_params`).
+    mode : int
+        MODE_ACQUISITION (one pass of a satellite) or MODE_MONTHLY (true nadir reflectance of the ground on day
+        ``track[T_DOY]``, no atmosphere, no clouds, no swath).
+    noise_seed : int
+        Seed of the radiometric noise of this product.
+    refl_true : numpy.ndarray
+        float32 (nb, rows, cols): true surface reflectance (directional as seen by this pass; nadir in monthly
+        mode), NaN outside the swath.
+    toa : numpy.ndarray
+        float32 (nb, rows, cols): TOA reflectance with noise, NaN outside the swath (acquisition mode).
+    fre : numpy.ndarray
+        float32 (nb, rows, cols): surface reflectance retrieved with the estimated AOT and water vapour, NaN
+        outside the swath (acquisition mode).
+    u8 : numpy.ndarray
+        uint8 (8, rows, cols): planes :data:`U8_PLANES` (class 1 land / 2 water / 3 snow, 0 outside the swath;
+        land cover code; true cloud 0 none / 1 thin / 2 opaque; true shadow; edge; detected cloud, shadow, cirrus).
+    f32 : numpy.ndarray
+        float32 (4, rows, cols): planes :data:`F32_PLANES` (true and estimated AOT at 550 nm and water vapour,
+        g/cm2), NaN outside the swath.
+    """
+    rows = refl_true.shape[1]
+    cols = refl_true.shape[2]
+    nb = bands.shape[0]
+    coords = np.empty(nodes.shape[0])
+    rho = np.empty(N_BANDS)
+    column = np.empty(8)
+    doy0 = track[T_DOY]
+    for i in range(rows):
+        py = (row0 + i + 0.5) * pixel_m
+        for j in range(cols):
+            _interp(nodes, step, (j + 0.5) * pixel_m, py, coords)
+            x, y, lon, lat = coords[0], coords[1], coords[2], coords[3]
+            if mode == MODE_MONTHLY:
+                code, cls, z = surface(x, y, doy0 + 0.45, world, pixel_m, rho)
+                for b in range(nb):
+                    refl_true[b, i, j] = rho[bands[b]]
+                u8[U_CLASS, i, j] = cls
+                u8[U_LANDCOVER, i, j] = code
+                continue
+            cross, along = track_position(lon, lat, track[T_LON_REF])
+            if abs(cross) > SWATH_HALF_WIDTH_M:
+                for b in range(nb):
+                    refl_true[b, i, j] = np.nan
+                    toa[b, i, j] = np.nan
+                    fre[b, i, j] = np.nan
+                for k in range(u8.shape[0]):
+                    u8[k, i, j] = 0
+                u8[U_EDGE, i, j] = 1
+                for k in range(f32.shape[0]):
+                    f32[k, i, j] = np.nan
+                continue
+            t_utc = track[T_TIME_REF_S] + along / GROUND_SPEED_M_S
+            sun_zen, sun_az = sun_angles(doy0, t_utc, lon, lat)
+            view_zen, view_az = view_angles(cross, 0.0)
+            code, cls, z = surface(x, y, doy0 + t_utc / 86400.0, world, pixel_m, rho)
+            mu_s = math.cos(math.radians(sun_zen))
+            mu_v = math.cos(math.radians(view_zen))
+            rel_az = sun_az - view_az
+            cos_scat = scattering_cos(mu_s, mu_v, math.cos(math.radians(rel_az)))
+            # displacement per metre of height towards the satellite and the sun, ground east/north -> world
+            tv = math.tan(math.radians(view_zen))
+            ts = math.tan(math.radians(sun_zen))
+            ve, vn = tv * math.sin(math.radians(view_az)), tv * math.cos(math.radians(view_az))
+            se, sn = ts * math.sin(math.radians(sun_az)), ts * math.cos(math.radians(sun_az))
+            los_x = coords[4] * ve + coords[6] * vn
+            los_y = coords[5] * ve + coords[7] * vn
+            sun_x = coords[4] * se + coords[6] * sn
+            sun_y = coords[5] * se + coords[7] * sn
+            cloud_column(x, y, t_utc - day[D_TIME_REF_S], los_x, los_y, sun_x, sun_y, day, column)
+            tau_liq, tau_ice, liq_det, ice_det = column[0], column[1], column[2], column[3]
+            t_dir = math.exp(-(0.8 * column[4] + 0.5 * column[5]) / mu_s)
+            t_dir_det = math.exp(-0.8 * column[6] / mu_s)
+            aot, wv, aot_est, wv_est = aerosol_water(x, y, z, day[D_AOT_BASE], day[D_HAZE_AMP], day[D_WV_BASE],
+                                                     np.int64(day[D_ATMO_SEED]))
+            p = pressure_ratio(z)
+            wv_above = wv * math.exp(-max(column[7] - z, 0.0) / 2200.0)
+            kv, kg, kv0, kg0 = brdf_kernels(sun_zen, view_zen, rel_az)
+            m, p_r, p_a = _geometry(mu_s, mu_v, cos_scat)
+            for b in range(nb):
+                band = bands[b]
+                k = BAND_CONSTANTS[band]
+                rho_dir = rho[band] * (k[C_ISO] + k[C_VOL] * kv + k[C_GEO] * kg) / (
+                    k[C_ISO] + k[C_VOL] * kv0 + k[C_GEO] * kg0)
+                refl_true[b, i, j] = rho_dir
+                value = _observe(k, rho_dir, mu_s, mu_v, m, p_r, p_a, aot, wv, p, t_dir, tau_liq, tau_ice,
+                                 wv_above)
+                value += (_NOISE_ABS + _NOISE_REL * value) * _gauss(np.int64(row0 + i) * 65536 + j, band,
+                                                                   noise_seed)
+                toa[b, i, j] = value
+                tg, rho_atm, tt, s = _band_terms(k, mu_s, mu_v, m, p_r, p_a, aot_est, wv_est, p)
+                y = value / tg - rho_atm
+                fre[b, i, j] = y / (tt + s * y)
+            thick = tau_liq >= _THICK_LIQ or tau_ice >= _THICK_ICE
+            u8[U_CLASS, i, j] = cls
+            u8[U_LANDCOVER, i, j] = code
+            u8[U_CLOUD, i, j] = 2 if thick else (1 if tau_liq + tau_ice >= _THIN else 0)
+            u8[U_SHADOW, i, j] = 1 if t_dir < _SHADOW_TRUE else 0
+            u8[U_EDGE, i, j] = 0
+            cloud_det = liq_det >= _DET_LIQ or ice_det >= _DET_ICE
+            u8[U_CLOUD_DET, i, j] = 1 if cloud_det else 0
+            u8[U_SHADOW_DET, i, j] = 1 if (t_dir_det < _SHADOW_DET and not cloud_det) else 0
+            u8[U_CIRRUS_DET, i, j] = 1 if ice_det >= _DET_CIRRUS else 0
+            f32[F_AOT, i, j] = aot
+            f32[F_WV, i, j] = wv
+            f32[F_AOT_EST, i, j] = aot_est
+            f32[F_WV_EST, i, j] = wv_est
+
+
+def scene_block_ref(nodes, step, pixel_m, row0, bands, world, day, track, mode, noise_seed, rows, cols):
+    """Pure-Python twin of :func:`scene_block`: the same source run by the interpreter (numba's JIT disabled in a
+    subprocess). Returns the five output arrays (refl_true, toa, fre, u8, f32). Slow: keep blocks tiny."""
+    import os
+    import pickle
+    import subprocess
+    import sys
+
+    args = (nodes, step, pixel_m, row0, bands, world, day, track, mode, noise_seed, rows, cols)
+    code = ("import pickle, sys, numpy as np\n"
+            "from l2a.simulate.kernels import scene_block, allocate_outputs\n"
+            "a = pickle.loads(sys.stdin.buffer.read())\n"
+            "out = allocate_outputs(len(a[4]), a[10], a[11])\n"
+            "scene_block(*a[:10], *out)\n"
+            "sys.stdout.buffer.write(pickle.dumps(out))\n")
+    env = dict(os.environ, NUMBA_DISABLE_JIT="1")
+    done = subprocess.run([sys.executable, "-c", code], input=pickle.dumps(args), capture_output=True, env=env,
+                          check=True)
+    return pickle.loads(done.stdout)
+
+
+def allocate_outputs(nb: int, rows: int, cols: int):
+    """Output arrays of :func:`scene_block` for ``nb`` bands and a ``rows x cols`` block."""
+    return (np.empty((nb, rows, cols), np.float32), np.empty((nb, rows, cols), np.float32),
+            np.empty((nb, rows, cols), np.float32), np.zeros((len(U8_PLANES), rows, cols), np.uint8),
+            np.empty((len(F32_PLANES), rows, cols), np.float32))

@@ -1,0 +1,141 @@
+"""Ground truth of a simulation, written beside the products under ``DIR/truth/``.
+
+Layout (paths relative to ``DIR/truth``; all rasters are COGs on the product grids of the tile)::
+
+    index.json                                        every file, date and code table (one JSON document)
+    {tile}/acquisitions/{stem}_REFL_R1.tif            int16 x10000, B2 B3 B4 B8; -10000 outside the swath
+    {tile}/acquisitions/{stem}_REFL_R2.tif            int16 x10000, B5 B6 B7 B8A B11 B12
+    {tile}/acquisitions/{stem}_MASKS_R1.tif, _R2      uint8: class, cloud, shadow, landcover
+    {tile}/acquisitions/{stem}_ATMO_R2.tif            float32: AOT at 550 nm, water vapour g/cm2; NaN outside
+    {tile}/monthly/{tile}_{YYYYMM}15_REFL_R1.tif, _R2 int16 x10000: cloud-free nadir reflectance on the 15th
+    {tile}/monthly/{tile}_{YYYYMM}15_MASKS_R1.tif, _R2 uint8: class, landcover
+
+``stem`` is ``{tile}_{YYYYMMDDTHHMMSS}_{platform}_R{orbit}`` (e.g. ``T31TCJ_20180603T104251_S2A_R051``).
+
+Per acquisition, REFL is the true surface reflectance as that pass sees it (directional: the kernel BRDF of SPEC
+section 4 at the pass's sun and view angles; no cloud, no shadow, no haze), i.e. what a perfect L2A processor would
+return. The monthly REFL is the nadir-view reflectance of the ground on the 15th (the phenology of that day), i.e.
+what a perfect BRDF-normalised monthly synthesis centred on the 15th would return.
+
+Codes: class 0 outside the swath, 1 land, 2 water, 3 snow; cloud 0 clear, 1 thin (optical thickness 0.05 to 1 for
+water clouds / 0.3 for cirrus), 2 opaque; shadow 1 where the direct sun beam is cut by more than half; landcover as
+:data:`l2a.simulate.landscape.LANDCOVER_CODES`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+from rasterio.windows import Window
+
+from ..cog import CogWriter
+from ..product import Grid
+from .landscape import LANDCOVER_CODES
+
+__all__ = ["TruthWriter", "write_index", "acquisition_stem", "ACQUISITION_MASK_BANDS", "MONTHLY_MASK_BANDS",
+           "CODE_TABLES"]
+
+ACQUISITION_MASK_BANDS = ("class", "cloud", "shadow", "landcover")
+MONTHLY_MASK_BANDS = ("class", "landcover")
+CODE_TABLES = {
+    "class": {"0": "outside the swath", "1": "land", "2": "water", "3": "snow"},
+    "cloud": {"0": "clear", "1": "thin cloud or cirrus", "2": "opaque cloud"},
+    "shadow": {"0": "sunlit", "1": "cloud shadow"},
+    "landcover": {str(k): v for k, v in sorted(LANDCOVER_CODES.items())},
+}
+
+
+def acquisition_stem(tile: str, when, platform: str, relative_orbit: int) -> str:
+    """File stem of the truth of one acquisition, e.g. ``T31TCJ_20180603T104251_S2A_R051``."""
+    return f"{tile}_{when:%Y%m%dT%H%M%S}_{platform}_R{relative_orbit:03d}"
+
+
+class TruthWriter:
+    """Write the truth rasters of one acquisition or one month of one tile, block by block (context manager).
+
+    Parameters
+    ----------
+    root : path-like
+        ``DIR/truth``.
+    files : mapping role -> relative path
+        Roles ``REFL_R1``, ``REFL_R2``, ``MASKS_R1``, ``MASKS_R2`` and optionally ``ATMO_R2``.
+    crs : CRS
+        Tile CRS.
+    grids : mapping ``"R1"``/``"R2"`` -> Grid
+    bands : mapping ``"R1"``/``"R2"`` -> tuple of band names
+    mask_bands : tuple of str
+        Names of the MASKS bands.
+    threads : int
+        COG compression threads.
+    """
+
+    def __init__(self, root, files: Mapping[str, str], *, crs, grids: Mapping[str, Grid],
+                 bands: Mapping[str, tuple[str, ...]], mask_bands: tuple[str, ...], threads: int = 1):
+        self.root = Path(root)
+        self.files = dict(files)
+        self._writers: dict[str, CogWriter] = {}
+        for role, rel in self.files.items():
+            kind, res = role.split("_")
+            grid = grids[res]
+            if kind == "REFL":
+                kw = dict(dtype="int16", count=len(bands[res]), nodata=-10000, descriptions=bands[res], scale=1e-4,
+                          offset=0.0, resampling="average")
+            elif kind == "MASKS":
+                kw = dict(dtype="uint8", count=len(mask_bands), nodata=None, descriptions=mask_bands,
+                          resampling="nearest")
+            else:
+                kw = dict(dtype="float32", count=2, nodata=float("nan"), descriptions=("AOT", "WV"),
+                          resampling="average")
+            self._writers[role] = CogWriter(self.root / rel, crs=crs, transform=grid.transform, height=grid.height,
+                                            width=grid.width, threads=threads, tags={"SIMULATION_TRUTH": role}, **kw)
+
+    def write(self, role: str, data: np.ndarray, window: Window) -> None:
+        """Write a (bands, rows, cols) block of one role."""
+        if role in self._writers:
+            self._writers[role].write(data, window)
+
+    def close(self) -> None:
+        for w in self._writers.values():
+            w.close()
+
+    def abort(self) -> None:
+        for w in self._writers.values():
+            w.abort()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def truth_exists(root, files: Mapping[str, str]) -> bool:
+    """True when every file of a truth set is present (a resumed run skips it)."""
+    return all((Path(root) / rel).exists() for rel in files.values())
+
+
+def write_index(root, index: dict) -> Path:
+    """Write ``index.json`` atomically (sorted keys, no time stamps: same run, same bytes)."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / "index.json"
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-index-", suffix=".json", dir=root)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(index, f, indent=1, sort_keys=True)
+            f.write("\n")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path

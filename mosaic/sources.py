@@ -1,0 +1,281 @@
+"""Input side of ``mosaic build``: finding and checking the L3A products, and reading one product's pixels for one
+output block at a working resolution, masked before any resampling.
+
+A product's resolution group (R1 or R2) is read on a *working grid*: its own pixels (factor 1), or, when the output
+pixel is at least twice the source pixel (previews), blocks of ``factor`` x ``factor`` pixels averaged over their
+valid (FLG 2-4) pixels only, read in row chunks so that memory does not grow with the output pixel size. Always-cloudy
+pixels (FLG 1) are averaged apart, for the fallback value of pixels that no tile sees clear.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import rasterio
+from affine import Affine
+from rasterio.windows import Window
+
+from l2a.errors import BandNotFoundError, MissingFileError
+from l2a.product import Grid
+from l2a.sensors import L2A_BANDS, band_resolution, normalize_band
+from l3a.product import FLG, L3AProduct, is_l3a_folder, open_l3a
+
+from .errors import DuplicateTileError, MixedDatesError, NoInputError
+
+__all__ = ["find_inputs", "open_inputs", "select_bands", "check_dates", "DatasetPool", "WorkingRead", "read_working",
+           "coarse_usable", "working_grid", "frc_path", "OUTSIDE"]
+
+logger = logging.getLogger(__name__)
+
+#: Full-resolution pixels read at once when averaging source pixels into a coarser working grid.
+_CHUNK_PIXELS = 4_000_000
+#: FLG value used on the working grid for pixels outside the tile's frame.
+OUTSIDE = 255
+
+
+def find_inputs(paths: Sequence[str | os.PathLike]) -> list[Path]:
+    """L3A product folders from the paths given: a product folder itself, or a folder holding products.
+
+    Raises
+    ------
+    NoInputError
+        No path given, a path that does not exist, or a folder with no L3A product.
+    """
+    if not paths:
+        raise NoInputError("no L3A product given")
+    found: list[Path] = []
+    for p in map(Path, paths):
+        if not p.exists():
+            raise NoInputError("no such file or folder", p)
+        if is_l3a_folder(p):
+            found.append(p.absolute())
+        elif p.is_dir():
+            inner = sorted(c.absolute() for c in p.iterdir() if is_l3a_folder(c))
+            if not inner:
+                raise NoInputError("neither an L3A product nor a folder of L3A products", p)
+            found.extend(inner)
+        else:
+            raise NoInputError("not an L3A product folder", p)
+    return sorted(set(found))
+
+
+def open_inputs(paths: Sequence[Path]) -> list[L3AProduct]:
+    """Open the products, sorted by tile name (the blending order), refusing a tile given twice."""
+    products = sorted((open_l3a(p) for p in paths), key=lambda prod: (prod.tile, prod.name))
+    for a, b in zip(products, products[1:]):
+        if a.tile == b.tile:
+            raise DuplicateTileError(f"tile {a.tile} is given twice ({a.name} and {b.name})", b.path)
+    return products
+
+
+def check_dates(products: Sequence[L3AProduct], allow_mixed: bool = False) -> None:
+    """All central dates must be equal (seams came from inconsistent central dates); logged if ``allow_mixed``.
+
+    Raises
+    ------
+    MixedDatesError
+    """
+    dates = sorted({p.central_date for p in products})
+    if len(dates) <= 1:
+        return
+    first = next(p for p in products if p.central_date == dates[0])
+    other = next(p for p in products if p.central_date != dates[0])
+    text = (f"central dates differ: {first.tile} {first.central_date} vs {other.tile} {other.central_date} "
+            f"({len(dates)} dates)")
+    if not allow_mixed:
+        raise MixedDatesError(text + "; use --allow-mixed-dates to mosaic them anyway", other.path)
+    logger.warning("%s; mosaicking them as asked", text)
+
+
+def select_bands(products: Sequence[L3AProduct], bands: Sequence[str] | None) -> tuple[str, ...]:
+    """Output bands: those asked (checked in every product), or every band common to all products, L2A order.
+
+    Raises
+    ------
+    BandNotFoundError
+        A band asked for is missing from a product, or the products have no band in common.
+    MissingFileError
+        A product lacks the FLG or WGT mask of a resolution group it needs.
+    """
+    if bands:
+        wanted = tuple(dict.fromkeys(normalize_band(b) for b in bands))
+        for b in wanted:
+            band_resolution(b)
+            for p in products:
+                if b not in p.bands:
+                    raise BandNotFoundError(f"band {b} is not in this product (it has {', '.join(p.bands)})",
+                                            p.path)
+    else:
+        common = set.intersection(*(set(p.bands) for p in products))
+        wanted = tuple(b for b in L2A_BANDS if b in common)
+        if not wanted:
+            raise BandNotFoundError("the input products have no band in common")
+        dropped = sorted(set().union(*(set(p.bands) for p in products)) - common)
+        if dropped:
+            logger.warning("bands %s are not in every product: left out", ", ".join(dropped))
+    for res in {band_resolution(b) for b in wanted}:
+        for p in products:
+            for kind in ("FLG", "WGT"):
+                if not p.has_mask(kind, res):
+                    raise MissingFileError(f"{kind} mask at {res} not found (needed for the {res} bands)",
+                                           p.mask_path(kind, res))
+    return wanted
+
+
+class DatasetPool:
+    """Open datasets per thread (a rasterio dataset must not be shared between threads), closed together."""
+
+    def __init__(self):
+        self._local = threading.local()
+        self._all: list = []
+        self._lock = threading.Lock()
+
+    def get(self, path: str | os.PathLike):
+        cache = getattr(self._local, "cache", None)
+        if cache is None:
+            cache = self._local.cache = {}
+        key = os.fspath(path)
+        ds = cache.get(key)
+        if ds is None:
+            ds = cache[key] = rasterio.open(key)
+            with self._lock:
+                self._all.append(ds)
+        return ds
+
+    def close(self) -> None:
+        with self._lock:
+            for ds in self._all:
+                ds.close()
+            self._all.clear()
+        self._local = threading.local()
+
+
+def frc_path(product: L3AProduct, band: str) -> Path:
+    """FRC raster of a band (the layout of SPEC section 3: ``{name}_FRC_{band}.tif``)."""
+    return product.path / f"{product.name}_FRC_{band}.tif"
+
+
+def _read_padded(ds, rows: tuple[int, int], cols: tuple[int, int], fill) -> np.ndarray:
+    """Read rows [r0, r1) x cols [c0, c1) of band 1, padding with ``fill`` where the window leaves the raster."""
+    (r0, r1), (c0, c1) = rows, cols
+    out = np.full((r1 - r0, c1 - c0), fill, dtype=ds.dtypes[0])
+    rr0, rr1, cc0, cc1 = max(r0, 0), min(r1, ds.height), max(c0, 0), min(c1, ds.width)
+    if rr1 > rr0 and cc1 > cc0:
+        out[rr0 - r0:rr1 - r0, cc0 - c0:cc1 - c0] = ds.read(1, window=Window(cc0, rr0, cc1 - cc0, rr1 - rr0))
+    return out
+
+
+def _reduce(block: np.ndarray, factor: int, how: str) -> np.ndarray:
+    rows, cols = block.shape
+    view = block.reshape(rows // factor, factor, cols // factor, factor)
+    if how == "sum":
+        return view.sum(axis=(1, 3))
+    return view.max(axis=(1, 3)) if how == "max" else view.min(axis=(1, 3))
+
+
+def coarse_usable(pool: DatasetPool, product: L3AProduct, res: str, cell_px: int) -> np.ndarray:
+    """Cells of ``cell_px`` x ``cell_px`` source pixels (aligned on the tile's origin) whose pixels are all valid
+    (FLG 2-4), over the whole tile, with one unusable cell all around (outside the frame).
+
+    Returns
+    -------
+    bool (ceil(rows / cell_px) + 2, ceil(cols / cell_px) + 2); cells partly outside the frame are unusable.
+    """
+    ds = pool.get(product.mask_path("FLG", res))
+    rows_c, cols_c = -(-ds.height // cell_px), -(-ds.width // cell_px)
+    out = np.zeros((rows_c + 2, cols_c + 2), bool)
+    step = max(1, _CHUNK_PIXELS // max(1, cols_c * cell_px * cell_px))
+    for a in range(0, rows_c, step):
+        b = min(rows_c, a + step)
+        flg = _read_padded(ds, (a * cell_px, b * cell_px), (0, cols_c * cell_px), FLG["nodata"])
+        out[1 + a:1 + b, 1:-1] = _reduce((flg >= FLG["snow"]).astype(np.uint8), cell_px, "min") > 0
+    return out
+
+
+@dataclass
+class WorkingRead:
+    """One product's pixels of one resolution group on a working window.
+
+    Attributes
+    ----------
+    reflectance : float32 (bands, rows, cols)
+        Mean reflectance x10000 of the valid source pixels; NaN where none.
+    wgt : float32 (rows, cols)
+        Mean WGT (x1000) of the valid source pixels (0 where none).
+    fraction : float32 (rows, cols)
+        Fraction of the working pixel's source pixels that are valid, 0-1.
+    flg : uint8 (rows, cols)
+        FLG of the working pixels: the largest valid class present (land > water > snow), else 1 if any pixel is
+        always cloudy, else 0.
+    cloud : float32 (bands, rows, cols) or None
+        Mean reflectance of the FLG 1 pixels (NaN where none); None when the window has none.
+    """
+
+    flg: np.ndarray
+    reflectance: np.ndarray
+    wgt: np.ndarray
+    fraction: np.ndarray
+    cloud: np.ndarray | None
+
+
+def _mean(values: np.ndarray, count: np.ndarray, factor: int) -> np.ndarray:
+    """Mean of the (already zeroed where unused) values over working pixels; NaN where ``count`` is 0."""
+    total = _reduce(values, factor, "sum") if factor > 1 else values
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan).astype(np.float32)
+
+
+def read_working(pool: DatasetPool, product: L3AProduct, res: str, bands: Sequence[str], factor: int,
+                 rows: tuple[int, int], cols: tuple[int, int]) -> WorkingRead:
+    """Read FLG, reflectance and WGT of working rows/cols (inside the working grid), masked by FLG before
+    averaging ``factor`` x ``factor`` source pixels."""
+    (r0, r1), (c0, c1) = rows, cols
+    shape = (r1 - r0, c1 - c0)
+    refl = np.full((len(bands),) + shape, np.nan, np.float32)
+    wgt = np.zeros(shape, np.float32)
+    fraction = np.zeros(shape, np.float32)
+    flg_out = np.zeros(shape, np.uint8)
+    cloud = None
+    flg_ds = pool.get(product.mask_path("FLG", res))
+    wgt_ds = pool.get(product.mask_path("WGT", res))
+    band_ds = [pool.get(frc_path(product, b)) for b in bands]
+    step = max(1, _CHUNK_PIXELS // max(1, (c1 - c0) * factor * factor))
+    for a in range(r0, r1, step):
+        b = min(r1, a + step)
+        out_rows = slice(a - r0, b - r0)
+        src = ((a * factor, b * factor), (c0 * factor, c1 * factor))
+        flg = _read_padded(flg_ds, *src, FLG["nodata"])
+        if not (flg >= FLG["cloud"]).any():
+            continue
+        planes = [_read_padded(ds, *src, -10000) for ds in band_ds]
+        present = np.logical_and.reduce([p != -10000 for p in planes]) if planes else True
+        valid = (flg >= FLG["snow"]) & present
+        is_cloud = (flg == FLG["cloud"]) & present
+        best = np.where(valid, flg, np.where(is_cloud, FLG["cloud"], FLG["nodata"])).astype(np.uint8)
+        flg_out[out_rows] = _reduce(best, factor, "max") if factor > 1 else best
+        count = _reduce(valid.astype(np.float32), factor, "sum") if factor > 1 else valid.astype(np.float32)
+        fraction[out_rows] = count / float(factor * factor)
+        raw_wgt = _read_padded(wgt_ds, *src, 0).astype(np.float32)
+        wgt[out_rows] = np.nan_to_num(_mean(np.where(valid, raw_wgt, np.float32(0)), count, factor))
+        for i, p in enumerate(planes):
+            refl[i, out_rows] = _mean(np.where(valid, p.astype(np.float32), np.float32(0)), count, factor)
+        if is_cloud.any():
+            if cloud is None:
+                cloud = np.full((len(bands),) + shape, np.nan, np.float32)
+            ccount = (_reduce(is_cloud.astype(np.float32), factor, "sum") if factor > 1
+                      else is_cloud.astype(np.float32))
+            for i, p in enumerate(planes):
+                cloud[i, out_rows] = _mean(np.where(is_cloud, p.astype(np.float32), np.float32(0)), ccount, factor)
+    return WorkingRead(flg_out, refl, wgt, fraction, cloud)
+
+
+def working_grid(grid: Grid, factor: int) -> tuple[Affine, int, int]:
+    """Transform, rows and cols of a source grid coarsened by ``factor`` (partial cells at the far edges kept)."""
+    t = grid.transform @ Affine.scale(factor)
+    return t, -(-grid.height // factor), -(-grid.width // factor)
