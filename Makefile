@@ -7,18 +7,42 @@ DEMO_DIR ?= demo-out
 DEMO_SIZE ?= 366
 DEMO_TILES ?= T30TYP T30TYN T31TCJ T31TCH
 DEMO_MONTHS ?= 2018-07 2018-08
+DEMO_CRS ?= EPSG:2154
+DEMO_RES ?= 300
+DEMO_ZOOM ?= 7-10
 PYTEST_ARGS ?=
+VENDOR_STAMP := mosaic/site/vendor/.stamp-vendor
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: demo test install clean
+.PHONY: demo test install clean chromium
 
-install: $(STAMP)
+install: $(STAMP) $(VENDOR_STAMP) chromium
 
 # Reinstalls only when the package definition changes (second `make test` installs nothing).
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,viewer]'
 	touch $(STAMP)
+
+# The viewer's Leaflet + leaflet-side-by-side, from the npm registry at the versions of package-lock.json, bundled
+# by esbuild into git-ignored package data (mosaic/site/vendor/viewer-libs.{js,css}); rebuilt when the lock changes.
+$(VENDOR_STAMP): package.json package-lock.json mosaic/site/vendor-entry.js
+	npm ci --no-audit --no-fund --loglevel=error
+	npm run --silent build:vendor
+	touch $(VENDOR_STAMP)
+
+# Debian's chromium for the browser tests (never a browser download): installed with apt-get when root, otherwise
+# the tests that need it are skipped (not under CI) and the one command to run is printed.
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "installing Debian's chromium for the browser tests"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+		else \
+			echo "browser tests will be skipped: run 'sudo apt-get install -y chromium chromium-driver' to enable them"; \
+		fi; \
+	fi
 
 # Simulated L2A products of 4 tiles over June-August 2018, then the
 # monthly syntheses of July and August for every tile.
@@ -29,9 +53,20 @@ demo: install
 		$(BIN)/l3a compose $(DEMO_DIR)/l2a --tile $$tile --month $$month --out $(DEMO_DIR)/l3a || exit 1; \
 	done; done
 	@echo "L2A products: $(DEMO_DIR)/l2a (ground truth: $(DEMO_DIR)/l2a/truth); L3A syntheses: $(DEMO_DIR)/l3a"
+	@# -- comparison viewer: each month's mosaic and tile pyramid, then the side-by-side site of the two
+	@for month in $(DEMO_MONTHS); do \
+		day=$$(echo $$month | tr -d -)15; \
+		$(BIN)/mosaic -q build $(DEMO_DIR)/l3a/*_$$day-* --crs $(DEMO_CRS) --res $(DEMO_RES) \
+			--out $(DEMO_DIR)/mosaic/$$month --overwrite >/dev/null || exit 1; \
+		$(BIN)/mosaic -q tiles $(DEMO_DIR)/mosaic/$$month/mosaic.tif --zoom $(DEMO_ZOOM) \
+			--out $(DEMO_DIR)/tiles/$$month >/dev/null || exit 1; \
+	done
+	$(BIN)/mosaic -q compare $(foreach m,$(DEMO_MONTHS),$(DEMO_DIR)/tiles/$(m)) --out $(DEMO_DIR)/compare --overwrite >/dev/null
+	@echo "Comparison of $(DEMO_MONTHS): $(DEMO_DIR)/compare. Open it with:"
+	@echo "    $(BIN)/mosaic serve $(DEMO_DIR)/compare    # then browse http://127.0.0.1:8000/"
 
 test: install
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache *.egg-info
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache *.egg-info node_modules mosaic/site/vendor

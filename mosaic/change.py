@@ -163,8 +163,8 @@ class _NdviBlocks:
         out = np.full(shape, np.nan, np.float32)
         src_bounds = transform_bounds("EPSG:3857", src.crs, *bounds, densify_pts=21)
         inverse = ~src.transform
-        x0, y0 = inverse * (src_bounds[0], src_bounds[3])
-        x1, y1 = inverse * (src_bounds[2], src_bounds[1])
+        x0, y0 = inverse @ (src_bounds[0], src_bounds[3])
+        x1, y1 = inverse @ (src_bounds[2], src_bounds[1])
         r0, r1 = max(math.floor(min(y0, y1)) - 2, 0), min(math.ceil(max(y0, y1)) + 2, src.height)
         c0, c1 = max(math.floor(min(x0, x1)) - 2, 0), min(math.ceil(max(x0, x1)) + 2, src.width)
         if r1 <= r0 or c1 <= c0:
@@ -183,8 +183,8 @@ class _NdviBlocks:
         values = ndvi(refl[0], refl[1], valid)
         if not np.isfinite(values).any():
             return out
-        src_transform = (src.transform * Affine.translation(c0, r0)
-                         * Affine.scale((c1 - c0) / read_shape[1], (r1 - r0) / read_shape[0]))
+        src_transform = (src.transform @ Affine.translation(c0, r0)
+                         @ Affine.scale((c1 - c0) / read_shape[1], (r1 - r0) / read_shape[0]))
         dst_transform = Affine((bounds[2] - bounds[0]) / cols, 0, bounds[0], 0, -(bounds[3] - bounds[1]) / rows,
                                bounds[3])
         reproject(values, out, src_transform=src_transform, src_crs=src.crs, src_nodata=np.nan,
@@ -278,7 +278,8 @@ def build_change_pyramid(left_mosaic: str | os.PathLike, right_mosaic: str | os.
         "format": "png", "tile_size": TILE_SIZE, "tile_matrix_set": "WebMercatorQuad", "scheme": "xyz",
         "tiles": "{z}/{x}/{y}.png", "minzoom": zooms[0], "maxzoom": zooms[1], "bounds": [west, south, east, north],
         "quantity": "NDVI(right) - NDVI(left)", "ndvi": "(B8 - B4) / (B8 + B4)", "limit": limit,
-        "legend": legend(limit), "palette": "ColorBrewer BrBG", "resampling": "bilinear (GDAL), after an average read when decimating",
+        "legend": legend(limit), "palette": "ColorBrewer BrBG",
+        "resampling": "bilinear (GDAL), after an average read when decimating",
         "left_source": str(sources[0].path), "right_source": str(sources[1].path), "tile_counts": counts,
         "software": f"syntheo {__version__}",
     }

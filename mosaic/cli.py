@@ -85,11 +85,13 @@ def cli(ctx, verbose: int, quiet: bool):
 @click.option("--resampling", type=click.Choice(_RESAMPLINGS), default="auto", show_default=True,
               help="Reflectance resampling; auto: bilinear below 2x the source pixel, average beyond. FLG: nearest.")
 @click.option("--allow-mixed-dates", is_flag=True, help="Accept inputs with different central dates (logged).")
+@click.option("--month", default=None, metavar="YYYY-MM",
+              help="Keep only the inputs of this month (when INPUTS hold several months).")
 @click.option("--overwrite", is_flag=True, help="Replace a mosaic already in --out.")
 @indent_option
 @click.pass_obj
 def build(obj: ProgressContext, inputs, crs, resolution, bands, cutline, buffer_m, out_dir, workers, method,
-          feather_m, resampling, allow_mixed_dates, overwrite, indent):
+          feather_m, resampling, allow_mixed_dates, month, overwrite, indent):
     """Mosaic L3A products of one month (any UTM zones) into one seamless grid. INPUTS are L3A product folders or
     folders holding them. Prints a one-line JSON summary."""
     from .build import build_mosaic
@@ -97,7 +99,7 @@ def build(obj: ProgressContext, inputs, crs, resolution, bands, cutline, buffer_
 
     params = MosaicParams(crs=crs, resolution=resolution, bands=bands, method=method, feather_m=feather_m,
                           resampling=resampling, cutline=cutline, buffer_m=buffer_m,
-                          allow_mixed_dates=allow_mixed_dates)
+                          allow_mixed_dates=allow_mixed_dates, month=month)
     result = build_mosaic(inputs, out_dir, params, workers=workers, overwrite=overwrite,
                           show_progress=obj.show_progress)
     click.echo(json.dumps(result.summary(), indent=indent))

@@ -32,13 +32,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from l2a._version import __version__
-from l2a.errors import MissingFileError
+from l2a.errors import MissingFileError, SyntheoError
 from l2a.raster import open_raster
 
 from .change import DEFAULT_LIMIT, build_change_pyramid, missing_ndvi_bands
 from .errors import MosaicFormatError, OutputExistsError, ZoomRangeError
 from .params import MAX_ZOOM, PyramidParams
-from .tiles import FLAGS_DIR, METADATA, tile_ranges
+from .tiles import METADATA, tile_ranges
 
 __all__ = ["write_compare_site", "CompareResult", "SITE_FILES", "VENDOR_FILES", "SITE_DIR", "MANIFEST"]
 
@@ -144,7 +144,8 @@ def _default_label(item: _Input) -> str:
 
 
 def _auto_zooms(mosaic: Path) -> tuple[int, int]:
-    """Zooms for tiling a mosaic: from the zoom where one tile spans it to its native zoom."""
+    """Zooms for tiling a mosaic: from the zoom where one tile spans it to the first zoom whose pixel is no larger
+    than the mosaic's (no detail lost)."""
     import morecantile
     from rasterio.warp import transform_bounds
 
@@ -156,7 +157,7 @@ def _auto_zooms(mosaic: Path) -> tuple[int, int]:
         pixel = transform_bounds(ds.crs, "EPSG:3857", cx, cy, cx + ds.res[0], cy + ds.res[1])
         extent = transform_bounds(ds.crs, "EPSG:3857", *ds.bounds, densify_pts=21)
     native = tms.zoom_for_res(math.sqrt(abs((pixel[2] - pixel[0]) * (pixel[3] - pixel[1]))), max_z=MAX_ZOOM,
-                              zoom_level_strategy="lower")
+                              zoom_level_strategy="upper")
     world = 2 * math.pi * 6378137.0
     span = max(extent[2] - extent[0], extent[3] - extent[1], 1e-9)
     whole = max(0, min(native, int(math.floor(math.log2(world / span)))))
@@ -239,7 +240,10 @@ def _change_plan(metas: list[dict], inputs: list[_Input]):
             return f"the {side} pyramid names no source mosaic"
         if not src.is_file():
             return f"{src}: source mosaic of the {side} month not found"
-        missing = missing_ndvi_bands(src)
+        try:
+            missing = missing_ndvi_bands(src)
+        except SyntheoError as exc:
+            return str(exc)
         if missing:
             return f"{src}: mosaic has no band {' nor '.join(missing)} (NDVI needs B4 and B8)"
         sources.append(src)

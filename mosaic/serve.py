@@ -84,7 +84,9 @@ class SiteRequestHandler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"       # keep-alive: every answer has a Content-Length
     timeout = CONNECTION_TIMEOUT_S
     server_version = "syntheo-serve"
-    sys_version = ""
+
+    def version_string(self) -> str:
+        return self.server_version
 
     # -- resolution -------------------------------------------------------------------------------------------
     def _resolve(self) -> Path:

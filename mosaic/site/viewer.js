@@ -180,7 +180,8 @@
         button.type = 'button'
         button.title = 'Full screen'
         button.setAttribute('aria-label', 'Full screen')
-        button.textContent = '\u26f6'
+        button.innerHTML = '<svg viewBox="0 0 18 18" width="16" height="16" aria-hidden="true" fill="none" ' +
+          'stroke="#333" stroke-width="2"><path d="M1 6V1h5M12 1h5v5M17 12v5h-5M6 17H1v-5"/></svg>'
         L.DomEvent.disableClickPropagation(bar)
         button.addEventListener('click', () => {
           if (document.fullscreenElement) document.exitFullscreen()

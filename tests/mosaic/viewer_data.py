@@ -118,7 +118,7 @@ def pixel_lonlat(row: float, col: float) -> tuple[float, float]:
     """Lon/lat of a pixel position (row, col) of the months' grid (pixel centre at +0.5)."""
     from pyproj import Transformer
 
-    x, y = TRANSFORM * (col, row)
+    x, y = TRANSFORM @ (col, row)
     lon, lat = Transformer.from_crs(3857, 4326, always_xy=True).transform(x, y)
     return lon, lat
 
