@@ -7,12 +7,15 @@ Weight of tile ``i`` at an output pixel (method ``blend``)::
     ramp_i = clip((d_i - 0.5 cell) / feather, min_ramp, 1)
     value = sum_i w_i * value_i / sum_i w_i
 
-with ``d_i`` the distance from the pixel to the nearest pixel that tile ``i`` cannot use: outside its frame or FLG
-0/1. The ramp therefore falls to ``min_ramp`` at every edge of a tile's valid data (frame, swath edge, cloud hole);
-normalised weights ``w_i / sum w`` change continuously across every such edge, so no seam shows, while a pixel seen by
-one tile only keeps that tile's value whatever its ramp. The distance is computed on coarse cells (1/64 of the ramp; :func:`coarse_valid`,
-a cell is usable when all its pixels are) aligned on the tile's own grid, then interpolated bilinearly
-(:func:`upsample_ramp`): cheap, and independent of how the output is cut into blocks.
+with ``d_i`` the distance from the pixel to the nearest pixel that tile ``i`` cannot use (outside its frame, FLG
+0/1) but another tile can: the *edges* of its valid data. The ramp therefore falls to ``min_ramp`` at every edge
+where another tile takes over (frame, swath edge, cloud hole), and stays up along the country's outline and around
+holes all tiles share; normalised weights ``w_i / sum w`` change continuously across every edge, so no seam shows,
+while a pixel seen by one tile only keeps that tile's value whatever its ramp. The distance is computed on coarse
+cells (1/64 of the ramp; :func:`coarse_valid`, a cell is usable when all its pixels are) aligned on the tile's own
+grid, then interpolated bilinearly (:func:`upsample_ramp`): cheap, and independent of how the output is cut into
+blocks. Where two frames cross (a T-junction) the weights turn from one tile to the other around the crossing point:
+any partition of unity does.
 """
 
 from __future__ import annotations

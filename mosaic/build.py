@@ -37,6 +37,7 @@ import os
 import shutil
 import tempfile
 import time
+import warnings
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,7 @@ from typing import Sequence
 import numpy as np
 from affine import Affine
 from rasterio.enums import Resampling
+from rasterio.errors import NotGeoreferencedWarning
 from rasterio.warp import reproject, transform, transform_bounds
 from rasterio.windows import Window
 
@@ -350,7 +352,7 @@ class _Mosaicker:
 def _prepare(inputs: Sequence[str | os.PathLike], params: MosaicParams):
     """Everything checked before any output is created: products, dates, bands, CRS, cutline, grid."""
     crs = parse_crs(params.crs)
-    products = open_inputs(find_inputs(inputs))
+    products = open_inputs(find_inputs(inputs), params.month)
     check_dates(products, params.allow_mixed_dates)
     bands = select_bands(products, params.bands)
     flags_res = "R1" if all(p.has_mask("FLG", "R1") and p.has_mask("WGT", "R1") for p in products) else "R2"
@@ -396,6 +398,8 @@ def build_mosaic(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
     start = time.perf_counter()
     grid, sources, bands, flags_res, cutline = _prepare(inputs, params)
     out = Path(out_dir).absolute()
+    if out.exists() and not out.is_dir():
+        raise OutputExistsError("is a file, not a folder", out)
     if not overwrite and any((out / name).exists() for name in OUTPUT_FILES.values()):
         raise OutputExistsError("holds a mosaic already (use --overwrite to replace it)", out)
     if workers < 1:
@@ -421,11 +425,15 @@ def build_mosaic(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
                             resampling="nearest", tags={**tags, "FLG_VALUES": "0 nodata, 1 always cloudy, 2 snow, "
                                                         "3 water, 4 land, 255 outside the mosaic"}, threads=workers)
         writers.append(flags_w)
-        if params.method == "blend":
-            _compute_ramps(worker, workers, show_progress)
-        _run_blocks(worker, blocks, workers, show_progress,
-                    lambda res: (mosaic_w.write(res[1], res[0]), mosaic_w.write_mask(res[2], res[0]),
-                                 flags_w.write(res[3], res[0])))
+        with warnings.catch_warnings():
+            # rasterio silences this warning around the in-memory datasets of reproject() with catch_warnings,
+            # which is not thread-safe: with several workers it leaks out. Our arrays are always georeferenced.
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            if params.method == "blend":
+                _compute_ramps(worker, workers, show_progress)
+            _run_blocks(worker, blocks, workers, show_progress,
+                        lambda res: (mosaic_w.write(res[1], res[0]), mosaic_w.write_mask(res[2], res[0]),
+                                     flags_w.write(res[3], res[0])))
         for w in writers:
             w.close()
         files = {"mosaic": out / OUTPUT_FILES["mosaic"], "flags": out / OUTPUT_FILES["flags"]}

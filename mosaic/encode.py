@@ -1,10 +1,11 @@
 """Tile files: RGBA arrays to PNG or WebP bytes and back.
 
 PNG tiles are written by :func:`png_bytes`, a minimal encoder on the standard library's zlib (8-bit RGBA, or RGB
-when the tile is opaque; the "Sub" filter on every row; one IDAT chunk): at the same DEFLATE level it is about twice as fast as going through GDAL's PNG
-driver per tile, releases the GIL while compressing (so worker threads really run in parallel), and gives the same
-bytes for the same pixels. WebP tiles go through GDAL's WEBP driver, lossless, so that a tile read back from disk
-equals the array it was made from (overview tiles are rebuilt from files when a run is resumed). Decoding uses GDAL.
+when the tile is opaque; the "Sub" filter on every row; one IDAT chunk): at the same DEFLATE level it is about twice
+as fast as going through GDAL's PNG driver per tile, releases the GIL while compressing (so worker threads really
+run in parallel), and gives the same bytes for the same pixels. WebP tiles go through GDAL's WEBP driver, lossless,
+so that a tile read back from disk equals the array it was made from (overview tiles are rebuilt from files when a
+run is resumed). Decoding uses GDAL.
 """
 
 from __future__ import annotations

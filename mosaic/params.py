@@ -3,6 +3,7 @@ reason for its default. Variants come from :func:`dataclasses.replace`."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 
 from .errors import InvalidParameterError, ZoomRangeError
@@ -55,6 +56,8 @@ class MosaicParams:
         Buffer added around the cutline, target CRS units (m for projected CRSs); may be negative.
     allow_mixed_dates : bool
         Accept inputs with different central dates (logged); otherwise a :class:`MixedDatesError`.
+    month : str or None
+        ``YYYY-MM``: keep only the inputs whose central date falls in that month (a folder of several months).
     block_size : int
         Output block side, pixels; the work unit of the thread pool and the COG's internal tile (512).
     """
@@ -70,6 +73,7 @@ class MosaicParams:
     cutline: str | None = None
     buffer_m: float = 0.0
     allow_mixed_dates: bool = False
+    month: str | None = None
     block_size: int = 512
 
     def __post_init__(self):
@@ -83,6 +87,8 @@ class MosaicParams:
             raise InvalidParameterError(f"min_wgt must be >= 1 (x1000), not {self.min_wgt}")
         if self.resampling not in RESAMPLINGS:
             raise InvalidParameterError(f"resampling must be one of {', '.join(RESAMPLINGS)}, not {self.resampling!r}")
+        if self.month is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", self.month):
+            raise InvalidParameterError(f"month must be YYYY-MM, not {self.month!r}")
         if self.block_size < 16 or self.block_size % 16:
             raise InvalidParameterError(f"block size must be a multiple of 16 pixels, not {self.block_size}")
 

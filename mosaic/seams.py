@@ -3,13 +3,14 @@
 ``seam index = MAD(boundary pairs) / MAD(interior pairs)``, MAD being the mean absolute difference of reflectance
 between 4-connected neighbouring pixels, over all bands; horizontal and vertical pairs are compared separately (a
 boundary crossed by horizontal pairs against horizontal interior pairs) and the two ratios weighted by their
-boundary pair counts, so that a landscape with a direction does not bias the index. *Boundary pairs* are neighbours whose sets of covering tiles
-differ (a tile's frame, a zone boundary, the edge of a tile's FLG 0/1 hole passes between them); *interior pairs*
-lie in a single tile, at least ``margin_px`` from any boundary. Boundary pairs within ``margin_px`` of pixels without
-data (the mosaic's outline, holes all tiles share) are counted apart (``ratio_with_edges``): there two frames that
-nearly coincide (the northing lines of two UTM zones meet at the zone boundary) leave one-pixel slivers seen by one
-tile only, next to blended pixels, and no blending can help. Pixels not valid in the mosaic are left out. A
-seamless mosaic scores ~1; a last-tile-wins mosaic of tiles with radiometric offsets scores well above.
+boundary pair counts, so that a landscape with a direction does not bias the index. *Boundary pairs* are neighbours
+whose sets of covering tiles differ (a tile's frame, a zone boundary, the edge of a tile's FLG 0/1 hole passes
+between them); *interior pairs* lie in a single tile, at least ``margin_px`` from any boundary. Boundary pairs
+within ``margin_px`` of pixels without data (the mosaic's outline, holes all tiles share) are counted apart
+(``ratio_with_edges``): there two frames that nearly coincide (the northing lines of two UTM zones meet at the zone
+boundary) leave one-pixel slivers seen by one tile only, next to blended pixels, and no blending can help. Pixels
+not valid in the mosaic are left out. A seamless mosaic scores ~1; a last-tile-wins mosaic of tiles with radiometric
+offsets scores well above.
 
 :func:`seam_index_np` is the array computation; :func:`mosaic_seam_index` reads a ``mosaic build`` output and the
 L3A products it came from (the coverage sets come from each product's FLG, reprojected with nearest neighbour onto

@@ -28,7 +28,8 @@ from l3a.product import FLG, L3AProduct, is_l3a_folder, open_l3a
 
 from .errors import DuplicateTileError, MixedDatesError, NoInputError
 
-__all__ = ["find_inputs", "open_inputs", "select_bands", "check_dates", "DatasetPool", "WorkingRead", "read_working",
+__all__ = ["find_inputs", "open_inputs", "select_month", "select_bands", "check_dates", "DatasetPool", "WorkingRead",
+           "read_working",
            "coarse_usable", "working_grid", "frc_path", "OUTSIDE"]
 
 logger = logging.getLogger(__name__)
@@ -65,13 +66,32 @@ def find_inputs(paths: Sequence[str | os.PathLike]) -> list[Path]:
     return sorted(set(found))
 
 
-def open_inputs(paths: Sequence[Path]) -> list[L3AProduct]:
-    """Open the products, sorted by tile name (the blending order), refusing a tile given twice."""
-    products = sorted((open_l3a(p) for p in paths), key=lambda prod: (prod.tile, prod.name))
+def open_inputs(paths: Sequence[Path], month: str | None = None) -> list[L3AProduct]:
+    """Open the products (those of ``month`` only, see :func:`select_month`), sorted by tile name (the blending
+    order), refusing a tile given twice."""
+    products = sorted(select_month([open_l3a(p) for p in paths], month), key=lambda prod: (prod.tile, prod.name))
     for a, b in zip(products, products[1:]):
         if a.tile == b.tile:
             raise DuplicateTileError(f"tile {a.tile} is given twice ({a.name} and {b.name})", b.path)
     return products
+
+
+def select_month(products: Sequence[L3AProduct], month: str | None) -> list[L3AProduct]:
+    """The products whose central date falls in ``month`` (``YYYY-MM``; None keeps them all).
+
+    Raises
+    ------
+    NoInputError
+        If none does.
+    """
+    if month is None:
+        return list(products)
+    kept = [p for p in products if f"{p.central_date:%Y-%m}" == month]
+    if not kept:
+        months = sorted({f"{p.central_date:%Y-%m}" for p in products})
+        raise NoInputError(f"no input product of {month} (months present: {', '.join(months)})")
+    logger.info("%d of %d products are of %s", len(kept), len(products), month)
+    return kept
 
 
 def check_dates(products: Sequence[L3AProduct], allow_mixed: bool = False) -> None:

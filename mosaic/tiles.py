@@ -405,6 +405,8 @@ def build_pyramid(mosaic: str | os.PathLike, out_dir: str | os.PathLike, params:
         raise ZoomRangeError(f"zoom {params.max_zoom} is absurd for this mosaic (native zoom {info.native_zoom}); "
                              f"use at most {info.native_zoom + MAX_OVERZOOM}")
     out = Path(out_dir).absolute()
+    if out.exists() and not out.is_dir():
+        raise OutputExistsError("is a file, not a folder", out)
     pyramid = _Pyramid(info, out, params)
     meta_path = out / METADATA
     meta = _metadata(info, params, pyramid, complete=False)
@@ -430,7 +432,7 @@ def build_pyramid(mosaic: str | os.PathLike, out_dir: str | os.PathLike, params:
                 tqdm(total=len(jobs) + len(above), desc="tiles", unit="block", disable=not show_progress,
                      leave=False) as bar, \
                 cf.ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="tiles") as pool:
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)  # tile files carry no georeferencing
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)  # tile files have no georeferencing; see build
             _run(pool, [(pyramid.run_job, j) for j in jobs], workers, bar)
             for z in range(pyramid.job_zoom - 1, params.min_zoom - 1, -1):
                 _run(pool, [(pyramid.run_overview, t) for t in above if t[0] == z], workers, bar)

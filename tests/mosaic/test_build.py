@@ -1,7 +1,6 @@
 """`mosaic build` end to end on synthetic L3A tiles across the 30/31 UTM zone boundary."""
 
 import json
-import math
 
 import numpy as np
 import pytest
@@ -259,6 +258,19 @@ def test_mixed_dates(tmp_path, country, other_month, capsys):
         build_mosaic(inputs, out, MosaicParams(crs=L93, resolution=3000.0, bands=("B4",)))
     build_mosaic(inputs, out, MosaicParams(crs=L93, resolution=3000.0, bands=("B4",), allow_mixed_dates=True))
     assert (out / "mosaic.tif").exists()
+    # a folder of two months: --month picks one
+    import shutil
+    both = tmp_path / "both"
+    for p in (*country[1], other_month[0]):
+        shutil.copytree(p, both / p.name)
+    august = tmp_path / "august"
+    code, stdout, err = _run(["build", str(both), "--month", "2018-08", "--crs", L93, "--res", "3000", "--bands",
+                              "B4", "--out", str(august)], capsys)
+    assert code == 0, err
+    assert json.loads(stdout)["inputs"] == [other_month[0].name]
+    code, _, err = _run(["build", str(both), "--month", "2018-09", "--crs", L93, "--res", "3000", "--out",
+                         str(tmp_path / "sept")], capsys)
+    assert code == 2 and "2018-07, 2018-08" in err
 
 
 def _bad_cutline(tmp_path, kind):
@@ -270,10 +282,12 @@ def _bad_cutline(tmp_path, kind):
 
 
 @pytest.mark.parametrize("case", ["empty", "missing input", "bad crs", "zero res", "line cutline", "far cutline",
-                                  "absent band", "duplicate tile", "not a product"])
+                                  "absent band", "duplicate tile", "not a product", "out is a file"])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, country, capsys, case):
     inputs = [str(p) for p in country[1]]
     out = tmp_path / "out"
+    if case == "out is a file":
+        out.write_text("x")
     if case == "duplicate tile":
         import shutil
         shutil.copytree(country[1][0], tmp_path / "copy" / country[1][0].name)
@@ -287,7 +301,9 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, country, capsys, case):
                             _bad_cutline(tmp_path, "far")],
             "absent band": ["build", *inputs, "--crs", L93, "--res", "100", "--bands", "B4,B5"],
             "duplicate tile": ["build", *inputs, str(tmp_path / "copy"), "--crs", L93, "--res", "100"],
-            "not a product": ["build", str(tmp_path), "--crs", L93, "--res", "100"]}[case]
+            "not a product": ["build", str(tmp_path / "empty"), "--crs", L93, "--res", "100"],
+            "out is a file": ["build", *inputs, "--crs", L93, "--res", "3000"]}[case]
+    (tmp_path / "empty").mkdir()
     code, _, err = _run([*args, "--out", str(out)], capsys)
     assert code == 2 and err.startswith("mosaic: error: ") and err.count("\n") == 1, err
-    assert "Traceback" not in err and not out.exists()
+    assert "Traceback" not in err and (out.is_file() if case == "out is a file" else not out.exists())
