@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 VENDOR_STAMP := mosaic/site/vendor/.stamp-vendor
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: demo test install clean chromium
+.PHONY: demo test bench install clean chromium
 
 install: $(STAMP) $(VENDOR_STAMP) chromium
 
@@ -67,6 +67,18 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# Benchmarks (not part of `make test`): GDAL's command-line tools for the gdal2tiles/gdalwarp comparison, xarray and
+# dask for the masked-median comparison. Each script prints one JSON line.
+BENCH_L3A_SIZE ?= 5490
+bench: install
+	@command -v gdal2tiles >/dev/null 2>&1 || command -v gdal2tiles.py >/dev/null 2>&1 || \
+		{ [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gdal-bin python3-gdal >/dev/null; } || \
+		echo "gdal-bin not installed: run 'sudo apt-get install -y gdal-bin python3-gdal' for the GDAL comparison"
+	$(BIN)/pip install --quiet -e '.[test,viewer,bench]'
+	$(BIN)/python scripts/bench_kernels.py
+	$(BIN)/python scripts/bench_mosaic.py
+	$(BIN)/python scripts/bench_l3a.py --size $(BENCH_L3A_SIZE) --dates 10
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache *.egg-info node_modules mosaic/site/vendor
