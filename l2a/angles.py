@@ -20,7 +20,6 @@ from typing import Iterable, Mapping
 
 import numpy as np
 from affine import Affine
-from scipy import ndimage
 
 from .errors import MetadataError
 
@@ -224,6 +223,8 @@ def angles_on_grid(grid: AngleGrid, transform: Affine, shape: tuple[int, int]) -
     zenith, azimuth : numpy.ndarray
         float32 (rows, cols), degrees, never NaN when the grid has at least one known node.
     """
+    from scipy import ndimage  # imported here: keeps `import l2a` (and every CLI start) light
+
     vx, vy = _to_vector(grid.zenith, grid.azimuth)
     vx, vy = _fill_surface(vx), _fill_surface(vy)
     rows, cols = shape
