@@ -42,6 +42,7 @@ __all__ = [
     "coarse_cloud_fraction",
     "cloud_weight_coarse",
     "upsample_coarse",
+    "bilinear_axis",
     "aot_weight",
     "date_weight",
     "date_offset_days",
@@ -152,8 +153,24 @@ def cloud_weight_coarse(fraction: np.ndarray, params: CompositeParams,
     return np.clip(weight, 0.0, 1.0).astype(np.float32)
 
 
-def _axis_weights(start: int, stop: int, pixel_size_m: float, cell_size_m: float, n_coarse: int):
-    """Indices of the two bracketing cell centres and the weight of the second, for fine pixels [start, stop)."""
+def bilinear_axis(start: int, stop: int, pixel_size_m: float, cell_size_m: float, n_coarse: int):
+    """Interpolation table of :func:`upsample_coarse` along one axis, for fine pixels ``[start, stop)``.
+
+    Parameters
+    ----------
+    start, stop : int
+        Half-open range of fine pixel indices along the axis.
+    pixel_size_m, cell_size_m : float
+        Fine pixel and coarse cell sizes, m.
+    n_coarse : int
+        Number of coarse cells along the axis (>= 1).
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray, numpy.ndarray)
+        intp (n,) index of the first bracketing cell centre, intp (n,) index of the second (the same at the edges),
+        float64 (n,) weight of the second, 0-1. The fused block kernel takes these tables as they are.
+    """
     centres = (np.arange(start, stop, dtype=np.float64) + 0.5) * pixel_size_m  # m from the origin
     u = centres / cell_size_m - 0.5  # position in cell-centre units (cell i's centre at u = i)
     u = np.clip(u, 0.0, n_coarse - 1.0)  # hold the edge cells beyond the outermost centres
@@ -204,8 +221,8 @@ def upsample_coarse(coarse: np.ndarray, cell_size_m: float, pixel_size_m: float,
     if r1 < r0 or c1 < c0 or r0 < 0 or c0 < 0:
         raise ValueError(f"bad window rows {rows} cols {cols}")
     n_rows, n_cols = coarse.shape
-    ri0, ri1, rt = _axis_weights(r0, r1, pixel_size_m, cell_size_m, n_rows)
-    ci0, ci1, ct = _axis_weights(c0, c1, pixel_size_m, cell_size_m, n_cols)
+    ri0, ri1, rt = bilinear_axis(r0, r1, pixel_size_m, cell_size_m, n_rows)
+    ci0, ci1, ct = bilinear_axis(c0, c1, pixel_size_m, cell_size_m, n_cols)
     values = coarse.astype(np.float64, copy=False)
     # along rows first (small: window rows x coarse cols), then along columns; the a + t (b - a) form keeps a
     # constant field exactly constant

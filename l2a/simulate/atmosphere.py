@@ -34,7 +34,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .noise import fbm, smoothstep
+from .noise import fbm, smoothstep, value_noise
 
 __all__ = ["BAND_CONSTANTS", "toa_from_surface", "surface_from_toa", "toa_from_surface_ref",
            "surface_from_toa_ref", "brdf_ratio", "brdf_kernels", "brdf_ratio_ref", "pressure_ratio",
@@ -213,14 +213,16 @@ def aerosol_water(x, y, z, aot_base, haze_amp, wv_base, seed):
         spatially correlated error; water vapour within a few percent.
     """
     smooth = aot_base * (1.0 + 0.35 * fbm(x / 70000.0, y / 70000.0, seed + 1, 3))
-    haze = haze_amp * smoothstep(0.1, 0.45, fbm(x / 25000.0, y / 25000.0, seed + 2, 4))
+    haze = 0.0
+    if haze_amp > 0.0:
+        haze = haze_amp * smoothstep(0.1, 0.45, fbm(x / 25000.0, y / 25000.0, seed + 2, 3))
     scale = math.exp(-z / 1800.0)
     aot = (smooth + haze) * scale
-    error = 0.08 * fbm(x / 40000.0, y / 40000.0, seed + 3, 2) * smooth + 0.02 * fbm(x / 15000.0, y / 15000.0,
-                                                                                      seed + 4, 2)
+    error = 0.08 * value_noise(x / 40000.0, y / 40000.0, seed + 3) * smooth + 0.02 * value_noise(
+        x / 15000.0, y / 15000.0, seed + 4)
     aot_est = max((smooth + 0.5 * haze) * scale + error, 0.01)
-    wv = wv_base * (1.0 + 0.2 * fbm(x / 100000.0, y / 100000.0, seed + 5, 3)) * math.exp(-z / 2200.0)
-    wv_est = wv * (1.0 + 0.05 * fbm(x / 20000.0, y / 20000.0, seed + 6, 2))
+    wv = wv_base * (1.0 + 0.2 * fbm(x / 100000.0, y / 100000.0, seed + 5, 2)) * math.exp(-z / 2200.0)
+    wv_est = wv * (1.0 + 0.05 * value_noise(x / 20000.0, y / 20000.0, seed + 6))
     return aot, wv, aot_est, wv_est
 
 

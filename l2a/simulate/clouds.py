@@ -18,6 +18,10 @@ the same clouds ~10 min apart. Geometry, pointwise:
 * **shadow** at p: the layer is evaluated at ``p + h tan(sun zenith) u_sun`` (u_sun towards the sun azimuth).
 
 The "detected" fields (MAJA-like masks) use a lower threshold, i.e. the clouds dilated by a few hundred metres.
+
+Cost: octaves finer than two pixels are not computed (level of detail: a coarse pixel sees the low-pass version of
+the field a 10 m pixel sees), and the octaves stop as soon as the optical thickness is decided (exactly 0 or the
+maximum), which is the case for most pixels.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import numpy as np
 from numba import njit
 from scipy.special import ndtri
 
-from .noise import fbm, hash3_ref, hash_unit_ref, smoothstep
+from .noise import fbm, fbm_bounded, hash3_ref, hash_unit_ref, octaves_for, smoothstep
 
 __all__ = ["day_params", "cloud_column", "DAY_PARAMS", "WEATHER_REFERENCE_S"]
 
@@ -44,13 +48,15 @@ _D_LAYERS = 5
 _L_FIELDS = 14
 DAY_PARAMS = _D_LAYERS + N_LAYERS * _L_FIELDS
 _MODULATION = 0.6
-_FBM_STD = {5: 0.2687, 2: 0.3362}
+#: Standard deviation of fbm by octave count (measured), to turn a cover fraction into a threshold.
+_FBM_STD = {2: 0.3373, 6: 0.2654, 8: 0.2622}
 
-# (tau_max, height range m, scale m, stretch, softness, dilation, wind speed range m/s, ice)
+# (tau_max, height range m, scale m, stretch, softness, dilation, wind speed range m/s, ice, octaves): the octaves
+# reach ~10 m detail at full resolution; coarser pixels compute fewer (level of detail, noise.fbm_lod)
 _LAYERS = (
-    (40.0, (1200.0, 2200.0), 2500.0, 1.3, 0.06, 0.05, (4.0, 12.0), 0.0),      # low cumulus
-    (14.0, (3500.0, 5500.0), 14000.0, 2.0, 0.15, 0.05, (8.0, 20.0), 0.0),    # mid-level
-    (1.6, (8000.0, 11000.0), 22000.0, 5.0, 0.25, 0.06, (15.0, 40.0), 1.0),  # cirrus
+    (40.0, (1200.0, 2200.0), 2500.0, 1.3, 0.06, 0.05, (4.0, 12.0), 0.0, 8),      # low cumulus
+    (14.0, (3500.0, 5500.0), 14000.0, 2.0, 0.15, 0.05, (8.0, 20.0), 0.0, 6),    # mid-level
+    (1.6, (8000.0, 11000.0), 22000.0, 5.0, 0.25, 0.06, (15.0, 40.0), 1.0, 6),  # cirrus
 )
 
 
@@ -90,12 +96,12 @@ def day_params(seed: int, day: dt.date) -> np.ndarray:
     else:                                 # overcast
         cover = (0.30 + 0.30 * u[5], 0.35 + 0.45 * u[6], 0.10 + 0.40 * u[7])
     direction = math.radians(-60.0 + 120.0 * u[8])        # around west -> east, world frame
-    for i, (tau_max, (h0, h1), scale, stretch, soft, dilate, (w0, w1), ice) in enumerate(_LAYERS):
+    for i, (tau_max, (h0, h1), scale, stretch, soft, dilate, (w0, w1), ice, octaves) in enumerate(_LAYERS):
         base = _D_LAYERS + i * _L_FIELDS
         v = u[10 + 6 * i: 16 + 6 * i]
         angle = direction + math.radians(20.0 * (v[0] - 0.5))
         speed = w0 + (w1 - w0) * v[1]
-        std = math.hypot(_FBM_STD[5], _MODULATION * _FBM_STD[2])
+        std = math.hypot(_FBM_STD[octaves], _MODULATION * _FBM_STD[2])
         c = cover[i]
         out[base + L_TAU_MAX] = tau_max if c > 0.0 else 0.0
         out[base + L_HEIGHT] = h0 + (h1 - h0) * v[2]
@@ -109,14 +115,15 @@ def day_params(seed: int, day: dt.date) -> np.ndarray:
         out[base + L_SOFT] = soft
         out[base + L_DILATE] = dilate
         out[base + L_SEED] = _seed_of(seed, day, 600 + 10 * i)
-        out[base + L_OCTAVES] = 5.0
+        out[base + L_OCTAVES] = float(octaves)
         out[base + L_ICE] = ice
     return out
 
 
 @njit(cache=True, nogil=True)
-def _layer(x, y, t_off, dp, base):
-    """(tau, tau_dilated) of one layer at world point (x, y), ``t_off`` seconds after the reference time."""
+def _layer(x, y, t_off, dp, base, keep):
+    """(tau, tau_dilated) of one layer at world point (x, y), ``t_off`` seconds after the reference time, with the
+    first ``keep`` octaves of its fbm."""
     qx = x - dp[base + L_WIND_X] * t_off
     qy = y - dp[base + L_WIND_Y] * t_off
     c = dp[base + L_COS]
@@ -125,18 +132,19 @@ def _layer(x, y, t_off, dp, base):
     u = (c * qx + s * qy) / (scale * dp[base + L_STRETCH])
     v = (-s * qx + c * qy) / scale
     seed = np.int64(dp[base + L_SEED])
-    f = fbm(u, v, seed, np.int64(dp[base + L_OCTAVES])) + _MODULATION * fbm(qx / 120000.0, qy / 120000.0,
-                                                                               seed + 1, 2)
     thr = dp[base + L_THRESHOLD]
     soft = dp[base + L_SOFT]
     dil = dp[base + L_DILATE]
+    # the field only matters between the lowest and highest step edges below: stop octaves once decided
+    modulation = _MODULATION * fbm(qx / 120000.0, qy / 120000.0, seed + 1, 2)
+    f = fbm_bounded(u, v, seed, np.int64(dp[base + L_OCTAVES]), keep, modulation, thr - dil, thr + soft)
     tau = dp[base + L_TAU_MAX] * smoothstep(thr, thr + soft, f) ** 1.5
     tau_dil = dp[base + L_TAU_MAX] * smoothstep(thr - dil, thr - dil + soft, f) ** 1.5
     return tau, tau_dil
 
 
 @njit(cache=True, nogil=True)
-def cloud_column(x, y, t_off, los_x, los_y, sun_x, sun_y, dp, out):
+def cloud_column(x, y, t_off, los_x, los_y, sun_x, sun_y, dp, pixel_m, out):
     """Clouds seen at and shading a ground point.
 
     Parameters
@@ -151,6 +159,8 @@ def cloud_column(x, y, t_off, los_x, los_y, sun_x, sun_y, dp, out):
         World displacement per metre of height towards the sun (``tan(sun zenith) u_sun``).
     dp : numpy.ndarray
         float64 (DAY_PARAMS,) weather of the day.
+    pixel_m : float
+        Pixel size, m: detail finer than two pixels is not computed (level of detail).
     out : numpy.ndarray
         float64 (8,) receives: water-cloud and cirrus optical thickness on the line of sight, the same dilated,
         water-cloud and cirrus optical thickness on the path to the sun, the water-cloud one dilated, and the
@@ -165,8 +175,9 @@ def cloud_column(x, y, t_off, los_x, los_y, sun_x, sun_y, dp, out):
             continue
         h = dp[base + L_HEIGHT]
         ice = dp[base + L_ICE] > 0.5
-        tau, tau_dil = _layer(x + h * los_x, y + h * los_y, t_off, dp, base)
-        sun_tau, sun_dil = _layer(x + h * sun_x, y + h * sun_y, t_off, dp, base)
+        keep = octaves_for(dp[base + L_SCALE], pixel_m, np.int64(dp[base + L_OCTAVES]))
+        tau, tau_dil = _layer(x + h * los_x, y + h * los_y, t_off, dp, base, keep)
+        sun_tau, sun_dil = _layer(x + h * sun_x, y + h * sun_y, t_off, dp, base, keep)
         if ice:
             out[1] += tau
             out[3] += tau_dil

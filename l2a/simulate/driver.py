@@ -15,6 +15,8 @@ import datetime as dt
 import itertools
 import logging
 import os
+import threading
+import warnings
 import zlib
 from collections import deque
 from contextlib import ExitStack
@@ -23,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from rasterio.errors import NotGeoreferencedWarning
 from rasterio.windows import Window
 
 from .._version import __version__
@@ -48,7 +51,7 @@ logger = logging.getLogger(__name__)
 #: Default pixels per tile side at 10 m-band resolution (100 m pixels; divisible by 6 for L1C 60 m bands).
 DEFAULT_SIZE = 1098
 #: Rows of the 10 m grid per block (a multiple of 6: whole rows of the 20 m and 60 m grids).
-BLOCK_ROWS = 384
+BLOCK_ROWS = 192
 LEVELS = ("l2a", "l1c")
 MAX_SIZE = 10980
 MIN_SIZE = 20
@@ -78,6 +81,8 @@ class SimulationConfig:
         World, weather and noise seed (>= 0).
     workers : int
         Parallel tasks (threads).
+    block_rows : int
+        Rows of the 10 m-band grid computed at a time (a multiple of 6); bounds the memory, never the result.
     """
 
     out_dir: Path
@@ -180,6 +185,8 @@ class _Run:
         self.grids = {t: {"R1": fp.grid(n), "R2": fp.grid(n // 2)} for t, fp in self.footprints.items()}
         #: thread pool computing scene blocks (set by :func:`simulate` when workers > 1)
         self.pool: ThreadPoolExecutor | None = None
+        self._geometry: dict = {}
+        self._lock = threading.Lock()
 
     # --- naming ---------------------------------------------------------------------------------------------
     def acquisition_files(self, tile: str, acq: Acquisition) -> tuple[dt.datetime, dict[str, str]]:
@@ -192,12 +199,23 @@ class _Run:
         stem = f"{tile}_{central:%Y%m%d}"
         return {r: f"{tile}/monthly/{stem}_{r}.tif" for r in ("REFL_R1", "REFL_R2", "MASKS_R1", "MASKS_R2")}
 
+    def geometry(self, tile: str, acq: Acquisition):
+        """Angle grids of a product (computed once per run)."""
+        key = (tile, acq)
+        with self._lock:
+            cached = self._geometry.get(key)
+        if cached is None:
+            cached = product_geometry(self.footprints[tile], acq)
+            with self._lock:
+                self._geometry[key] = cached
+        return cached
+
     def l2a_metadata(self, tile: str, acq: Acquisition):
         from ..writer import L2AMetadata
 
         fp = self.footprints[tile]
         when, _ = self.acquisition_files(tile, acq)
-        geometry = product_geometry(fp, acq)
+        geometry = self.geometry(tile, acq)
         return L2AMetadata(platform=acq.platform, tile=tile, datetime=when, crs=fp.crs, grids=self.grids[tile],
                            bands=L2A_BANDS, angles=geometry.angles(L2A_BANDS), relative_orbit=acq.relative_orbit,
                            orbit_number=acq.absolute_orbit, version="1-0", extra=self.extra())
@@ -207,7 +225,7 @@ class _Run:
 
         fp = self.footprints[tile]
         when, _ = self.acquisition_files(tile, acq)
-        geometry = product_geometry(fp, acq)
+        geometry = self.geometry(tile, acq)
         n = self.config.size
         nodes = tile_frame(fp).nodes
         corners = tuple((float(nodes[2][i, j]), float(nodes[3][i, j])) for i, j in ((0, 0), (0, -1), (-1, -1), (-1, 0)))
@@ -420,6 +438,9 @@ def simulate(config: SimulationConfig, *, quiet: bool = True) -> SimulationResul
         for acq in run.plan[tile]:
             tasks.append(_ProductTask(tile, acq, _coverage(tile, acq)))
         tasks.extend(_MonthlyTask(tile, m) for m in run.months)
+    if not any(isinstance(t, _ProductTask) for t in tasks):
+        logger.warning("no acquisition between %s and %s (one every %d days per orbit); only monthly truth is written",
+                       config.start, config.end, 5)
     logger.info("simulating %d products and %d monthly truths on %d worker(s)",
                 sum(isinstance(t, _ProductTask) for t in tasks), sum(isinstance(t, _MonthlyTask) for t in tasks),
                 config.workers)
@@ -434,31 +455,40 @@ def simulate(config: SimulationConfig, *, quiet: bool = True) -> SimulationResul
         return run.product(task) if isinstance(task, _ProductTask) else run.monthly(task)
 
     try:
-        if config.workers == 1:
-            for task in tasks:
-                do(task)
-                bar.update()
-        else:
-            # tasks (writing, in `pool`) hand their scene blocks to `run.pool`: numba kernels never run on more
-            # than `workers` threads, and a lone big product still uses them all
-            with ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="simulate-blocks") as blocks, \
-                    ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="simulate") as pool:
-                run.pool = blocks
-                futures = [pool.submit(do, t) for t in tasks]
-                pending = set(futures)
-                while pending:
-                    done, pending = wait(pending, return_when=FIRST_EXCEPTION)
-                    bar.update(len(done))
-                    failed = [f for f in done if f.exception() is not None]
-                    if failed:
-                        for f in pending:
-                            f.cancel()
-                        raise failed[0].exception()
+        # warning filters are process-wide: for the run only, silence GDAL's note about the writer's quicklook (an
+        # ungeoreferenced JPEG), which the writer's own catch_warnings cannot hold back when threads write at once
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=NotGeoreferencedWarning)
+            _execute(run, tasks, do, bar)
     finally:
         bar.close()
     result.products = [run.product_name(t.tile, t.acquisition) for t in tasks if isinstance(t, _ProductTask)]
     result.index = write_index(run.truth_root, run.index(tasks))
     return result
+
+
+def _execute(run: _Run, tasks: list, do, bar) -> None:
+    """Run the tasks: in order on this thread (one worker), or on a pool of ``workers`` threads whose tasks hand
+    their scene blocks to a second pool of ``workers`` threads (numba kernels never run on more than ``workers``
+    threads, and a lone big product still uses them all). The first failure cancels what has not started."""
+    if run.config.workers == 1:
+        for task in tasks:
+            do(task)
+            bar.update()
+        return
+    workers = run.config.workers
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="simulate-blocks") as blocks, \
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="simulate") as pool:
+        run.pool = blocks
+        pending = {pool.submit(do, t) for t in tasks}
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+            bar.update(len(done))
+            failed = [f for f in done if f.exception() is not None]
+            if failed:
+                for f in pending:
+                    f.cancel()
+                raise failed[0].exception()
 
 
 def default_workers() -> int:

@@ -14,13 +14,12 @@ vectorised numpy twins in :mod:`~l2a.simulate.noise`, :mod:`~l2a.simulate.orbits
 
 from __future__ import annotations
 
-import hashlib
 import math
-from pathlib import Path
 
 import numpy as np
 from numba import njit
 
+from ._jitcache import drop_stale_numba_cache
 from .atmosphere import (BAND_CONSTANTS, C_GEO, C_ISO, C_VOL, _band_terms, _geometry, _observe, aerosol_water,
                          brdf_kernels, pressure_ratio, scattering_cos)
 from .clouds import D_AOT_BASE, D_ATMO_SEED, D_HAZE_AMP, D_TIME_REF_S, D_WV_BASE, cloud_column
@@ -32,34 +31,7 @@ from .orbits import (GROUND_SPEED_M_S, SWATH_HALF_WIDTH_M, T_DOY, T_LON_REF, T_T
 __all__ = ["interpolate_nodes", "interpolate_nodes_ref", "geometry_block", "geometry_block_ref", "scene_block",
            "scene_block_ref", "U8_PLANES", "F32_PLANES", "MODE_MONTHLY", "MODE_ACQUISITION"]
 
-#: Modules holding numba functions that the kernels of this module compile in.
-_JIT_MODULES = ("noise", "landscape", "atmosphere", "clouds", "orbits", "kernels")
-
-
-def _drop_stale_numba_cache() -> None:
-    """Delete this package's numba cache when any of its sources changed.
-
-    numba keys a cached function on its own module's source stamp only, while the compiled code includes what it
-    calls from the other modules: after editing, e.g., ``landscape.py``, ``scene_block`` would be loaded stale from
-    the cache. The digest of all the package's sources is kept beside the cache; any difference drops the cache
-    (one recompilation, ~20 s). Runs once, at import; silently does nothing where the cache is not writable.
-    """
-    here = Path(__file__).parent
-    cache = here / "__pycache__"
-    try:
-        digest = hashlib.sha1(b"".join((here / f"{m}.py").read_bytes() for m in _JIT_MODULES)).hexdigest()
-        stamp = cache / "simulate-sources.sha1"
-        if stamp.exists() and stamp.read_text() == digest:
-            return
-        cache.mkdir(exist_ok=True)
-        for old in cache.glob("*.nb[ic]"):
-            old.unlink(missing_ok=True)
-        stamp.write_text(digest)
-    except OSError:
-        pass
-
-
-_drop_stale_numba_cache()
+drop_stale_numba_cache()
 
 MODE_MONTHLY, MODE_ACQUISITION = 0, 1
 #: uint8 output planes of :func:`scene_block`.
@@ -279,7 +251,7 @@ def scene_block(nodes, step, pixel_m, row0, bands, world, day, track, mode, nois
             los_y = coords[5] * ve + coords[7] * vn
             sun_x = coords[4] * se + coords[6] * sn
             sun_y = coords[5] * se + coords[7] * sn
-            cloud_column(x, y, t_utc - day[D_TIME_REF_S], los_x, los_y, sun_x, sun_y, day, column)
+            cloud_column(x, y, t_utc - day[D_TIME_REF_S], los_x, los_y, sun_x, sun_y, day, pixel_m, column)
             tau_liq, tau_ice, liq_det, ice_det = column[0], column[1], column[2], column[3]
             t_dir = math.exp(-(0.8 * column[4] + 0.5 * column[5]) / mu_s)
             t_dir_det = math.exp(-0.8 * column[6] / mu_s)

@@ -4,12 +4,12 @@ Everything is a function of world coordinates (EPSG:3035 metres), the day of yea
 at a time (numba). The world, the same for every tile:
 
 * **Relief**: rolling lowland hills (50-450 m) and one east-west massif, Pyrenees-like, centred near 42.7 N / 0.5 E
-  (peaks to ~3400 m), plus rare procedural ranges far from it.
+  (peaks to ~3500 m), plus procedural ranges more than 250 km away from it.
 * **Land cover**: agricultural parcels (Voronoi cells of ~420 m, elongated) with winter wheat, barley, rapeseed,
-  maize, sunflower, soybean, mown meadows and fallow, in a crop mix that drifts over tens of km; deciduous and coniferous forest (more on hills and slopes,
-  conifers above 1300 m); towns (Worley cells of 22 km, 0.7-5 km radius) and villages; alpine grassland above the
-  tree line (~2050 m) and rock above ~2550 m; lakes (Worley cells of 6 km, more in the mountains) and meandering
-  rivers (level lines of a warped coordinate, every ~80 km).
+  maize, sunflower, soybean, mown meadows and fallow, in a crop mix that drifts over tens of km; deciduous and
+  coniferous forest (more on hills and slopes, conifers above 1300 m); towns (Worley cells of 22 km, 0.7-5 km
+  radius) and villages; alpine grassland above the tree line (~2050 m) and rock above ~2550 m; lakes (Worley cells
+  of 6 km, more in the mountains) and meandering rivers (level lines of a warped coordinate, every ~80 km).
 * **Phenology**: per crop type, logistic green-up, senescence (dry matter), harvest and stubble, with per-parcel
   date jitter and vigour; mowing events on meadows; deciduous forest green-up in April and browning in October;
   alpine grass greening after the local snow melt.
@@ -27,7 +27,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .noise import fbm, hash_unit, ridged, smoothstep, value_noise, worley
+from .noise import fbm, fbm_lod, hash_unit, octaves_for, ridged, smoothstep, value_noise, worley
 
 __all__ = ["ALL_BANDS", "LANDCOVER_CODES", "CLASS_LAND", "CLASS_WATER", "CLASS_SNOW", "ENDMEMBERS",
            "surface", "elevation", "phenology", "phenology_ref", "snowline_m", "WORLD_PARAMS"]
@@ -335,11 +335,15 @@ def _water(x, y, z, seed, pixel_m):
     # rivers: level lines of a warped coordinate across the main flow direction (WNW-ESE)
     u = x * _RIVER_COS + y * _RIVER_SIN
     v = -x * _RIVER_SIN + y * _RIVER_COS
+    cover = 0.0
+    # |warp| <= 14.5 km: farther than 17.5 km from every river line, no river can come within 3 km
+    q0 = v / _RIVER_SPACING_M
+    if abs(q0 - math.floor(q0 + 0.5)) * _RIVER_SPACING_M > 17500.0:
+        return lake, turbidity, cover
     warp = 12000.0 * fbm(u / 50000.0, v / 50000.0, seed + 26, 3) + 2500.0 * fbm(u / 9000.0, v / 9000.0, seed + 27, 2)
     q = (v + warp) / _RIVER_SPACING_M
     k = math.floor(q + 0.5)
     dist = abs(q - k) * _RIVER_SPACING_M
-    cover = 0.0
     if dist < 3000.0 and hash_unit(np.int64(k), 0, seed + 28) < 0.8:
         # true distance: divide by the gradient of the warped coordinate (finite differences, 20 m)
         h = 20.0
@@ -443,7 +447,7 @@ def surface(x, y, doy, world, pixel_m, out):
                 out[b] = shade * em[_ROCK, b]
         else:
             melt = _melt_doy(z)
-            forest_field = fbm(x / 9000.0, y / 9000.0, seed + 48, 4)
+            forest_field = fbm_lod(x / 9000.0, y / 9000.0, seed + 48, 7, octaves_for(9000.0, pixel_m, 7))
             threshold = 0.28 - 0.45 * smoothstep(300.0, 1200.0, z)
             f1, f2, sx, sy = worley(x / 700.0, y / 700.0, seed + 49)
             jitter = 8.0 * (2.0 * hash_unit(sx, sy, seed + 50) - 1.0)
@@ -493,7 +497,8 @@ def surface(x, y, doy, world, pixel_m, out):
     snow = 0.0
     line = snowline_m(doy)
     if z > line - 500.0:    # the noise lifts the line by less than 250 m, the transition is +-120 m
-        snow = smoothstep(-120.0, 120.0, z - line + 250.0 * fbm(x / 3000.0, y / 3000.0, seed + 60, 3))
+        snow = smoothstep(-120.0, 120.0, z - line + 250.0 * fbm_lod(x / 3000.0, y / 3000.0, seed + 60, 6,
+                                                                       octaves_for(3000.0, pixel_m, 6)))
     if snow > 0.0:
         for b in range(N_BANDS):
             out[b] = snow * em[_SNOW, b] + (1.0 - snow) * out[b]

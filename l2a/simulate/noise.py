@@ -17,8 +17,9 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["hash3", "hash_unit", "value_noise", "fbm", "ridged", "worley", "smoothstep",
-           "hash3_ref", "hash_unit_ref", "value_noise_ref", "fbm_ref", "ridged_ref", "worley_ref", "smoothstep_ref"]
+__all__ = ["hash3", "hash_unit", "value_noise", "fbm", "fbm_lod", "fbm_bounded", "octaves_for", "ridged", "worley",
+           "smoothstep", "hash3_ref", "hash_unit_ref", "value_noise_ref", "fbm_ref", "ridged_ref", "worley_ref",
+           "smoothstep_ref"]
 
 _K1 = np.uint64(0x9E3779B97F4A7C15)
 _K2 = np.uint64(0xC2B2AE3D27D4EB4F)
@@ -107,15 +108,62 @@ def fbm(x, y, seed, octaves):
     Each octave gets its own seed and offset, and is rotated by atan(3/4) from the previous one, so that the lattice
     lines of successive octaves never align.
     """
+    return fbm_lod(x, y, seed, octaves, octaves)
+
+
+@njit(cache=True, nogil=True)
+def fbm_lod(x, y, seed, octaves, keep):
+    """:func:`fbm` of ``octaves`` octaves with only the first ``keep`` summed (level of detail): the same
+    normalisation, so a coarse pixel sees the low-pass version of the field a fine pixel sees."""
     total = 0.0
     amp = 1.0
     norm = 0.0
     for o in range(octaves):
-        total += amp * value_noise(x + 17.31 * o, y - 9.73 * o, seed + 1013 * o)
+        if o < keep:
+            total += amp * value_noise(x + 17.31 * o, y - 9.73 * o, seed + 1013 * o)
         norm += amp
         amp *= 0.5
         x, y = _ROT_C * x - _ROT_S * y, _ROT_S * x + _ROT_C * y
     return total / norm
+
+
+@njit(cache=True, nogil=True)
+def fbm_bounded(x, y, seed, octaves, keep, offset, lo, hi):
+    """``offset + fbm_lod(x, y, seed, octaves, keep)`` when that lies in [lo, hi]; otherwise any value on the same
+    side of the interval (octaves stop as soon as the rest cannot bring the sum back in: value noise is bounded
+    by 1). For callers that only use the value through steps whose edges lie in [lo, hi]: same results, less work.
+    """
+    norm = 0.0
+    amp = 1.0
+    for o in range(octaves):
+        norm += amp
+        amp *= 0.5
+    total = 0.0
+    amp = 1.0
+    rest = 0.0
+    for o in range(keep):
+        rest += amp
+        amp *= 0.5
+    amp = 1.0
+    margin = 1e-9
+    for o in range(keep):
+        total += amp * value_noise(x + 17.31 * o, y - 9.73 * o, seed + 1013 * o)
+        rest -= amp
+        amp *= 0.5
+        x, y = _ROT_C * x - _ROT_S * y, _ROT_S * x + _ROT_C * y
+        if offset + (total + rest) / norm < lo - margin:
+            return lo - 1.0
+        if offset + (total - rest) / norm > hi + margin:
+            return hi + 1.0
+    return offset + total / norm
+
+
+@njit(cache=True, nogil=True)
+def octaves_for(scale, pixel, octaves):
+    """Octaves of a field of lattice spacing ``scale`` (m) worth computing for pixels of ``pixel`` m: those whose
+    lattice spacing is at least two pixels (at least 2, at most ``octaves``)."""
+    keep = int(math.floor(math.log2(max(scale / (2.0 * pixel), 1.0)))) + 1
+    return min(max(keep, 2), octaves)
 
 
 @njit(cache=True, nogil=True)
@@ -221,14 +269,16 @@ def value_noise_ref(x, y, seed) -> np.ndarray:
     return 2.0 * (top + (bottom - top) * v) - 1.0
 
 
-def fbm_ref(x, y, seed, octaves) -> np.ndarray:
-    """numpy twin of :func:`fbm`."""
+def fbm_ref(x, y, seed, octaves, keep=None) -> np.ndarray:
+    """numpy twin of :func:`fbm` (and of :func:`fbm_lod` with ``keep``)."""
     x = np.asarray(x, np.float64)
     y = np.asarray(y, np.float64)
+    keep = octaves if keep is None else keep
     total = np.zeros(np.broadcast(x, y).shape)
     amp, norm = 1.0, 0.0
     for o in range(octaves):
-        total = total + amp * value_noise_ref(x + 17.31 * o, y - 9.73 * o, seed + 1013 * o)
+        if o < keep:
+            total = total + amp * value_noise_ref(x + 17.31 * o, y - 9.73 * o, seed + 1013 * o)
         norm += amp
         amp *= 0.5
         x, y = _ROT_C * x - _ROT_S * y, _ROT_S * x + _ROT_C * y

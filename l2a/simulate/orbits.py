@@ -6,11 +6,12 @@ Model (simplified, documented):
   south), spaced by 360/143 deg of longitude (143 relative orbits). At the reference latitude 43.7 N, track 0 crosses
   longitude -0.45 E; it is relative orbit 94, the next track east is relative orbit 51 (numbers step by -43 eastwards,
   as ESA's do). The default tiles (lon -0.5..1.9 E) are seen by orbits 94 (west) and 51 (east), whose 290 km swaths
-  overlap over the zone-30 tiles; each swath edge cuts some tiles along a slanted line.
+  overlap across the middle of the block (both UTM zones): orbit 94 covers the zone-30 tiles and 40-65 % of the
+  zone-31 ones, orbit 51 the reverse; each swath edge cuts two tiles along a slanted line.
 * **Dates.** Every 5 days (counted from 2015-07-04), S2A flies one of the two neighbouring tracks and S2B the other,
   alternating: each platform images the block every 5 days, each relative orbit is revisited every 5 days by S2A and
   S2B in turn (every 10 days per platform, the real repeat cycle). (Real adjacent orbits are 3 and 7 days apart.)
-* **Time.** The track crosses the reference latitude at 10:51 local mean solar time (10:44-10:55 UTC for the
+* **Time.** The track crosses the reference latitude at 10:51 local mean solar time (10:42-10:53 UTC for the
   default tiles); along the track, time grows by the ground speed (6.8 km/s).
 * **View angles.** View zenith from the cross-track distance (satellite at 786 km, Earth curvature included): 0 at
   nadir, ~11.7 deg at the swath edge (145 km). View azimuth (from the ground towards the satellite) is perpendicular

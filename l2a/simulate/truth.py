@@ -44,7 +44,8 @@ ACQUISITION_MASK_BANDS = ("class", "cloud", "shadow", "landcover")
 MONTHLY_MASK_BANDS = ("class", "landcover")
 CODE_TABLES = {
     "class": {"0": "outside the swath", "1": "land", "2": "water", "3": "snow"},
-    "cloud": {"0": "clear", "1": "thin cloud or cirrus", "2": "opaque cloud"},
+    "cloud": {"0": "clear", "1": "thin cloud (optical thickness from 0.05 to 1 for water clouds, to 0.3 for cirrus)",
+              "2": "cloud (water clouds of optical thickness >= 1, cirrus >= 0.3)"},
     "shadow": {"0": "sunlit", "1": "cloud shadow"},
     "landcover": {str(k): v for k, v in sorted(LANDCOVER_CODES.items())},
 }

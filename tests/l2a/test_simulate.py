@@ -104,6 +104,17 @@ def test_noise_twins():
     for fn, ref in ((noise.fbm, noise.fbm_ref), (noise.ridged, noise.ridged_ref)):
         got = np.array([fn(p, q, 11, 5) for p, q in zip(x, y)])
         np.testing.assert_allclose(got, ref(x, y, 11, 5), rtol=0, atol=1e-12)
+    for keep in (2, 4):
+        got = np.array([noise.fbm_lod(p, q, 11, 6, keep) for p, q in zip(x, y)])
+        np.testing.assert_allclose(got, noise.fbm_ref(x, y, 11, 6, keep), rtol=0, atol=1e-12)
+    assert noise.octaves_for(2500.0, 10.0, 8) == 7 and noise.octaves_for(2500.0, 200.0, 8) == 3
+    # early-stopping fbm: exact inside [lo, hi], on the right side outside
+    for lo, hi in ((0.1, 0.3), (-0.2, 0.0)):
+        got = np.array([noise.fbm_bounded(p, q, 3, 6, 5, 0.05, lo, hi) for p, q in zip(x, y)])
+        ref = 0.05 + noise.fbm_ref(x, y, 3, 6, 5)
+        inside = (ref >= lo) & (ref <= hi)
+        assert inside.any() and np.array_equal(got[inside], ref[inside])
+        assert np.array_equal(got < lo, ref < lo) and np.array_equal(got > hi, ref > hi)
     got = np.array([noise.worley(p, q, 3) for p, q in zip(x, y)])
     f1, f2, cx, cy = noise.worley_ref(x, y, 3)
     np.testing.assert_allclose(got[:, 0], f1, atol=1e-12)

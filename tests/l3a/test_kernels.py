@@ -5,6 +5,7 @@ import datetime as dt
 import numpy as np
 import pytest
 
+from l3a import weights
 from l3a.kernels import (
     DTS_NODATA,
     FLG_CLOUD,
@@ -12,11 +13,16 @@ from l3a.kernels import (
     FLG_NODATA,
     FLG_SNOW,
     FLG_WATER,
+    SNOW_AND_WATER_CODES,
     SNOW_WATER_RULE_CODES,
     compose_block,
     compose_block_ref,
     day_of_year_from_day_number,
+    day_of_year_from_day_number_ref,
+    prepare_date_block,
+    prepare_date_block_ref,
 )
+from l3a.params import PROFILES, CompositeParams
 from l3a.weights import day_number
 
 ND = -10000
@@ -251,9 +257,23 @@ def test_new_year_window_gives_a_correct_dts():
 def test_day_of_year_from_day_number():
     days = np.array([[day_number(dt.date(2019, 1, 1)), day_number(dt.date(2020, 12, 31))],
                      [day_number(dt.date(2018, 12, 31)) + 0.5, np.nan]])
-    dts = day_of_year_from_day_number(days)
-    assert dts.dtype == np.int16
-    np.testing.assert_array_equal(dts, [[0, 365], [0, DTS_NODATA]])  # leap year; halves round up
+    for function in (day_of_year_from_day_number, day_of_year_from_day_number_ref):
+        dts = function(days)
+        assert dts.dtype == np.int16
+        np.testing.assert_array_equal(dts, [[0, 365], [0, DTS_NODATA]])  # leap year; halves round up
+
+
+def test_day_of_year_kernel_matches_reference():
+    rng = np.random.default_rng(8)
+    days = np.concatenate([
+        np.arange(-150000.0, 150000.0),  # every day of ~800 years around 1970, leap and century years included
+        rng.uniform(-1e9, 1e9, 20000), rng.uniform(17000, 21000, 20000),
+        [np.nan, np.inf, -np.inf, 1e9, -1e9, 1e9 + 1, 1e300, -0.5, 0.5, 0.49999999999999994, -719468.0, 11016.0]])
+    days = np.concatenate([days, days + 0.5, days - 0.5, days + 0.25]).reshape(4, -1)
+    got = day_of_year_from_day_number(days)
+    np.testing.assert_array_equal(got, day_of_year_from_day_number_ref(days))
+    assert got.shape == days.shape and got.dtype == np.int16
+    assert day_of_year_from_day_number(np.array([])).shape == (0,)
 
 
 # ------------------------------------------------------------------------------------------ wrapper checks
@@ -283,3 +303,158 @@ def test_wrapper_checks_shapes_and_dtypes(index, bad, error):
     args[index] = bad
     with pytest.raises(error):
         compose_block(*args)
+
+
+# ------------------------------------------------------------------------------------------ per-date inputs
+
+PREP_OUTPUTS = ("refl", "weight", "class")
+
+
+def _tables(rows, cols, pixel, grids):
+    """bilinear_axis tables for (cell size, grid) pairs in kernel order (cloud, edge, c-factor), None: unused."""
+    row_index = np.zeros((3, 2, rows[1] - rows[0]), np.intp)
+    row_frac = np.zeros((3, rows[1] - rows[0]))
+    col_index = np.zeros((3, 2, cols[1] - cols[0]), np.intp)
+    col_frac = np.zeros((3, cols[1] - cols[0]))
+    for g, item in enumerate(grids):
+        if item is None:
+            continue
+        cell, shape = item
+        row_index[g, 0], row_index[g, 1], row_frac[g] = weights.bilinear_axis(*rows, pixel, cell, shape[0])
+        col_index[g, 0], col_index[g, 1], col_frac[g] = weights.bilinear_axis(*cols, pixel, cell, shape[1])
+    return row_index, row_frac, col_index, col_frac
+
+
+def random_date_block(rng, n_bands=4, rows=(37, 70), cols=(900, 1500), pixel=10.0, aot="dn", edge=True, brdf=True):
+    """Raw rasters of one date and block (a window inside a 2000 x 2000 grid) and its coarse grids."""
+    n_rows, n_cols = rows[1] - rows[0], cols[1] - cols[0]
+    refl = rng.integers(-12000, 14000, (n_bands, n_rows, n_cols)).astype(np.int16)
+    refl[rng.random(refl.shape) < 0.05] = ND
+    refl[rng.random(refl.shape) < 0.02] = -9000  # a stored nodata value other than -10000
+    refl[:, rng.random((n_rows, n_cols)) < 0.03] = ND  # pixels without any band
+    planes = {name: np.where(rng.random((n_rows, n_cols)) < p, rng.integers(1, 256, (n_rows, n_cols)), 0)
+              .astype(np.uint8) for name, p in (("clm", 0.2), ("mg2", 0.4), ("edg", 0.05), ("sat", 0.05))}
+    dn = rng.integers(0, 256, (n_rows, n_cols)).astype(np.uint8)  # 0: nodata; up to AOT 1.275 > aot_max
+    if aot == "dn":
+        aot_args = dict(aot=dn, aot_scale=200.0, aot_nodata=0.0)
+    elif aot == "float":
+        value = np.where(dn == 0, np.nan, dn / 200.0 - 0.1).astype(np.float32)  # negative AOT too
+        aot_args = dict(aot=value, aot_scale=1.0, aot_nodata=np.nan)
+    else:
+        aot_args = dict(aot=None, aot_scale=1.0, aot_nodata=0.0)
+    extent = 2000 * pixel
+    cloud = rng.random((int(np.ceil(extent / 240.0)),) * 2).astype(np.float32)
+    edge_grid = rng.uniform(0.01, 1.0, (int(np.ceil(extent / 60.0)),) * 2).astype(np.float32) if edge else None
+    c_factors = rng.uniform(0.85, 1.15, (n_bands, 17, 17)).astype(np.float32) if brdf else None
+    has_c = (np.arange(n_bands) % 3 != 1) if brdf else None
+    grids = [(240.0, cloud.shape), None if edge_grid is None else (60.0, edge_grid.shape),
+             None if c_factors is None else (1200.0, c_factors.shape[1:])]
+    return dict(refl=refl, **planes, cloud_weight=cloud, edge_weight=edge_grid, c_factors=c_factors,
+                has_c_factor=has_c, tables=_tables(rows, cols, pixel, grids), rows=rows, cols=cols, pixel=pixel,
+                **aot_args)
+
+
+def run_prepare(function, block, params=CompositeParams(), date_weight=0.8, refl_nodata=-9000, apply_edge=True):
+    refl = block["refl"].copy()
+    out_weight = np.full(refl.shape[1:], -1.0, np.float32)
+    out_class = np.full(refl.shape[1:], 250, np.uint8)
+    function(refl, block["clm"], block["mg2"], block["edg"], block["sat"], block["aot"], block["cloud_weight"],
+             block["edge_weight"], block["c_factors"], block["has_c_factor"], *block["tables"],
+             refl_nodata=refl_nodata, apply_edge=apply_edge, aot_scale=block["aot_scale"],
+             aot_nodata=block["aot_nodata"], date_weight=date_weight, aot_weight_min=params.aot_weight_min,
+             aot_weight_max=params.aot_weight_max, aot_max=params.aot_max,
+             snow_and_water=SNOW_AND_WATER_CODES[params.snow_and_water_is], out_weight=out_weight,
+             out_class=out_class)
+    return dict(zip(PREP_OUTPUTS, (refl, out_weight, out_class)))
+
+
+def run_prepare_both(block, **kwargs):
+    got = run_prepare(prepare_date_block, block, **kwargs)
+    ref = run_prepare(prepare_date_block_ref, block, **kwargs)
+    for name in PREP_OUTPUTS:
+        np.testing.assert_array_equal(got[name], ref[name], err_msg=name)
+    return got
+
+
+@pytest.mark.parametrize("aot", ["dn", "float", None])
+@pytest.mark.parametrize("edge, brdf", [(True, True), (False, False), (True, False)])
+@pytest.mark.parametrize("apply_edge", [True, False])
+def test_prepare_matches_reference_on_random_blocks(aot, edge, brdf, apply_edge):
+    rng = np.random.default_rng([3, len(str(aot)), edge, brdf, apply_edge])
+    block = random_date_block(rng, aot=aot, edge=edge, brdf=brdf)
+    got = run_prepare_both(block, apply_edge=apply_edge)
+    assert np.all(np.bincount(got["class"].ravel(), minlength=5) > 0)  # every class, every branch
+    assert not np.any(got["weight"] < 0) and np.all(got["class"] <= FLG_LAND)
+
+
+@pytest.mark.parametrize("profile", ["default", "wasp"])
+def test_prepare_matches_reference_with_profiles_and_stored_nodata(profile):
+    params = PROFILES[profile]
+    rng = np.random.default_rng(21)
+    for refl_nodata in (None, -10000, -9000):
+        run_prepare_both(random_date_block(rng, n_bands=6, pixel=20.0), params=params, refl_nodata=refl_nodata,
+                         date_weight=0.5217391304347826)
+
+
+def test_prepare_small_and_edge_blocks():
+    rng = np.random.default_rng(4)
+    for rows, cols in (((0, 1), (0, 1)), ((1999, 2000), (0, 2000)), ((0, 3), (1990, 2000))):
+        run_prepare_both(random_date_block(rng, n_bands=1, rows=rows, cols=cols))
+    block = random_date_block(rng)
+    block["refl"][...] = ND
+    got = run_prepare_both(block)
+    assert np.all(got["class"] == FLG_NODATA) and np.all(got["refl"] == ND)
+
+
+def test_prepare_reference_equals_the_weights_module():
+    """The twin is the driver's numpy path: upsample_coarse, aot_weight, observation_class, rint of refl * c."""
+    params = CompositeParams()
+    rng = np.random.default_rng(9)
+    block = random_date_block(rng)
+    rows, cols, pixel = block["rows"], block["cols"], block["pixel"]
+    date_weight = 0.7826086956521738
+    got = run_prepare(prepare_date_block_ref, block, params=params, date_weight=date_weight)
+
+    def up(grid, cell):
+        return weights.upsample_coarse(grid, cell, pixel, rows=rows, cols=cols)
+
+    edge_pixel = block["edg"] != 0
+    refl = block["refl"].copy()
+    refl[(refl == -9000) | edge_pixel[None]] = ND
+    valid_any = (refl != ND).any(axis=0)
+    aot = np.where((block["aot"] == 0) | edge_pixel, np.nan, block["aot"] / 200.0).astype(np.float32)
+    expected = up(block["cloud_weight"], 240.0)
+    expected *= up(block["edge_weight"], 60.0)
+    expected *= weights.aot_weight(aot, params)
+    np.testing.assert_array_equal(got["weight"], expected * np.float32(date_weight))
+
+    cloudy = block["clm"] != 0
+    unobserved = edge_pixel | ~valid_any | ((block["sat"] != 0) & ~cloudy)
+    expected_class = weights.observation_class(unobserved, cloudy, (block["mg2"] & 4) != 0,
+                                               (block["mg2"] & 1) != 0, params.snow_and_water_is)
+    np.testing.assert_array_equal(got["class"], expected_class)
+
+    for b in range(refl.shape[0]):
+        if block["has_c_factor"][b]:
+            plane = refl[b]
+            corrected = np.rint(plane * up(block["c_factors"][b], 1200.0))
+            valid = plane != ND
+            plane[valid] = np.clip(corrected[valid], -9999, 32767).astype(np.int16)
+    np.testing.assert_array_equal(got["refl"], refl)
+
+
+def test_prepare_wrapper_checks():
+    rng = np.random.default_rng(1)
+    block = random_date_block(rng, rows=(0, 4), cols=(0, 5))
+    with pytest.raises(TypeError):
+        run_prepare(prepare_date_block, {**block, "clm": block["clm"].astype(bool)})
+    with pytest.raises(ValueError):
+        run_prepare(prepare_date_block, {**block, "sat": block["sat"][:, :4]})
+    with pytest.raises(TypeError):
+        run_prepare(prepare_date_block, {**block, "aot": block["aot"].astype(np.float64)})
+    with pytest.raises(ValueError):
+        run_prepare(prepare_date_block, {**block, "c_factors": block["c_factors"][:2]})
+    row_index = block["tables"][0].copy()
+    row_index[0, 1, 0] = 10**6
+    with pytest.raises(ValueError):
+        run_prepare(prepare_date_block, {**block, "tables": (row_index,) + block["tables"][1:]})
