@@ -491,20 +491,47 @@ _AOT_NONE, _AOT_DN, _AOT_FLOAT = 0, 1, 2
 
 
 @njit(cache=True, nogil=True)
-def _interpolate_row(grid, i0, i1, t, out):
-    # first step of the separable bilinear interpolation, in float64 then rounded to float32 (as upsample_coarse)
+def _interpolate_row(grid, i0, i1, t, lo, hi, out):
+    # first step of the separable bilinear interpolation, coarse columns [lo, hi) only, in float64 then rounded to
+    # float32 (as upsample_coarse)
     lower = grid[i0]
     upper = grid[i1]
-    for j in range(out.size):
+    for j in range(lo, hi):
         a = np.float64(lower[j])
         out[j] = np.float32(a + t * (np.float64(upper[j]) - a))
 
 
 @njit(cache=True, nogil=True)
-def _interpolate_col(row, i0, i1, t):
-    # second step, in float32: a + t * (b - a)
-    a = row[i0]
-    return a + t * (row[i1] - a)
+def _runs(i0, i1):
+    # starts of the runs of columns that share their two coarse cells (and the end), and the cells used [lo, hi)
+    n = i0.size
+    starts = np.empty(n + 1, dtype=np.int64)
+    count = 0
+    lo, hi = 0, 0
+    for c in range(n):
+        if c == 0 or i0[c] != i0[c - 1] or i1[c] != i1[c - 1]:
+            starts[count] = c
+            count += 1
+        lo = i0[c] if c == 0 else min(lo, i0[c])
+        hi = i1[c] + 1 if c == 0 else max(hi, i1[c] + 1)
+    starts[count] = n
+    return starts[:count + 1], lo, hi
+
+
+@njit(cache=True, nogil=True)
+def _interpolate_cols(row, runs, i0, i1, t, out, multiply):
+    # second step, in float32: a + t * (b - a), run by run (a and b - a are constant along a run); the result is
+    # stored, or multiplied into `out`
+    for k in range(runs.size - 1):
+        c0, c1 = runs[k], runs[k + 1]
+        a = row[i0[c0]]
+        d = row[i1[c0]] - a
+        if multiply:
+            for c in range(c0, c1):
+                out[c] = out[c] * (a + t[c] * d)
+        else:
+            for c in range(c0, c1):
+                out[c] = a + t[c] * d
 
 
 @njit(cache=True, nogil=True)
@@ -550,18 +577,19 @@ def _prepare_date_block_kernel(refl, clm, mg2, edg, sat, aot, cloud_weight, edge
     cloud_i0, cloud_i1, cloud_t = col_index[_GRID_CLOUD, 0], col_index[_GRID_CLOUD, 1], col_frac[_GRID_CLOUD]
     edge_i0, edge_i1, edge_t = col_index[_GRID_EDGE, 0], col_index[_GRID_EDGE, 1], col_frac[_GRID_EDGE]
     c_i0, c_i1, c_t = col_index[_GRID_C_FACTOR, 0], col_index[_GRID_C_FACTOR, 1], col_frac[_GRID_C_FACTOR]
+    cloud_runs, cloud_lo, cloud_hi = _runs(cloud_i0, cloud_i1)
+    edge_runs, edge_lo, edge_hi = _runs(edge_i0, edge_i1)
+    c_runs, c_lo, c_hi = _runs(c_i0, c_i1)
     for r in range(n_rows):
         edg_row = edg[r]
         # weight: W_cloud * W_edge * W_aot * W_date, float32 in that order
         _interpolate_row(cloud_weight, row_index[_GRID_CLOUD, 0, r], row_index[_GRID_CLOUD, 1, r],
-                         row_frac[_GRID_CLOUD, r], coarse_row)
-        for c in range(n_cols):
-            weight_row[c] = _interpolate_col(coarse_row, cloud_i0[c], cloud_i1[c], cloud_t[c])
+                         row_frac[_GRID_CLOUD, r], cloud_lo, cloud_hi, coarse_row)
+        _interpolate_cols(coarse_row, cloud_runs, cloud_i0, cloud_i1, cloud_t, weight_row, False)
         if has_edge:
             _interpolate_row(edge_weight, row_index[_GRID_EDGE, 0, r], row_index[_GRID_EDGE, 1, r],
-                             row_frac[_GRID_EDGE, r], coarse_row)
-            for c in range(n_cols):
-                weight_row[c] = weight_row[c] * _interpolate_col(coarse_row, edge_i0[c], edge_i1[c], edge_t[c])
+                             row_frac[_GRID_EDGE, r], edge_lo, edge_hi, coarse_row)
+            _interpolate_cols(coarse_row, edge_runs, edge_i0, edge_i1, edge_t, weight_row, True)
         for c in range(n_cols):
             edge_row[c] = apply_edge and edg_row[c] != 0
         if aot_mode == _AOT_NONE:
@@ -612,9 +640,8 @@ def _prepare_date_block_kernel(refl, clm, mg2, edg, sat, aot, cloud_weight, edge
             if not has_c_factor[b]:
                 continue
             _interpolate_row(c_factors[b], row_index[_GRID_C_FACTOR, 0, r], row_index[_GRID_C_FACTOR, 1, r],
-                             row_frac[_GRID_C_FACTOR, r], coarse_row)
-            for c in range(n_cols):
-                weight_row[c] = _interpolate_col(coarse_row, c_i0[c], c_i1[c], c_t[c])  # reused: the c-factor
+                             row_frac[_GRID_C_FACTOR, r], c_lo, c_hi, coarse_row)
+            _interpolate_cols(coarse_row, c_runs, c_i0, c_i1, c_t, weight_row, False)  # reused: the c-factor
             band_row = refl[b, r]
             for c in range(n_cols):
                 v = band_row[c]

@@ -4,12 +4,14 @@
 Prints ONE JSON line. Everything is measured in the same run, each part in its own subprocess (so that its peak
 resident memory is its own, read with ``os.wait4``):
 
-* ``compose_s``: ``l3a compose`` of one full tile from ``--dates`` L2A products, all 10 bands;
+* ``compose_s``: ``l3a compose`` of one full tile from ``--dates`` L2A products, all 10 bands (numba kernels
+  compiled beforehand, in a warm-up child: compilation is a one-time cost, cached on disk);
 * ``decode_s``: decoding every input band and mask (CLM, MG2, EDG, SAT, ATB at R1 and R2) once, and nothing else;
 * ``encode_s``: encoding rasters of the size of the outputs with the same creation options and thread count;
 * ``io_floor_s = decode_s + encode_s``;
 * ``xarray_median_s``: the masked median composite a Python user would write with xarray + dask on the same inputs
-  (cloud, shadow and nodata masked, median over time per band, chunked so that it fits in memory).
+  (cloud, shadow and nodata masked, median over time per band, chunked so that it fits in memory);
+* ``cpu_s``: CPU seconds of each part (all threads), steadier than wall times when the machine is shared.
 
 Inputs are Theia L2A COGs (DEFLATE with predictor, as the toolkit writes them), made once and cached under
 ``--cache``: the scene simulator writes the tile at 100 m (``--size`` 1098) or at ``--size`` itself when smaller,
@@ -174,6 +176,30 @@ def part_encode(product: str, threads: int, scratch: str) -> float:
     return total
 
 
+def part_warmup() -> None:
+    """Compile (or load from numba's cache) the kernels ``l3a compose`` calls, with its argument types, so that a
+    first run after an edit of l3a/kernels.py does not count the compilation."""
+    import numpy as np
+
+    from l3a.kernels import compose_block, day_of_year_from_day_number, prepare_date_block
+
+    refl = np.zeros((1, 2, 2, 3), np.int16)
+    weight, obs_class = np.ones((1, 2, 3), np.float32), np.full((1, 2, 3), 4, np.uint8)
+    plane = np.zeros((2, 3), np.uint8)
+    index, frac = np.zeros((3, 2, 2), np.intp), np.zeros((3, 2))
+    col_index, col_frac = np.zeros((3, 2, 3), np.intp), np.zeros((3, 3))
+    for aot in (plane, None):
+        prepare_date_block(refl[0], plane, plane, plane, plane, aot, np.ones((1, 1), np.float32),
+                           np.ones((1, 1), np.float32), np.ones((2, 1, 1), np.float32), np.ones(2, bool), index,
+                           frac, col_index, col_frac, refl_nodata=-10000, apply_edge=True, aot_scale=200.0,
+                           aot_nodata=0.0, date_weight=1.0, aot_weight_min=0.33, aot_weight_max=1.0, aot_max=0.8,
+                           snow_and_water=0, out_weight=weight[0], out_class=obs_class[0])
+    out = (np.empty((2, 2, 3), np.int16), np.empty((2, 3), np.int16), np.empty((2, 3)), np.empty((2, 3), np.uint8),
+           np.empty((2, 3), np.uint8))
+    compose_block(refl, weight, obs_class, np.zeros(1), np.zeros(1, np.int32), 0, 0, *out)
+    day_of_year_from_day_number(out[2])
+
+
 def part_xarray(inputs: list[str], threads: int) -> None:
     """Masked median composite with xarray + dask, written to nothing (computed chunk by chunk)."""
     import dask
@@ -218,8 +244,13 @@ def part_xarray(inputs: list[str], threads: int) -> None:
                                            (1,) * len(median.data.chunks[1]))).compute()
 
 
-def _child(args: list[str]) -> tuple[float, float, dict]:
-    """Run this script's ``--part`` in a child; returns (seconds, peak RSS MB, child's JSON result)."""
+def _cpu_s(usage) -> float:
+    """User + system CPU seconds of a finished child (all its threads)."""
+    return usage.ru_utime + usage.ru_stime
+
+
+def _child(args: list[str]) -> tuple[float, float, dict, float]:
+    """Run this script's ``--part`` in a child; returns (seconds, peak RSS MB, child's JSON result, CPU seconds)."""
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE)
     out = proc.stdout.read()
@@ -228,7 +259,7 @@ def _child(args: list[str]) -> tuple[float, float, dict]:
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"part {args[1]} failed")
     result = json.loads(out.decode().strip().splitlines()[-1]) if out.strip() else {}
-    return seconds, usage.ru_maxrss / 1024.0, result
+    return seconds, usage.ru_maxrss / 1024.0, result, _cpu_s(usage)
 
 
 def main() -> None:
@@ -246,6 +277,9 @@ def main() -> None:
     if a.part == "decode":
         part_decode(a.inputs, a.threads)
         return
+    if a.part == "warmup":
+        part_warmup()
+        return
     if a.part == "encode":
         print(json.dumps({"encode_s": part_encode(a.product, a.threads, a.scratch)}))
         return
@@ -261,6 +295,7 @@ def main() -> None:
         raise SystemExit(f"not enough free disk in {a.cache}: {free / 1e9:.1f} GB free, about {need / 1e9:.1f} GB "
                          "needed")
     inputs = [str(p) for p in make_inputs(a.cache, a.size, a.dates, a.threads)]
+    _child(["--part", "warmup"])
     with tempfile.TemporaryDirectory(dir=a.cache) as scratch:
         l3a = str(ROOT / ".venv" / "bin" / "l3a")
         t0 = time.perf_counter()
@@ -268,13 +303,14 @@ def main() -> None:
                                  "--out", scratch, "--threads", str(a.threads)], stdout=subprocess.PIPE)
         product = proc.stdout.read().decode().strip().splitlines()[-1]
         _, status, usage = os.wait4(proc.pid, 0)
-        compose_s, compose_rss = time.perf_counter() - t0, usage.ru_maxrss / 1024.0
+        compose_s, compose_rss, compose_cpu = time.perf_counter() - t0, usage.ru_maxrss / 1024.0, _cpu_s(usage)
         if os.waitstatus_to_exitcode(status) != 0:
             raise SystemExit("l3a compose failed")
-        decode_s, decode_rss, _ = _child(["--part", "decode", "--threads", str(a.threads), "--inputs", *inputs])
+        decode_s, decode_rss, _, decode_cpu = _child(["--part", "decode", "--threads", str(a.threads),
+                                                      "--inputs", *inputs])
         enc_dir = Path(scratch) / "encode"
         enc_dir.mkdir()
-        _, encode_rss, enc = _child(["--part", "encode", "--threads", str(a.threads), "--product", product,
+        _, encode_rss, enc, encode_cpu = _child(["--part", "encode", "--threads", str(a.threads), "--product", product,
                                      "--scratch", str(enc_dir)])
         result = {
             "bench": "l3a_compose", "size": a.size, "dates": a.dates, "bands": 10, "threads": a.threads,
@@ -284,12 +320,18 @@ def main() -> None:
             "compose_over_decode": round(compose_s / decode_s, 3),
             "peak_rss_mb": {"compose": round(compose_rss), "decode": round(decode_rss),
                             "encode": round(encode_rss)},
+            # CPU seconds (all threads): steadier than wall time on a shared machine; encode's includes reading
+            # the composite back, which encode_s leaves out
+            "cpu_s": {"compose": round(compose_cpu, 1), "decode": round(decode_cpu, 1),
+                      "encode": round(encode_cpu, 1)},
         }
         if not a.no_xarray:
-            xr_s, xr_rss, _ = _child(["--part", "xarray", "--threads", str(a.threads), "--inputs", *inputs])
+            xr_s, xr_rss, _, xr_cpu = _child(["--part", "xarray", "--threads", str(a.threads),
+                                              "--inputs", *inputs])
             result["xarray_median_s"] = round(xr_s, 2)
             result["xarray_over_compose"] = round(xr_s / compose_s, 2)
             result["peak_rss_mb"]["xarray_median"] = round(xr_rss)
+            result["cpu_s"]["xarray_median"] = round(xr_cpu, 1)
     print(json.dumps(result))
 
 
