@@ -61,7 +61,7 @@ def _parse_bands(_ctx, _param, value):
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
 @click.option("--threads", type=click.IntRange(1, 512), default=None, help="Threads (default: all cores).")
 @click.option("--block-rows", type=click.IntRange(24, 10980), default=None,
-              help="Rows of 10 m pixels per block (bounds memory; default 1536).")
+              help="Rows of 10 m pixels per block (bounds memory; default 1024).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing product.")
 @click.pass_obj
 def compose(obj, inputs, tile, month, central, half_window, profile, brdf, bands, out_dir, threads, block_rows,
