@@ -17,3 +17,7 @@ $BIN/l3a info --indent 2 "$PRODUCT"
 
 # the WASP 1.x profile (step date weight, latest snow/water, no swath-edge feathering), for comparison
 $BIN/l3a compose "$OUT/l2a" --tile T31TCJ --month 2018-07 --profile wasp --out "$OUT/l3a-wasp" | tail -1
+
+# accuracy against the simulator's ground truth (the summary; the full JSON has every band and resolution)
+$BIN/l3a validate "$PRODUCT" --truth "$OUT/l2a" \
+    | $BIN/python -c 'import json, sys; print(json.dumps(json.load(sys.stdin)["summary"], indent=1))'

@@ -14,9 +14,7 @@ from rasterio.windows import Window
 
 from l2a import open_l2a
 from l2a.detect import find_products
-from l3a.compose import compose
-from l3a.params import CompositeParams
-from l3a.product import open_l3a
+from l3a import CompositeParams, compose, open_l3a, validate_synthesis
 
 SIM = Path("/tmp/syntheo-examples/02/l2a")
 OUT = Path("/tmp/syntheo-examples/03")
@@ -36,3 +34,8 @@ for name, p in (("default", mine), ("wasp", wasp)):
     flg = p.read_mask("FLG", "R1")
     print(name, "land", (flg == 4).mean().round(3), "water", (flg == 3).mean().round(3),
           "cloud", (flg == 1).mean().round(3))
+
+# against the simulator's truth (SIM/truth): worst band figures over land, flags, cloud leaks, swath-edge seams
+for name, p in (("default", mine), ("wasp", wasp)):
+    worst = validate_synthesis(p.path, SIM)["summary"]["worst"]
+    print(name, {k: (round(v, 4) if isinstance(v, float) else v) for k, v in worst.items()})

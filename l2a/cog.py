@@ -2,8 +2,8 @@
 
 Every raster the toolkit writes (L2A, L3A, mosaics) goes through :class:`CogWriter`: blocks are written into a
 temporary tiled GeoTIFF beside the target, which is then translated by GDAL's COG driver (DEFLATE with predictor,
-internal overviews, nodata, band descriptions, scale) into another temporary name and renamed onto the target. A
-crash never leaves a partial file under the final name.
+internal overviews, nodata, band descriptions, scale, and the per-dataset mask when one was written) into another
+temporary name and renamed onto the target. A crash never leaves a partial file under the final name.
 """
 
 from __future__ import annotations
@@ -22,12 +22,30 @@ from rasterio.windows import Window
 
 from .errors import InvalidParameterError
 
-__all__ = ["CogWriter", "write_cog", "COG_BLOCKSIZE"]
+__all__ = ["CogWriter", "write_cog", "check_deflate_level", "COG_BLOCKSIZE", "DEFLATE_LEVELS"]
 
 logger = logging.getLogger(__name__)
 
 #: Internal tile size of the COGs, pixels.
 COG_BLOCKSIZE = 512
+#: DEFLATE levels GDAL accepts (libdeflate): 1 fastest .. 12 smallest; GDAL's default is 6.
+DEFLATE_LEVELS = range(1, 13)
+
+
+def check_deflate_level(level: int | None) -> int | None:
+    """Validate a DEFLATE level: an int in 1..12 (:data:`DEFLATE_LEVELS`), or None for GDAL's default (6).
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``level`` is not None nor an int (bools refused) in 1..12.
+    """
+    if level is None:
+        return None
+    if isinstance(level, bool) or not isinstance(level, (int, np.integer)) or int(level) not in DEFLATE_LEVELS:
+        raise InvalidParameterError(f"DEFLATE level must be an integer from 1 (fastest) to 12 (smallest) or None "
+                                    f"(GDAL default 6), not {level!r}")
+    return int(level)
 
 
 class CogWriter:
@@ -61,14 +79,24 @@ class CogWriter:
         Compression threads (GDAL ``NUM_THREADS``).
     overviews : bool
         Build internal overviews.
+    deflate_level : int, optional
+        DEFLATE level of the COG, 1 fastest .. 12 smallest (GDAL creation option ``LEVEL``); None = GDAL default 6
+        (the option is then not passed at all).
+
+    Raises
+    ------
+    InvalidParameterError
+        Non-positive size, or ``deflate_level`` not None nor in 1..12.
     """
 
     def __init__(self, path: str | os.PathLike, *, crs: CRS, transform: Affine, height: int, width: int,
                  dtype, count: int = 1, nodata: float | None = None, descriptions: Sequence[str] | None = None,
                  scale: float | None = None, offset: float | None = None, resampling: str = "average",
-                 tags: Mapping[str, str] | None = None, threads: int = 2, overviews: bool = True):
+                 tags: Mapping[str, str] | None = None, threads: int = 2, overviews: bool = True,
+                 deflate_level: int | None = None):
         if height <= 0 or width <= 0 or count <= 0:
             raise InvalidParameterError(f"raster size must be positive, not {count} x {height} x {width}", path)
+        self.deflate_level = check_deflate_level(deflate_level)
         self.path = os.fspath(path)
         self.dtype = np.dtype(dtype)
         self.count = count
@@ -115,6 +143,30 @@ class CogWriter:
         else:
             self._ds.write(arr, window=window)
 
+    def write_mask(self, mask: np.ndarray, window: Window | None = None) -> None:
+        """Write a block of the per-dataset validity mask (a GDAL internal mask band, shared by every band and kept
+        by the COG driver, overviews included).
+
+        Parameters
+        ----------
+        mask : numpy.ndarray
+            uint8 (rows, cols): 255 valid, 0 masked (other non-zero values count as valid); or bool, True valid.
+        window : Window, optional
+            Target window; the whole raster if None.
+
+        Raises
+        ------
+        InvalidParameterError
+            If ``mask`` is not a 2-D uint8 or bool array.
+        """
+        arr = np.asarray(mask)
+        if arr.ndim != 2 or arr.dtype not in (np.uint8, np.bool_):
+            raise InvalidParameterError(f"mask must be a 2-D uint8 or bool array, not {arr.dtype} {arr.shape}",
+                                        self.path)
+        if arr.dtype == np.bool_:
+            arr = np.where(arr, np.uint8(255), np.uint8(0))
+        self._ds.write_mask(arr, window=window)
+
     def update_tags(self, **tags) -> None:
         self._ds.update_tags(**{k: str(v) for k, v in tags.items()})
 
@@ -128,11 +180,12 @@ class CogWriter:
         fd, tmp_cog = tempfile.mkstemp(prefix=".tmp-cog-", suffix=".tif", dir=folder)
         os.close(fd)
         predictor = "3" if self.dtype.kind == "f" else "2"
+        level = {} if self.deflate_level is None else {"level": str(self.deflate_level)}
         try:
             rasterio.shutil.copy(self._tmp, tmp_cog, driver="COG", compress="DEFLATE", predictor=predictor,
                                  blocksize=COG_BLOCKSIZE, overviews="AUTO" if self.overviews else "NONE",
                                  overview_resampling=self.resampling, resampling=self.resampling,
-                                 num_threads=str(self.threads), bigtiff="IF_SAFER")
+                                 num_threads=str(self.threads), bigtiff="IF_SAFER", **level)
             os.chmod(tmp_cog, 0o666 & ~_umask())  # mkstemp makes 0600 files; outputs are ordinary files
             os.replace(tmp_cog, self.path)
         except BaseException:

@@ -7,6 +7,11 @@ implements the three windowed reads. Users get the same API whatever the format:
 * masks: :meth:`L2AProduct.read_masks` -> dict of boolean planes ``cloud``, ``shadow``, ``snow``, ``water``,
   ``nodata``, ``saturated``;
 * aerosols: :meth:`L2AProduct.read_aot` -> float32 AOT at 550 nm, NaN where unknown.
+
+Readers that stream whole tiles (``l3a compose``) may skip the conversions when the stored values already are what
+the reads return: :meth:`L2AProduct.band_source`, :meth:`L2AProduct.mask_source` and :meth:`L2AProduct.aot_source`
+tell where the stored values of a band, a mask or the AOT live (:class:`RasterSource`: file, band index, grid) and
+how they convert. They return None when a format has no such raw layout (then use the reads).
 """
 
 from __future__ import annotations
@@ -28,12 +33,15 @@ from .errors import BandNotFoundError, InvalidParameterError
 from .raster import check_window
 from .sensors import CALIBRATION_VERSION, band_resolution, normalize_band
 
-__all__ = ["Grid", "L2AProduct", "MASK_NAMES", "REFLECTANCE_NODATA", "RESOLUTIONS"]
+__all__ = ["Grid", "L2AProduct", "MASK_NAMES", "RasterSource", "REFLECTANCE_NODATA", "REFLECTANCE_QUANTIFICATION",
+           "RESOLUTIONS"]
 
 #: Names of the boolean mask planes returned by :meth:`L2AProduct.read_masks`.
 MASK_NAMES = ("cloud", "shadow", "snow", "water", "nodata", "saturated")
 #: Nodata value of int16 reflectance x 10000.
 REFLECTANCE_NODATA = -10000
+#: Scale of the int16 reflectance of :meth:`L2AProduct.read_band`: reflectance x this.
+REFLECTANCE_QUANTIFICATION = 10000.0
 #: Resolution groups of Sentinel-2 L2A products.
 RESOLUTIONS = ("R1", "R2")
 
@@ -78,6 +86,40 @@ class Grid:
         return self.shape == other.shape and self.transform.almost_equals(other.transform, precision=tol)
 
 
+@dataclass(frozen=True)
+class RasterSource:
+    """Where one plane of stored values of a product lives, and how its values convert.
+
+    Physical value = (stored + ``add_offset``) / ``quantification``: reflectance 0-1 for a band, dimensionless AOT
+    at 550 nm, the stored code itself for a mask (``quantification`` 1, decoded by the format's rules).
+
+    Attributes
+    ----------
+    path : str
+        GDAL path of the raster: a file path, or a ``/vsizip/`` path inside an archive.
+    index : int
+        1-based band index of the plane in the raster.
+    res : str
+        Resolution group (``"R1"`` or ``"R2"``) on whose grid the raster lies; when it is not the group asked for,
+        the reader resamples (the stored values are then not the read values pixel for pixel).
+    quantification : float
+        Divide ``stored + add_offset`` by this to get the physical value (10000 for reflectance stored x 10000,
+        so that stored values are :meth:`L2AProduct.read_band` values when it is 10000 and ``add_offset`` is 0).
+    add_offset : float
+        Added to stored values before the division, stored units (Sen2Cor BOA_ADD_OFFSET, -1000 from baseline
+        04.00); 0 for most rasters.
+    nodata : float or None
+        Stored value marking pixels without data (NaN possible), None when the raster has none.
+    """
+
+    path: str
+    index: int
+    res: str
+    quantification: float = 1.0
+    add_offset: float = 0.0
+    nodata: float | None = None
+
+
 def check_resolution(res: str) -> str:
     """Validate a resolution group name (``"R1"`` or ``"R2"``)."""
     if res not in RESOLUTIONS:
@@ -114,9 +156,13 @@ class L2AProduct(abc.ABC):
         Divide stored AOT by this (Theia 200, Sen2Cor 1000).
     calibration_version : str
         Version of the calibration-adjustment table the product was made with (or read with).
+    mask_kinds : tuple of str
+        Mask rasters of the format that :meth:`mask_source` describes, as the format spells them (Theia ``CLM``,
+        ``MG2``, ``EDG``, ``SAT``; Sen2Cor ``SCL``); empty when the format has no raw layout.
     """
 
     format: str = ""
+    mask_kinds: tuple[str, ...] = ()
 
     def __init__(self, path: str | os.PathLike, *, platform: str, tile: str, datetime: dt.datetime, crs: CRS,
                  grids: Mapping[str, Grid], bands: tuple[str, ...], angles: Angles | None = None,
@@ -218,6 +264,79 @@ class L2AProduct(abc.ABC):
         MissingFileError
             If the product has no AOT raster (check :attr:`has_aot` first).
         """
+
+    # --- raw layout -----------------------------------------------------------------------------------------
+    def band_source(self, name: str) -> RasterSource | None:
+        """Where the stored values of a band live and how they convert to reflectance.
+
+        :meth:`read_band` returns them as int16 reflectance x 10000 (:data:`REFLECTANCE_QUANTIFICATION`), after
+        the format's own rules (nodata, resampling, edge mask; see the subclass).
+
+        Parameters
+        ----------
+        name : str
+            Band name (``B2`` ... ``B12``, ``B8A``; ``B02`` accepted).
+
+        Returns
+        -------
+        RasterSource or None
+            None when the format has no raw layout (use :meth:`read_band`); the base class always returns None.
+
+        Raises
+        ------
+        BandNotFoundError
+            If the product has no such band.
+        """
+        self._check_band(name)
+        return None
+
+    def mask_source(self, kind: str, res: str = "R1") -> RasterSource | None:
+        """Where the stored codes of one mask raster read for group ``res`` live.
+
+        Parameters
+        ----------
+        kind : str
+            One of :attr:`mask_kinds`.
+        res : {"R1", "R2"}
+            Resolution group the masks are read for; the raster may lie on the other group's grid
+            (:attr:`RasterSource.res`), when the product only has it there.
+
+        Returns
+        -------
+        RasterSource or None
+            None when the product has no raster of this kind at either resolution (what it would tell counts as
+            clear), when ``kind`` is not in :attr:`mask_kinds`, or when the format has no raw layout (use
+            :meth:`read_masks`); the base class always returns None.
+
+        Raises
+        ------
+        InvalidParameterError
+            If ``res`` is not a resolution group name.
+        """
+        check_resolution(res)
+        return None
+
+    def aot_source(self, res: str = "R1") -> RasterSource | None:
+        """Where the stored aerosol optical thickness read for group ``res`` lives and how it converts.
+
+        Parameters
+        ----------
+        res : {"R1", "R2"}
+            Resolution group the AOT is read for; the raster may lie on the other group's grid.
+
+        Returns
+        -------
+        RasterSource or None
+            None without an AOT raster (:attr:`has_aot` False) or when the format has no raw layout (use
+            :meth:`read_aot`); the base class always returns None.
+
+        Raises
+        ------
+        InvalidParameterError
+            If ``res`` is not a resolution group name.
+        """
+        check_resolution(res)
+        return None
 
     # --- lifecycle ------------------------------------------------------------------------------------------
     def close(self) -> None:

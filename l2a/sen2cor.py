@@ -36,7 +36,7 @@ import numpy as np
 from rasterio.windows import Window
 
 from .errors import GridMismatchError, MissingFileError, ProductFormatError
-from .product import MASK_NAMES, REFLECTANCE_NODATA, Grid, L2AProduct, check_resolution
+from .product import MASK_NAMES, REFLECTANCE_NODATA, Grid, L2AProduct, RasterSource, check_resolution
 from .raster import read_raster, window_shape
 from .safe import (ProductMetadata, RasterInfo, SafeFiles, TileMetadata, describe_grid, esa_band_name,
                    parse_product_metadata, probe_raster, read_tile_metadata, resolve_grids, resolve_identity)
@@ -120,6 +120,7 @@ class Sen2CorL2A(L2AProduct):
     """
 
     format = "sen2cor"
+    mask_kinds = ("SCL",)
 
     def __init__(self, files: SafeFiles, *, band_files: dict[str, str], scl_file: str | None,
                  aot_files: dict[str, str], metadata: ProductMetadata, tile_metadata: TileMetadata | None,
@@ -173,6 +174,45 @@ class Sen2CorL2A(L2AProduct):
             invalid |= self._read_scl(res, win) == 0
         aot[invalid] = np.nan
         return aot
+
+    # --- raw layout -------------------------------------------------------------------------------------------
+    def band_source(self, name: str) -> RasterSource:
+        """Where the stored DN of a band live: its JP2 at the band's native resolution.
+
+        Reflectance = (DN + BOA_ADD_OFFSET) / BOA_QUANTIFICATION_VALUE; :meth:`read_band` rounds it x 10000,
+        clips valid values to [-9999, 32767] and gives -10000 where DN is the nodata value (0).
+
+        Raises
+        ------
+        BandNotFoundError
+        """
+        band = self._check_band(name)
+        return RasterSource(self._files.location(self._band_files[band]), 1, band_resolution(band),
+                            self.reflectance_quantification, float(self.boa_add_offset[band]),
+                            float(self.metadata.nodata_dn))
+
+    def mask_source(self, kind: str, res: str = "R1") -> RasterSource | None:
+        """Where the scene classification (``kind`` ``"SCL"``) lives: the 20 m SCL raster, on the R2 grid for
+        both groups (:meth:`read_masks` repeats it 2 x 2 at R1). Stored uint8 classes, mapped by
+        :data:`SCL_CLASSES`. None without SCL (masks clear) or for another ``kind``."""
+        check_resolution(res)
+        if kind != "SCL" or self._scl_file is None:
+            return None
+        return RasterSource(self._files.location(self._scl_file), 1, "R2")
+
+    def aot_source(self, res: str = "R1") -> RasterSource | None:
+        """Where the AOT read for group ``res`` lives: the AOT JP2 of ``res``, or else of the other group (repeated
+        2 x 2 or decimated by :meth:`read_aot`, which also gives NaN where SCL is nodata). ``quantification``
+        AOT_QUANTIFICATION_VALUE, ``nodata`` 0. None without AOT."""
+        check_resolution(res)
+        rel = self._aot_files.get(res)
+        group = res
+        if rel is None:
+            group = "R2" if res == "R1" else "R1"
+            rel = self._aot_files.get(group)
+        if rel is None:
+            return None
+        return RasterSource(self._files.location(rel), 1, group, float(self.aot_quantification), 0.0, 0.0)
 
     # --- resampling between R2 (20 m) and R1 (10 m) ----------------------------------------------------------
     def _read_scl(self, res: str, win: Window) -> np.ndarray:

@@ -40,7 +40,8 @@ from .archive import ZipIndex
 from .detect import list_members
 from .errors import (BandNotFoundError, CorruptRasterError, GridMismatchError, InvalidParameterError,
                      MissingFileError, ProductFormatError)
-from .product import MASK_NAMES, REFLECTANCE_NODATA, RESOLUTIONS, Grid, L2AProduct
+from .product import (MASK_NAMES, REFLECTANCE_NODATA, REFLECTANCE_QUANTIFICATION, RESOLUTIONS, Grid, L2AProduct,
+                      RasterSource, check_resolution)
 from .raster import open_raster, window_shape
 from .sensors import CALIBRATION_VERSION, L2A_BANDS, R1_BANDS, R2_BANDS, band_resolution, normalize_band
 from .theia_bits import decode_clm, decode_mg2, decode_sat, to_uint8
@@ -99,6 +100,7 @@ class TheiaL2A(L2AProduct):
     """
 
     format = "theia"
+    mask_kinds = ("CLM", "MG2", "EDG", "SAT")
 
     def __init__(self, path, *, reflectance: str, bands: dict, masks: dict, atb: dict,
                  metadata: TheiaMetadata | None, aot_nodata: float, **kwargs):
@@ -265,6 +267,45 @@ class TheiaL2A(L2AProduct):
         if edge is not None:
             aot = np.where(edge, np.nan, aot)
         return aot.astype(np.float32)
+
+    # --- raw layout -------------------------------------------------------------------------------------------
+    def band_source(self, name: str) -> RasterSource:
+        """Where the stored values of a band (FRE or SRE as opened) live: its ``*_B{n}.tif``, or a band of a 10 m
+        ``*_STACK.tif`` (``res`` R1 also for R2 bands). ``quantification`` 10000 for values stored x 10000, 1 for
+        float reflectance 0-1; ``nodata`` as the file declares it. :meth:`read_band` also rounds, turns NaN into
+        -10000, averages the valid 2 x 2 values of a stack for R2 bands, and sets EDG pixels to -10000.
+
+        Raises
+        ------
+        BandNotFoundError
+        """
+        src = self._bands[self._check_band(name)]
+        raster = src.raster
+        return RasterSource(raster.gdal_path, src.index, raster.res, REFLECTANCE_QUANTIFICATION / raster.factor,
+                            0.0, raster.nodata)
+
+    def mask_source(self, kind: str, res: str = "R1") -> RasterSource | None:
+        """Where the ``MASKS/*_{kind}_R{1,2}.tif`` read for group ``res`` lives: that of ``res``, else that of the
+        other group (resampled by :meth:`read_masks`). uint8 codes decoded by :mod:`l2a.theia_bits`. None when
+        the product has no ``kind`` mask (clear; without EDG, nodata comes from the group's first band)."""
+        check_resolution(res)
+        raster = self._masks.get((kind, res))
+        if raster is None:
+            raster = self._masks.get((kind, _OTHER[res]))
+        return None if raster is None else RasterSource(raster.gdal_path, 1, raster.res)
+
+    def aot_source(self, res: str = "R1") -> RasterSource | None:
+        """Where the AOT read for group ``res`` lives: band 2 of the ATB of ``res``, else of the other group
+        (resampled by :meth:`read_aot`, which also sets EDG pixels to NaN); ``quantification`` and ``nodata`` of
+        MTD_ALL.xml (200 and 0 without). None without ATB."""
+        check_resolution(res)
+        raster = self._atb.get(res)
+        if raster is None:
+            raster = self._atb.get(_OTHER[res])
+        if raster is None:
+            return None
+        return RasterSource(raster.gdal_path, 2, raster.res, float(self.aot_quantification or 200.0), 0.0,
+                            self._aot_nodata)
 
 
 # --- pixel helpers ---------------------------------------------------------------------------------------------

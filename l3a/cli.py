@@ -62,10 +62,12 @@ def _parse_bands(_ctx, _param, value):
 @click.option("--threads", type=click.IntRange(1, 512), default=None, help="Threads (default: all cores).")
 @click.option("--block-rows", type=click.IntRange(24, 10980), default=None,
               help="Rows of 10 m pixels per block (bounds memory; default 1024).")
+@click.option("--deflate-level", type=click.IntRange(1, 12), default=None,
+              help="DEFLATE level of the output COGs: 1 fastest (a few % larger files) .. 12 smallest; default 6.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing product.")
 @click.pass_obj
 def compose(obj, inputs, tile, month, central, half_window, profile, brdf, bands, out_dir, threads, block_rows,
-            overwrite):
+            deflate_level, overwrite):
     """Compose the weighted synthesis of one tile from L2A products (folders or .zip, Theia or Sen2Cor, or folders
     holding them). Prints the product folder's absolute path on the last line."""
     import dataclasses
@@ -92,7 +94,8 @@ def compose(obj, inputs, tile, month, central, half_window, profile, brdf, bands
     tile = tile.upper()
     tile = tile if tile.startswith("T") else "T" + tile
     path = run(paths, month or central, params, out_dir, tile=tile, bands=bands, threads=threads,
-               block_rows=block_rows or DEFAULT_BLOCK_ROWS, overwrite=overwrite, show_progress=obj.show_progress)
+               block_rows=block_rows or DEFAULT_BLOCK_ROWS, overwrite=overwrite, show_progress=obj.show_progress,
+               deflate_level=deflate_level)
     click.echo(str(path))
 
 
@@ -105,6 +108,30 @@ def info(path, indent):
     from .product import open_l3a
 
     click.echo(json.dumps(l3a_summary(open_l3a(path)), indent=indent))
+
+
+@cli.command()
+@click.argument("path", type=click.Path())
+@click.option("--truth", "truth_dir", required=True, type=click.Path(),
+              help="Folder written by `l2a simulate` (or its truth/ folder) holding the inputs' ground truth.")
+@click.option("--slow-change-max", type=click.FloatRange(0.0, 2.0, min_open=True), default=0.05, show_default=True,
+              help="Pixels whose true reflectance varies less than this within the window are 'slow'.")
+@click.option("--check", is_flag=True, help="Exit 1 when a figure misses its target (the JSON is printed anyway).")
+@indent_option
+def validate(path, truth_dir, slow_change_max, check, indent):
+    """Compare an L3A synthesis of simulated products with the simulator's ground truth.
+
+    Prints JSON: per band, |FRC - true reflectance on the central date| over land pixels (median, 99th percentile;
+    slow- and fast-changing pixels apart); agreement of FLG with the classes the synthesis rules give on the true
+    classes; the flags of always-cloudy truth pixels (cloud leaks); the step across swath edges relative to the steps
+    1-3 km inside, for FRC and for the truth itself.
+    """
+    from .validate import ValidationParams, validate_synthesis
+
+    result = validate_synthesis(path, truth_dir, ValidationParams(slow_change_max=slow_change_max))
+    click.echo(json.dumps(result, indent=indent))
+    if check and not all(v for v in result["summary"]["met"].values() if v is not None):
+        sys.exit(1)
 
 
 def main(argv=None) -> None:

@@ -22,9 +22,10 @@ The small per-date grids (240 m cloud weight, swath-edge weight, BRDF c-factors)
 whole tile, before the first block (the cloud weight of a pixel depends on clouds kilometres away), from the cloud
 and edge masks only.
 
-Theia products are read raw when every raster of a group is native to it (int16 bands, uint8 masks and ATB, EDG
-present); other products, and Theia products needing resampled masks or converted values, go through their reader's
-``read_band`` / ``read_masks`` / ``read_aot``, with the same results.
+Products whose raw layout (:meth:`~l2a.product.L2AProduct.band_source`, ``mask_source``, ``aot_source``) has
+Theia-coded masks are read raw when every raster of a group is native to it (int16 bands stored x 10000, uint8
+masks and ATB, EDG present); other products, and Theia products needing resampled masks or converted values, go
+through their reader's ``read_band`` / ``read_masks`` / ``read_aot``, with the same results.
 
 Results never depend on input order: inputs are sorted by acquisition time, platform and path before anything else,
 and the kernel visits dates in that order. They do not depend on the block size or the thread count either.
@@ -48,13 +49,12 @@ from affine import Affine
 from rasterio.errors import RasterioIOError
 from rasterio.windows import Window
 
-from l2a.cog import COG_BLOCKSIZE
+from l2a.cog import COG_BLOCKSIZE, check_deflate_level
 from l2a.detect import open_l2a
 from l2a.errors import BandNotFoundError, CorruptRasterError
-from l2a.product import L2AProduct
+from l2a.product import REFLECTANCE_QUANTIFICATION, L2AProduct
 from l2a.raster import open_raster
 from l2a.sensors import L2A_BANDS, band_resolution, normalize_band
-from l2a.theia import TheiaL2A
 
 from . import brdf, weights
 from .errors import EmptyWindowError, TileGridError
@@ -207,11 +207,11 @@ def _mask_res(product: L2AProduct) -> str:
 
 @dataclass(frozen=True)
 class _RawLayout:
-    """Where the raw rasters of one Theia product and resolution group are (every one native to the group)."""
+    """Where the raw rasters of one product and resolution group are (every one native to the group)."""
 
     bands: tuple  # (gdal_path, 1-based index) per band
-    masks: dict  # kind -> gdal_path, or None when the product has no such mask at all
-    atb: str | None  # gdal_path of the ATB raster, or None without AOT
+    masks: dict  # kind -> (gdal_path, 1-based index), or None when the product has no such mask at all
+    atb: tuple | None  # (gdal_path, 1-based index) of the stored AOT, or None without AOT
     refl_nodata: int | None  # stored nodata of the bands, when it can occur in int16
     aot_scale: float
     aot_nodata: float
@@ -220,30 +220,31 @@ class _RawLayout:
 def _raw_layout(p: L2AProduct, res: str, bands: Sequence[str]) -> _RawLayout | None:
     """Layout of the rasters of ``p`` for group ``res`` when they can be read raw, else None (reader's methods).
 
-    Raw reading gives what :class:`~l2a.theia.TheiaL2A` gives when nothing is resampled or converted: bands native
-    to the group with factor 1, each mask native or absent at both resolutions (then clear), EDG present (without
-    it, nodata comes from the first band), ATB native or absent. Dtypes are checked when the files are opened.
+    Raw reading, from the product's :meth:`~l2a.product.L2AProduct.band_source`, ``mask_source`` and
+    ``aot_source``, gives what the reader gives when nothing is resampled or converted: Theia-coded masks
+    (CLM, MG2, EDG, SAT), bands stored as reflectance x 10000 on the group's grid, each mask native or absent at
+    both resolutions (then clear), EDG present (without it, nodata comes from the first band), AOT native or absent.
+    Dtypes are checked when the files are opened.
     """
-    # TheiaL2A keeps its file table private; only its layout is read here, never changed (see the module docstring)
-    if not isinstance(p, TheiaL2A):
+    if set(p.mask_kinds) != set(_MASK_KINDS):
         return None
     band_files, nodata = [], set()
     for b in bands:
-        src = p._bands.get(b)
-        if src is None or src.raster.res != res or src.raster.factor != 1.0:
+        src = p.band_source(b)
+        if src is None or src.res != res or src.quantification != REFLECTANCE_QUANTIFICATION or src.add_offset:
             return None
-        band_files.append((src.raster.gdal_path, src.index))
-        nodata.add(src.raster.nodata)
+        band_files.append((src.path, src.index))
+        nodata.add(src.nodata)
     masks = {}
     for kind in _MASK_KINDS:
-        raster = p._masks.get((kind, res))
-        if raster is None and any(k == kind for k, _ in p._masks):
+        src = p.mask_source(kind, res)
+        if src is not None and (src.res != res or src.quantification != 1.0 or src.add_offset):
             return None
-        masks[kind] = None if raster is None else raster.gdal_path
+        masks[kind] = None if src is None else (src.path, src.index)
     if masks["EDG"] is None:
         return None
-    atb = p._atb.get(res)
-    if atb is None and p._atb:
+    atb = p.aot_source(res)
+    if atb is not None and (atb.res != res or atb.add_offset):
         return None
     if len(nodata) > 1:
         return None
@@ -251,8 +252,10 @@ def _raw_layout(p: L2AProduct, res: str, bands: Sequence[str]) -> _RawLayout | N
     refl_nodata = None
     if value is not None and math.isfinite(value) and value == int(value) and -32768 <= value <= 32767:
         refl_nodata = int(value)
-    return _RawLayout(tuple(band_files), masks, None if atb is None else atb.gdal_path, refl_nodata,
-                      float(p.aot_quantification or 200.0), float(p._aot_nodata))
+    if atb is None:  # the kernel ignores the AOT scalars without AOT
+        return _RawLayout(tuple(band_files), masks, None, refl_nodata, 1.0, math.nan)
+    return _RawLayout(tuple(band_files), masks, (atb.path, atb.index), refl_nodata, float(atb.quantification),
+                      math.nan if atb.nodata is None else float(atb.nodata))
 
 
 @dataclass
@@ -296,10 +299,12 @@ class _DateReader:
         if layout is not None:
             dtypes = [self._open(path).dtypes[index - 1] for path, index in layout.bands]
             ok = all(d == "int16" for d in dtypes)
-            ok &= all(self._open(path).dtypes[0] == "uint8" for path in layout.masks.values() if path)
+            masks = [source for source in layout.masks.values() if source is not None]
+            ok &= all(self._open(path).dtypes[index - 1] == "uint8" for path, index in masks)
             if layout.atb is not None:
-                ds = self._open(layout.atb)
-                ok &= ds.count >= 2 and ds.dtypes[1] == "uint8"
+                path, index = layout.atb
+                ds = self._open(path)
+                ok &= ds.count >= index and ds.dtypes[index - 1] == "uint8"
             if not ok:
                 layout = None
         self._layout = layout
@@ -311,10 +316,10 @@ class _DateReader:
             raise CorruptRasterError(f"cannot decode raster: {str(exc).splitlines()[0][:200]}", path) from exc
 
     def _mask(self, kind: str, window: Window) -> np.ndarray:
-        path = self._layout.masks[kind]
-        if path is None:
+        source = self._layout.masks[kind]
+        if source is None:
             return np.zeros((int(window.height), int(window.width)), np.uint8)
-        return self._read(path, 1, window)
+        return self._read(*source, window)
 
     def read(self, window: Window, refl: np.ndarray) -> _DateBlock:
         """Fill ``refl`` (bands, rows, cols) with the bands (raw, or as the reader gives them) and return the rest."""
@@ -326,7 +331,7 @@ class _DateReader:
                 for k, (path, index) in enumerate(layout.bands):
                     self._read(path, index, window, refl[k])
                 masks = [self._mask(kind, window) for kind in _MASK_KINDS]
-                aot = None if layout.atb is None else self._read(layout.atb, 2, window)
+                aot = None if layout.atb is None else self._read(*layout.atb, window)
                 return _DateBlock(*masks, aot, layout.refl_nodata, True, layout.aot_scale, layout.aot_nodata)
             p = self.product
             for k, b in enumerate(self.bands):
@@ -500,7 +505,7 @@ def _write_block(writer: L3AWriter, bands: Sequence[str], res: str, window: Wind
 def compose(products: Iterable[L2AProduct | str | os.PathLike], central_date: dt.date,
             params: CompositeParams | None = None, out_dir: str | os.PathLike = ".", *, tile: str | None = None,
             bands: Sequence[str] | None = None, threads: int | None = None, block_rows: int = DEFAULT_BLOCK_ROWS,
-            overwrite: bool = False, show_progress: bool = False) -> Path:
+            overwrite: bool = False, show_progress: bool = False, deflate_level: int | None = None) -> Path:
     """Compose a monthly (or any central date) weighted synthesis of one tile.
 
     Parameters
@@ -526,17 +531,27 @@ def compose(products: Iterable[L2AProduct | str | os.PathLike], central_date: dt
         Replace an existing product; otherwise an existing complete product is returned as is (logged).
     show_progress : bool
         tqdm progress over blocks.
+    deflate_level : int, optional
+        DEFLATE level of the output COGs, 1 fastest .. 12 smallest; None = GDAL default 6.
 
     Returns
     -------
     pathlib.Path
         The L3A product folder.
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``deflate_level`` is not None nor in 1..12 (checked before any input is read).
+    EmptyWindowError, TileGridError, BandNotFoundError
+        See :func:`select_inputs`; no usable input, or a requested band missing.
     """
     import numba
 
     from l2a.cli_options import progress
 
     params = params or CompositeParams()
+    deflate_level = check_deflate_level(deflate_level)
     if tile is not None and not tile.startswith("T"):
         tile = "T" + tile
     threads = max(1, int(threads or os.cpu_count() or 1))
@@ -595,8 +610,8 @@ def compose(products: Iterable[L2AProduct | str | os.PathLike], central_date: dt
                                  weight[d], obs_class[d]) for d, s in enumerate(kept)]
             return refl, weight, obs_class, tasks
 
-        with L3AWriter(out_dir, meta, threads=threads, overwrite=overwrite) as writer, \
-                ThreadPoolExecutor(max_workers=1) as write_pool:
+        with L3AWriter(out_dir, meta, threads=threads, overwrite=overwrite,
+                       deflate_level=deflate_level) as writer, ThreadPoolExecutor(max_workers=1) as write_pool:
             pending = load(*plan[0])
             writing = None
             try:

@@ -40,8 +40,8 @@ from rasterio.enums import Resampling
 from rasterio.windows import Window
 
 from l2a._version import __version__
-from l2a.cog import CogWriter
-from l2a.errors import MissingFileError, NotAProductError, SyntheoError
+from l2a.cog import CogWriter, check_deflate_level
+from l2a.errors import BandNotFoundError, MissingFileError, NotAProductError, SyntheoError
 from l2a.product import Grid, check_resolution
 from l2a.raster import open_raster, read_raster
 from l2a.safexml import find_text, parse_xml
@@ -153,9 +153,20 @@ class L3AWriter:
         Compression threads per raster.
     overwrite : bool
         Replace an existing product of the same name.
+    deflate_level : int, optional
+        DEFLATE level of the output COGs, 1 fastest .. 12 smallest; None = GDAL default 6.
+
+    Raises
+    ------
+    L3AError
+        If the product exists and ``overwrite`` is False.
+    InvalidParameterError
+        If ``deflate_level`` is not None nor in 1..12.
     """
 
-    def __init__(self, out_dir: str | os.PathLike, meta: L3AMetadata, *, threads: int = 2, overwrite: bool = False):
+    def __init__(self, out_dir: str | os.PathLike, meta: L3AMetadata, *, threads: int = 2, overwrite: bool = False,
+                 deflate_level: int | None = None):
+        deflate_level = check_deflate_level(deflate_level)
         self.meta = meta
         self.out_dir = Path(out_dir).absolute()
         self.path = self.out_dir / meta.name
@@ -169,6 +180,7 @@ class L3AWriter:
         (self._tmp / "MASKS").mkdir(parents=True)
         (self._tmp / "DATA").mkdir()
         self.threads = threads
+        self.deflate_level = deflate_level
         self._writers: dict[str, CogWriter] = {}
         self._flg_counts: dict[str, np.ndarray] = {}
         try:
@@ -177,13 +189,13 @@ class L3AWriter:
                 self._writers[band] = CogWriter(
                     self._tmp / f"{meta.name}_FRC_{band}.tif", crs=meta.crs, transform=g.transform,
                     height=g.height, width=g.width, dtype="int16", nodata=-10000, descriptions=[band], scale=1e-4,
-                    threads=threads, tags={"BAND": band, "PRODUCT": meta.name})
+                    threads=threads, tags={"BAND": band, "PRODUCT": meta.name}, deflate_level=deflate_level)
             for res, g in meta.grids.items():
                 for kind, (dtype, nodata, resampling) in MASK_KINDS.items():
                     self._writers[f"{kind}_{res}"] = CogWriter(
                         self._tmp / "MASKS" / f"{meta.name}_{kind}_{res}.tif", crs=meta.crs, transform=g.transform,
                         height=g.height, width=g.width, dtype=dtype, nodata=nodata, descriptions=[kind],
-                        resampling=resampling, threads=threads)
+                        resampling=resampling, threads=threads, deflate_level=deflate_level)
                 self._flg_counts[res] = np.zeros(256, np.int64)
         except BaseException:
             self.abort()
@@ -208,7 +220,7 @@ class L3AWriter:
             self._write_quicklook(self._tmp / f"{name}_QKL_ALL.jpg")
             stats = self.statistics()
             _write_xml(self._tmp / f"{name}_MTD_ALL.xml", _mtd_all(self.meta, stats))
-            _write_xml(self._tmp / "DATA" / f"{name}_IPP_ALL.xml", _ipp_all(self.meta))
+            _write_xml(self._tmp / "DATA" / f"{name}_IPP_ALL.xml", _ipp_all(self.meta, self.deflate_level))
             (self._tmp / f"{name}_STAC.json").write_text(json.dumps(_stac_item(self.meta, stats), indent=1))
             if self.path.exists() and self.overwrite:
                 old = self.out_dir / f".old-{name}-{os.getpid()}"
@@ -367,10 +379,13 @@ def _mtd_all(meta: L3AMetadata, stats: Mapping[str, float]) -> ET.Element:
     return root
 
 
-def _ipp_all(meta: L3AMetadata) -> ET.Element:
+def _ipp_all(meta: L3AMetadata, deflate_level: int | None = None) -> ET.Element:
     root = ET.Element("Syntheo_L3A_Parameters")
     _sub(root, "SOFTWARE", f"syntheo {__version__}")
     _sub(root, "CALIBRATION_TABLE", CALIBRATION_VERSION)
+    # how the rasters were encoded (GDAL's default DEFLATE level is 6)
+    _sub(root, "OUTPUT_COMPRESSION", "DEFLATE", level=str(6 if deflate_level is None else deflate_level),
+         predictor="2")
     _sub(root, "TILE", meta.tile)
     _sub(root, "CENTRAL_DATE", f"{meta.central_date:%Y-%m-%d}")
     params = _sub(root, "Parameters")
@@ -491,13 +506,23 @@ class L3AProduct:
     def has_mask(self, kind: str, res: str) -> bool:
         return self.mask_path(kind, res).exists()
 
+    def frc_path(self, band: str) -> Path:
+        """Path of the FRC raster of a band (``{name}_FRC_{band}.tif``).
+
+        Raises
+        ------
+        BandNotFoundError
+            If the product has no FRC raster of this band.
+        """
+        if band not in self._frc:
+            raise BandNotFoundError(f"band {band} is not in this L3A product", self.path)
+        return self._frc[band]
+
     def read_frc(self, band: str, window: Window | None = None) -> np.ndarray:
         """Composite reflectance of a band: int16 (rows, cols) x10000, nodata -10000."""
-        if band not in self._frc:
-            from l2a.errors import BandNotFoundError
-            raise BandNotFoundError(f"band {band} is not in this L3A product", self.path)
+        path = self.frc_path(band)
         g = self.grids[band_resolution(band)]
-        return read_raster(self._frc[band], 1, window, g.shape, f"FRC {band}").astype(np.int16, copy=False)
+        return read_raster(path, 1, window, g.shape, f"FRC {band}").astype(np.int16, copy=False)
 
     def read_mask(self, kind: str, res: str, window: Window | None = None) -> np.ndarray:
         """A MASKS raster at a resolution: WGT int16, DTS int16, FLG uint8, NOB uint8 (rows, cols)."""

@@ -142,14 +142,6 @@ class MosaicResult:
                 "seconds": round(self.seconds, 3)}
 
 
-class _MaskedCogWriter(CogWriter):
-    """A :class:`CogWriter` that also writes the GDAL per-dataset mask (kept by the COG driver, overviews too)."""
-
-    def write_mask(self, mask: np.ndarray, window: Window) -> None:
-        """uint8 (rows, cols): 255 valid, 0 masked."""
-        self._ds.write_mask(mask, window=window)
-
-
 def _pixel_ratio(src_crs, src_center, dst_crs, resolution: float, src_res: float) -> float:
     """Output pixel size over source pixel size, measured at the source tile's centre."""
     (dx,), (dy,) = transform(src_crs, dst_crs, [src_center[0]], [src_center[1]])
@@ -415,10 +407,9 @@ def build_mosaic(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
             "FLAGS": OUTPUT_FILES["flags"]}
     writers = []
     try:
-        mosaic_w = _MaskedCogWriter(tmp / OUTPUT_FILES["mosaic"], crs=grid.crs, transform=grid.transform,
-                                    height=grid.height, width=grid.width, dtype="int16", count=len(bands),
-                                    nodata=NODATA, descriptions=list(bands), scale=1e-4, resampling="average",
-                                    tags=tags, threads=workers)
+        mosaic_w = CogWriter(tmp / OUTPUT_FILES["mosaic"], crs=grid.crs, transform=grid.transform,
+                             height=grid.height, width=grid.width, dtype="int16", count=len(bands), nodata=NODATA,
+                             descriptions=list(bands), scale=1e-4, resampling="average", tags=tags, threads=workers)
         writers.append(mosaic_w)
         flags_w = CogWriter(tmp / OUTPUT_FILES["flags"], crs=grid.crs, transform=grid.transform, height=grid.height,
                             width=grid.width, dtype="uint8", count=2, nodata=OUTSIDE, descriptions=["FLG", "NTILES"],

@@ -30,7 +30,7 @@ from .errors import DuplicateTileError, MixedDatesError, NoInputError
 
 __all__ = ["find_inputs", "open_inputs", "select_month", "select_bands", "check_dates", "DatasetPool", "WorkingRead",
            "read_working",
-           "coarse_usable", "working_grid", "frc_path", "OUTSIDE"]
+           "coarse_usable", "working_grid", "OUTSIDE"]
 
 logger = logging.getLogger(__name__)
 
@@ -176,11 +176,6 @@ class DatasetPool:
         self._local = threading.local()
 
 
-def frc_path(product: L3AProduct, band: str) -> Path:
-    """FRC raster of a band (the layout of SPEC section 3: ``{name}_FRC_{band}.tif``)."""
-    return product.path / f"{product.name}_FRC_{band}.tif"
-
-
 def _read_padded(ds, rows: tuple[int, int], cols: tuple[int, int], fill) -> np.ndarray:
     """Read rows [r0, r1) x cols [c0, c1) of band 1, padding with ``fill`` where the window leaves the raster."""
     (r0, r1), (c0, c1) = rows, cols
@@ -264,7 +259,7 @@ def read_working(pool: DatasetPool, product: L3AProduct, res: str, bands: Sequen
     cloud = None
     flg_ds = pool.get(product.mask_path("FLG", res))
     wgt_ds = pool.get(product.mask_path("WGT", res))
-    band_ds = [pool.get(frc_path(product, b)) for b in bands]
+    band_ds = [pool.get(product.frc_path(b)) for b in bands]
     step = max(1, _CHUNK_PIXELS // max(1, (c1 - c0) * factor * factor))
     for a in range(r0, r1, step):
         b = min(r1, a + step)

@@ -4,10 +4,12 @@
 Prints ONE JSON line. Everything is measured in the same run, each part in its own subprocess (so that its peak
 resident memory is its own, read with ``os.wait4``):
 
-* ``compose_s``: ``l3a compose`` of one full tile from ``--dates`` L2A products, all 10 bands (numba kernels
-  compiled beforehand, in a warm-up child: compilation is a one-time cost, cached on disk);
+* ``compose_s``: :func:`l3a.compose` (what ``l3a compose`` runs) of one full tile from ``--dates`` L2A products,
+  all 10 bands, in a child process (numba kernels compiled beforehand, in a warm-up child: compilation is a
+  one-time cost, cached on disk);
 * ``decode_s``: decoding every input band and mask (CLM, MG2, EDG, SAT, ATB at R1 and R2) once, and nothing else;
-* ``encode_s``: encoding rasters of the size of the outputs with the same creation options and thread count;
+* ``encode_s``: encoding rasters of the size of the outputs with the same creation options (``--deflate-level``
+  included) and thread count;
 * ``io_floor_s = decode_s + encode_s``;
 * ``xarray_median_s``: the masked median composite a Python user would write with xarray + dask on the same inputs
   (cloud, shadow and nodata masked, median over time per band, chunked so that it fits in memory);
@@ -22,6 +24,7 @@ Usage::
 
     python scripts/bench_l3a.py --size 5490 --dates 10          # routine
     python scripts/bench_l3a.py --size 10980 --dates 10         # the full-size figure
+    python scripts/bench_l3a.py --size 5490 --deflate-level 1   # fastest DEFLATE (default: GDAL's level 6)
 """
 
 from __future__ import annotations
@@ -151,9 +154,19 @@ def part_decode(inputs: list[str], threads: int) -> None:
         list(pool.map(decode, files))
 
 
-def part_encode(product: str, threads: int, scratch: str) -> float:
-    """Re-encode every raster of the composite with the same creation options; returns the encoding time (the
-    reading of the composite, block by block, is not counted)."""
+def part_compose(inputs: list[str], threads: int, scratch: str, deflate_level: int | None) -> str:
+    """Compose the synthesis of ``inputs`` into ``scratch`` as ``l3a compose`` does (default profile, all bands,
+    default block size, no progress); returns the product folder."""
+    from l3a.compose import compose
+    from l3a.params import CompositeParams
+
+    return str(compose(inputs, CENTRAL, CompositeParams(), scratch, tile="T31TCJ", threads=threads,
+                       deflate_level=deflate_level))
+
+
+def part_encode(product: str, threads: int, scratch: str, deflate_level: int | None) -> float:
+    """Re-encode every raster of the composite with the same creation options (DEFLATE level included); returns
+    the encoding time (the reading of the composite, block by block, is not counted)."""
     import rasterio
     from rasterio.windows import Window
 
@@ -165,7 +178,7 @@ def part_encode(product: str, threads: int, scratch: str) -> float:
             rows = [(Window(0, r, ds.width, min(1024, ds.height - r))) for r in range(0, ds.height, 1024)]
             blocks = [ds.read(1, window=w) for w in rows]
             profile = dict(crs=ds.crs, transform=ds.transform, height=ds.height, width=ds.width, dtype=ds.dtypes[0],
-                           nodata=ds.nodata, threads=threads,
+                           nodata=ds.nodata, threads=threads, deflate_level=deflate_level,
                            resampling="nearest" if ds.dtypes[0] == "uint8" else "average")
         t0 = time.perf_counter()
         with CogWriter(Path(scratch) / f"{i}.tif", **profile) as w:
@@ -269,6 +282,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--cache", type=Path, default=ROOT / "bench-out" / "l3a")
     ap.add_argument("--no-xarray", action="store_true", help="skip the xarray median (slowest part)")
+    ap.add_argument("--deflate-level", type=int, choices=range(1, 13), default=None, metavar="N",
+                    help="DEFLATE level of the composite and of the encode floor, 1 fastest .. 12 smallest "
+                         "(default: GDAL's, 6)")
     ap.add_argument("--part", help=argparse.SUPPRESS)
     ap.add_argument("--inputs", nargs="*", help=argparse.SUPPRESS)
     ap.add_argument("--product", help=argparse.SUPPRESS)
@@ -280,8 +296,11 @@ def main() -> None:
     if a.part == "warmup":
         part_warmup()
         return
+    if a.part == "compose":
+        print(json.dumps({"product": part_compose(a.inputs, a.threads, a.scratch, a.deflate_level)}))
+        return
     if a.part == "encode":
-        print(json.dumps({"encode_s": part_encode(a.product, a.threads, a.scratch)}))
+        print(json.dumps({"encode_s": part_encode(a.product, a.threads, a.scratch, a.deflate_level)}))
         return
     if a.part == "xarray":
         part_xarray(a.inputs, a.threads)
@@ -295,25 +314,21 @@ def main() -> None:
         raise SystemExit(f"not enough free disk in {a.cache}: {free / 1e9:.1f} GB free, about {need / 1e9:.1f} GB "
                          "needed")
     inputs = [str(p) for p in make_inputs(a.cache, a.size, a.dates, a.threads)]
+    level = [] if a.deflate_level is None else ["--deflate-level", str(a.deflate_level)]
     _child(["--part", "warmup"])
     with tempfile.TemporaryDirectory(dir=a.cache) as scratch:
-        l3a = str(ROOT / ".venv" / "bin" / "l3a")
-        t0 = time.perf_counter()
-        proc = subprocess.Popen([l3a, "-q", "compose", *inputs, "--tile", "T31TCJ", "--date", CENTRAL.isoformat(),
-                                 "--out", scratch, "--threads", str(a.threads)], stdout=subprocess.PIPE)
-        product = proc.stdout.read().decode().strip().splitlines()[-1]
-        _, status, usage = os.wait4(proc.pid, 0)
-        compose_s, compose_rss, compose_cpu = time.perf_counter() - t0, usage.ru_maxrss / 1024.0, _cpu_s(usage)
-        if os.waitstatus_to_exitcode(status) != 0:
-            raise SystemExit("l3a compose failed")
+        compose_s, compose_rss, composed, compose_cpu = _child(["--part", "compose", "--threads", str(a.threads),
+                                                                "--scratch", scratch, *level, "--inputs", *inputs])
+        product = composed["product"]
         decode_s, decode_rss, _, decode_cpu = _child(["--part", "decode", "--threads", str(a.threads),
                                                       "--inputs", *inputs])
         enc_dir = Path(scratch) / "encode"
         enc_dir.mkdir()
         _, encode_rss, enc, encode_cpu = _child(["--part", "encode", "--threads", str(a.threads), "--product", product,
-                                     "--scratch", str(enc_dir)])
+                                                 "--scratch", str(enc_dir), *level])
         result = {
             "bench": "l3a_compose", "size": a.size, "dates": a.dates, "bands": 10, "threads": a.threads,
+            "deflate_level": a.deflate_level,
             "compose_s": round(compose_s, 2), "decode_s": round(decode_s, 2), "encode_s": round(enc["encode_s"], 2),
             "io_floor_s": round(decode_s + enc["encode_s"], 2),
             "compose_over_io_floor": round(compose_s / (decode_s + enc["encode_s"]), 3),

@@ -38,8 +38,9 @@ _DEFAULT_SIZE = 1098       # keep equal to l2a.simulate.driver.DEFAULT_SIZE (not
 def simulate(ctx, out_dir, tiles, start, end, level, size, seed, workers, quiet):
     """Simulate Sentinel-2 products of several tiles with their ground truth.
 
-    Acquisitions every 5 days per platform (S2A, S2B) from two overlapping relative orbits with slanted swath
-    edges, over a procedural world shared by all tiles (crops with phenology, forests, towns, lakes, rivers, a
+    S2A and S2B passes on the real schedule: each relative orbit every 5 days, the platforms in turn, adjacent
+    orbits 3 and 7 days apart (the default tiles are seen by two overlapping orbits, with slanted swath edges).
+    One procedural world is shared by all tiles (crops with phenology, forests, towns, lakes, rivers, a
     mountain range with melting snow, clouds at three heights with their shadows, haze). Each product is written
     atomically into OUT; an interrupted run can be resumed (existing products are kept).
     """

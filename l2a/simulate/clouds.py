@@ -11,8 +11,8 @@ Per day (from the seed and the date only, never from which tiles are simulated),
   1.0 g/cm2 in winter to 2.4 in summer).
 
 A layer's optical thickness at a world point is a thresholded fBm (plus a 120 km modulation so that parts of the
-region are clearer), advected by the wind from the day's reference time (10:30 UTC): the two orbits of one day see
-the same clouds ~10 min apart. Geometry, pointwise:
+region are clearer), advected by the wind from the day's reference time (10:30 UTC): tracks flown on the same day
+see the same clouds, each at its own time. Geometry, pointwise:
 
 * **seen cloud** at ground point p: the layer at height h is evaluated at ``p + h tan(view zenith) u_sat``;
 * **shadow** at p: the layer is evaluated at ``p + h tan(sun zenith) u_sun`` (u_sun towards the sun azimuth).

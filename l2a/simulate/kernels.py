@@ -254,7 +254,9 @@ def scene_block(nodes, step, pixel_m, row0, bands, world, day, track, mode, nois
             cloud_column(x, y, t_utc - day[D_TIME_REF_S], los_x, los_y, sun_x, sun_y, day, pixel_m, column)
             tau_liq, tau_ice, liq_det, ice_det = column[0], column[1], column[2], column[3]
             t_dir = math.exp(-(0.8 * column[4] + 0.5 * column[5]) / mu_s)
-            t_dir_det = math.exp(-0.8 * column[6] / mu_s)
+            # detected shadows: the dilated water clouds and the cirrus on the sun path (a thick cirrus darkens the
+            # ground as much as a cumulus; a detector that missed it would let dark pixels into syntheses)
+            t_dir_det = math.exp(-(0.8 * column[6] + 0.5 * column[5]) / mu_s)
             aot, wv, aot_est, wv_est = aerosol_water(x, y, z, day[D_AOT_BASE], day[D_HAZE_AMP], day[D_WV_BASE],
                                                      np.int64(day[D_ATMO_SEED]))
             p = pressure_ratio(z)

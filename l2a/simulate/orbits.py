@@ -8,9 +8,16 @@ Model (simplified, documented):
   as ESA's do). The default tiles (lon -0.5..1.9 E) are seen by orbits 94 (west) and 51 (east), whose 290 km swaths
   overlap across the middle of the block (both UTM zones): orbit 94 covers the zone-30 tiles and 40-65 % of the
   zone-31 ones, orbit 51 the reverse; each swath edge cuts two tiles along a slanted line.
-* **Dates.** Every 5 days (counted from 2015-07-04), S2A flies one of the two neighbouring tracks and S2B the other,
-  alternating: each platform images the block every 5 days, each relative orbit is revisited every 5 days by S2A and
-  S2B in turn (every 10 days per platform, the real repeat cycle). (Real adjacent orbits are 3 and 7 days apart.)
+* **Dates.** As in the real constellation: relative orbit numbers grow by 1 per orbit and 143 orbits take 10 days,
+  so orbit 94 flies 43 orbits (3.007 days) after orbit 51 on the same platform; S2B flies each relative orbit 5 days
+  after (and before) S2A. Counted from 2015-07-04 (``EPOCH``), S2A flies orbit 51 on days 2 (mod 10) and orbit 94 on
+  days 5, S2B on days 7 and 0 (as the real S2A product of orbit 51 of 2024-01-20 and S2B's of 2024-03-05).
+  Generally, track k (-71..71, negative west of track 0, the date line between 71 and -71) flies 3 days before the
+  next track west: S2A on days (5 - 3k) mod 10, S2B 5 days later (the 0.007-day drift per track stays under half a
+  day up to the date line). Adjacent orbits are thus 3 and 7 days apart, never on the same day; each relative orbit
+  is revisited every 5 days by S2A and S2B in turn (every 10 days per platform, the real repeat cycle), so the
+  default tiles get four passes per 10 days. Dates are local mean solar days at the track (the UTC day except near
+  the date line).
 * **Time.** The track crosses the reference latitude at 10:51 local mean solar time (10:42-10:53 UTC for the
   default tiles); along the track, time grows by the ground speed (6.8 km/s).
 * **View angles.** View zenith from the cross-track distance (satellite at 786 km, Earth curvature included): 0 at
@@ -32,15 +39,20 @@ from numba import njit
 
 __all__ = ["Acquisition", "acquisitions_for_tiles", "track_params", "sun_angles", "track_position",
            "view_angles", "detector_of", "sun_angles_ref", "track_position_ref", "view_angles_ref",
-           "SWATH_HALF_WIDTH_M", "N_DETECTORS", "ALONG_TRACK_DEG", "EPOCH", "REVISIT_DAYS"]
+           "SWATH_HALF_WIDTH_M", "N_DETECTORS", "ALONG_TRACK_DEG", "EPOCH", "REVISIT_DAYS", "CYCLE_DAYS"]
 
 EPOCH = dt.date(2015, 7, 4)
 REVISIT_DAYS = 5
+CYCLE_DAYS = 10
 N_TRACKS = 143
 TRACK_SPACING_DEG = 360.0 / N_TRACKS
 REF_LAT_DEG = 43.7
 TRACK0_LON_DEG = -0.45
 TRACK0_ORBIT = 94
+#: S2A flies track 0 (relative orbit 94) on the days ``(day - EPOCH).days % CYCLE_DAYS == TRACK0_S2A_DAY``.
+TRACK0_S2A_DAY = 5
+#: Days between passes of a track and of the next track east (43 orbits earlier: 43 x 10 / 143 = 3.007 days).
+TRACK_STEP_DAYS = 3
 HEADING_DEG = 193.0
 SWATH_HALF_WIDTH_M = 145000.0
 SATELLITE_ALTITUDE_M = 786000.0
@@ -121,9 +133,21 @@ def _absolute_orbit(platform: str, relative: int, day: dt.date) -> int:
     return absolute
 
 
+def _signed_track(k: int) -> int:
+    """Track index in -71..71 (the sign of its longitude at the reference latitude)."""
+    return (k + N_TRACKS // 2) % N_TRACKS - N_TRACKS // 2
+
+
+def _s2a_day(k: int) -> int:
+    """Days since EPOCH (mod CYCLE_DAYS) on which S2A flies track ``k``; S2B flies it REVISIT_DAYS later."""
+    return (TRACK0_S2A_DAY - TRACK_STEP_DAYS * _signed_track(k)) % CYCLE_DAYS
+
+
 def _make_acquisition(day: dt.date, k: int) -> Acquisition:
-    n = (day - EPOCH).days
-    platform = "S2A" if (n // REVISIT_DAYS + k) % 2 == 0 else "S2B"
+    phase = ((day - EPOCH).days - _s2a_day(k)) % CYCLE_DAYS
+    if phase % REVISIT_DAYS:
+        raise ValueError(f"track {k} (relative orbit {_relative_orbit(k)}) is not flown on {day}")
+    platform = "S2A" if phase == 0 else "S2B"
     relative = _relative_orbit(k)
     lon = _track_lon(k)
     utc_h = LOCAL_SOLAR_TIME_H - lon / 15.0
@@ -159,12 +183,6 @@ def acquisitions_for_tiles(frames, start: dt.date, end: dt.date) -> dict[str, li
         In time order, then track order; only passes whose swath covers part of the tile.
     """
     out: dict[str, list[Acquisition]] = {}
-    first = start + dt.timedelta(days=(-(start - EPOCH).days) % REVISIT_DAYS)
-    days = []
-    d = first
-    while d <= end:
-        days.append(d)
-        d += dt.timedelta(days=REVISIT_DAYS)
     for frame in frames:
         lon = frame.nodes[2].ravel()
         lat = frame.nodes[3].ravel()
@@ -173,7 +191,13 @@ def acquisitions_for_tiles(frames, start: dt.date, end: dt.date) -> dict[str, li
             cross, _ = track_position_ref(lon, lat, _track_lon(k))
             if np.any(np.abs(cross) <= SWATH_HALF_WIDTH_M):
                 found.append(k)
-        out[frame.footprint.tile] = [_make_acquisition(day, k) for day in days for k in found]
+        passes = []
+        for k in found:
+            day = start + dt.timedelta(days=(_s2a_day(k) - (start - EPOCH).days) % REVISIT_DAYS)
+            while day <= end:
+                passes.append((day, k))
+                day += dt.timedelta(days=REVISIT_DAYS)
+        out[frame.footprint.tile] = [_make_acquisition(day, k) for day, k in sorted(passes)]
     return out
 
 

@@ -10,7 +10,7 @@ Layout (paths relative to ``DIR/truth``; all rasters are COGs on the product gri
     {tile}/monthly/{tile}_{YYYYMM}15_REFL_R1.tif, _R2 int16 x10000: cloud-free nadir reflectance on the 15th
     {tile}/monthly/{tile}_{YYYYMM}15_MASKS_R1.tif, _R2 uint8: class, landcover
 
-``stem`` is ``{tile}_{YYYYMMDDTHHMMSS}_{platform}_R{orbit}`` (e.g. ``T31TCJ_20180603T104251_S2A_R051``).
+``stem`` is ``{tile}_{YYYYMMDDTHHMMSS}_{platform}_R{orbit}`` (e.g. ``T31TCJ_20180610T104243_S2A_R051``).
 
 Per acquisition, REFL is the true surface reflectance as that pass sees it (directional: the kernel BRDF of SPEC
 section 4 at the pass's sun and view angles; no cloud, no shadow, no haze), i.e. what a perfect L2A processor would
@@ -52,7 +52,7 @@ CODE_TABLES = {
 
 
 def acquisition_stem(tile: str, when, platform: str, relative_orbit: int) -> str:
-    """File stem of the truth of one acquisition, e.g. ``T31TCJ_20180603T104251_S2A_R051``."""
+    """File stem of the truth of one acquisition, e.g. ``T31TCJ_20180610T104243_S2A_R051``."""
     return f"{tile}_{when:%Y%m%dT%H%M%S}_{platform}_R{relative_orbit:03d}"
 
 

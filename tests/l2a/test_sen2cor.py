@@ -134,6 +134,28 @@ def test_windows_equal_slices(small_safe, res, window):
     np.testing.assert_array_equal(product.read_aot(window, res=res), product.read_aot(res=res)[rows, cols])
 
 
+def test_raw_sources_convert_to_the_reads(small_safe, small_cube):
+    product = open_l2a(small_safe)
+    assert product.mask_kinds == ("SCL",)
+    for band in product.bands:
+        src = product.band_source(band)
+        assert (src.index, src.res, src.quantification, src.add_offset, src.nodata) == \
+            (1, res_of(band), 10000.0, -1000.0, 0.0)
+        with rasterio.open(src.path) as ds:
+            dn = ds.read(src.index).astype(np.float64)
+        expected = np.where(dn == src.nodata, -10000, np.rint((dn + src.add_offset) / src.quantification * 10000))
+        np.testing.assert_array_equal(product.read_band(band), expected.astype(np.int16))
+    for res in ("R1", "R2"):
+        scl = product.mask_source("SCL", res)
+        assert (scl.res, scl.index) == ("R2", 1) and scl.path.endswith("_SCL_20m.jp2")
+        aot = product.aot_source(res)
+        assert (aot.res, aot.quantification, aot.nodata) == (res, 1000.0, 0.0)
+        assert aot.path.endswith("_AOT_10m.jp2" if res == "R1" else "_AOT_20m.jp2")
+    with rasterio.open(product.mask_source("SCL", "R1").path) as ds:
+        np.testing.assert_array_equal(ds.read(1), small_cube.scl[0][::2, ::2])
+    assert product.mask_source("CLM", "R1") is None
+
+
 def test_aot_scaled_and_nan_where_unknown(small_safe, small_cube):
     product = open_l2a(small_safe)
     assert product.has_aot

@@ -41,13 +41,15 @@ def _run(tmp_path_factory, name, **kw) -> Path:
 
 @pytest.fixture(scope="module")
 def june(tmp_path_factory) -> Path:
-    """Default 4 tiles, two acquisition days (2 orbits each), 1830 m pixels."""
-    return _run(tmp_path_factory, "june", start=D(2018, 6, 3), end=D(2018, 6, 8), size=60)
+    """Default 4 tiles, four passes (R094 S2B 06-08, R051 S2A 06-10, R094 S2A 06-13, R051 S2B 06-15: two clear-ish
+    days, two cloudy ones), 1830 m pixels."""
+    return _run(tmp_path_factory, "june", start=D(2018, 6, 8), end=D(2018, 6, 15), size=60)
 
 
 @pytest.fixture(scope="module")
 def july(tmp_path_factory) -> Path:
-    return _run(tmp_path_factory, "july", start=D(2018, 7, 13), end=D(2018, 7, 13), size=120,
+    """Two tiles, one pass of each orbit (R094 07-13, R051 07-15), 915 m pixels."""
+    return _run(tmp_path_factory, "july", start=D(2018, 7, 13), end=D(2018, 7, 15), size=120,
                 tiles=("T31TCJ", "T30TYN"))
 
 
@@ -59,7 +61,7 @@ def august(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def l1c(tmp_path_factory) -> Path:
-    return _run(tmp_path_factory, "l1c", start=D(2018, 6, 3), end=D(2018, 6, 3), size=60, tiles=("T31TCJ",),
+    return _run(tmp_path_factory, "l1c", start=D(2018, 6, 8), end=D(2018, 6, 10), size=60, tiles=("T31TCJ",),
                 level="l1c")
 
 
@@ -204,7 +206,8 @@ def test_interpolate_nodes_twin():
 def test_scene_block_python_twin():
     """The compiled kernel and the same source run by the interpreter give the same numbers."""
     frame = tile_frame(tile_footprint("T31TCH"))
-    acq = orbits.acquisitions_for_tiles([frame], D(2018, 6, 23), D(2018, 6, 23))["T31TCH"][1]
+    plan = orbits.acquisitions_for_tiles([frame], D(2018, 6, 22), D(2018, 6, 25))["T31TCH"]
+    (acq,) = [a for a in plan if a.relative_orbit == 51]
     args = (frame.nodes, frame.step, 109800 / 40, 17, _R1_IDX, world_params(4), day_params(4, acq.date),
             orbits.track_params(acq), kernels.MODE_ACQUISITION, 99)
     out = kernels.allocate_outputs(4, 2, 40)
@@ -272,17 +275,24 @@ def test_overlapping_tiles_agree_in_products(june):
 
 
 # --- acquisition plan ---------------------------------------------------------------------------------------------
-def test_acquisitions_every_five_days_two_orbits_and_swath_edges(june, tmp_path):
+def test_acquisitions_real_schedule_two_orbits_and_swath_edges(june, tmp_path):
     plan = orbits.acquisitions_for_tiles([tile_frame(tile_footprint(t)) for t in DEFAULT_TILES], D(2018, 6, 1),
                                          D(2018, 8, 31))
     for tile, acqs in plan.items():
         assert {a.relative_orbit for a in acqs} == {51, 94}
-        for platform in ("S2A", "S2B"):
-            days = sorted(a.date for a in acqs if a.platform == platform)
-            assert {(b - a).days for a, b in zip(days, days[1:])} == {5}
+        assert {(a.platform, a.relative_orbit) for a in acqs} == {(p, o) for p in ("S2A", "S2B") for o in (51, 94)}
+        assert len({a.date for a in acqs}) == len(acqs)                     # adjacent orbits never on one day
+        assert acqs == sorted(acqs, key=lambda a: (a.date, a.track))
         for orbit in (51, 94):
-            mine = sorted((a.date, a.platform) for a in acqs if a.relative_orbit == orbit)
+            mine = [(a.date, a.platform) for a in acqs if a.relative_orbit == orbit]
+            assert len(mine) >= 18
             assert all((b[0] - a[0]).days == 5 and a[1] != b[1] for a, b in zip(mine, mine[1:]))
+            for platform in ("S2A", "S2B"):
+                days = [d for d, p in mine if p == platform]
+                assert {(b - a).days for a, b in zip(days, days[1:])} == {10}
+        d51 = [a.date for a in acqs if a.relative_orbit == 51]
+        d94 = [a.date for a in acqs if a.relative_orbit == 94]
+        assert {(b - a).days % 5 for a in d51 for b in d94} == {3}         # R094 flies 3 days after R051
         times = {a.relative_orbit: a.reference_time.time() for a in acqs}
         assert all(dt.time(10, 30) <= t <= dt.time(11, 0) for t in times.values()) and times[51] != times[94]
     entries = _acquisitions(june)
@@ -295,6 +305,32 @@ def test_acquisitions_every_five_days_two_orbits_and_swath_edges(june, tmp_path)
         assert np.array_equal(np.isnan(fre), edg == 1)
     for tile, fractions in edges.items():
         assert max(fractions) > 0.1 and min(fractions) < 0.05, tile      # one orbit cuts the tile, one covers it
+
+
+def test_adjacent_orbits_fly_on_different_days_as_in_reality():
+    """T31TCJ in June 2018: R051 and R094 on different days, R094 three days after R051 (mod 5), the platforms as in
+    the real products (S2A R051 on 2024-01-20, S2B R051 on 2024-03-05: days 2 and 7 mod 10 from the epoch)."""
+    frame = tile_frame(tile_footprint("T31TCJ"))
+    acqs = orbits.acquisitions_for_tiles([frame], D(2018, 6, 1), D(2018, 6, 30))["T31TCJ"]
+    days = {(o, p): [(a.date - orbits.EPOCH).days for a in acqs if (a.relative_orbit, a.platform) == (o, p)]
+            for o in (51, 94) for p in ("S2A", "S2B")}
+    assert all(len(v) == 3 for v in days.values()) and len(acqs) == 12
+    assert {(o, p): {n % 10 for n in v} for (o, p), v in days.items()} == {
+        (51, "S2A"): {2}, (51, "S2B"): {7}, (94, "S2A"): {5}, (94, "S2B"): {0}}
+    d51 = {a.date for a in acqs if a.relative_orbit == 51}
+    d94 = {a.date for a in acqs if a.relative_orbit == 94}
+    assert not d51 & d94 and {(b - a).days % 5 for a in d51 for b in d94} == {3}
+    assert [(a.date, a.platform, a.relative_orbit) for a in acqs[:4]] == [
+        (D(2018, 6, 3), "S2A", 94), (D(2018, 6, 5), "S2B", 51), (D(2018, 6, 8), "S2B", 94), (D(2018, 6, 10), "S2A", 51)]
+    # the real products themselves: same platform, relative and absolute orbit
+    for day, platform, absolute in ((D(2024, 1, 20), "S2A", 44807), (D(2024, 3, 5), "S2B", 36542)):
+        (acq,) = orbits.acquisitions_for_tiles([frame], day, day)["T31TCJ"]
+        assert (acq.platform, acq.relative_orbit, acq.absolute_orbit) == (platform, 51, absolute)
+    # absolute orbits count every orbit of a platform: 43 from R051 to the next R094, 143 per 10 days
+    s2a = [a for a in acqs if a.platform == "S2A"]
+    assert [b.absolute_orbit - a.absolute_orbit for a, b in zip(s2a, s2a[1:])] == [100, 43, 100, 43, 100]
+    with pytest.raises(ValueError, match="not flown"):
+        orbits._make_acquisition(D(2018, 6, 3), 1)
 
 
 # --- physical plausibility ---------------------------------------------------------------------------------------
@@ -349,7 +385,8 @@ def test_snow_ndsi_and_melting(june, august):
 def test_cloud_shadows_fall_away_from_the_sun():
     """Cross-correlating the true cloud and shadow masks finds the displacement the geometry predicts."""
     frame = tile_frame(tile_footprint("T31TCJ"))
-    acq = orbits.acquisitions_for_tiles([frame], D(2018, 6, 23), D(2018, 6, 23))["T31TCJ"][0]
+    (acq,) = orbits.acquisitions_for_tiles([frame], D(2018, 6, 23), D(2018, 6, 23))["T31TCJ"]
+    assert acq.relative_orbit == 94
     day = day_params(2, acq.date)
     height = 3000.0
     for layer in range(3):                    # keep one layer of cumulus at a known height
@@ -428,11 +465,13 @@ def test_products_read_back_with_open_l2a(july):
 def test_l1c_reads_back_within_quantisation(l1c, june):
     from l2a import open_l1c
 
-    config = SimulationConfig(l1c, start=D(2018, 6, 3), end=D(2018, 6, 3), size=60, tiles=("T31TCJ",), seed=1,
+    config = SimulationConfig(l1c, start=D(2018, 6, 8), end=D(2018, 6, 10), size=60, tiles=("T31TCJ",), seed=1,
                               level="l1c")
     run = _Run(config)
+    assert sorted(a["relative_orbit"] for _, a in _acquisitions(l1c)) == [51, 94]
     for tile, a in _acquisitions(l1c):
-        acq = next(x for x in run.plan[tile] if x.relative_orbit == a["relative_orbit"])
+        (acq,) = [x for x in run.plan[tile]
+                  if (x.date.isoformat(), x.relative_orbit) == (a["date"], a["relative_orbit"])]
         from l2a.simulate.driver import _noise_seed
         toa = run.run_scene(tile, 1, 0, 60, _R1_IDX, day_params(1, acq.date), orbits.track_params(acq),
                             kernels.MODE_ACQUISITION, _noise_seed(1, tile, acq))[1]
@@ -455,7 +494,7 @@ def test_l1c_reads_back_within_quantisation(l1c, june):
 
 # --- determinism, streaming, resume ----------------------------------------------------------------------------------
 def test_same_seed_same_bytes_whatever_workers_and_blocks(tmp_path):
-    kw = dict(start=D(2018, 6, 3), end=D(2018, 6, 3), size=36, tiles=("T31TCJ",))
+    kw = dict(start=D(2018, 6, 3), end=D(2018, 6, 5), size=36, tiles=("T31TCJ",))       # R094 and R051
     simulate(SimulationConfig(tmp_path / "a", seed=5, workers=1, **kw))
     simulate(SimulationConfig(tmp_path / "b", seed=5, workers=2, block_rows=6, **kw))
     simulate(SimulationConfig(tmp_path / "c", seed=6, workers=2, **kw))
@@ -499,7 +538,7 @@ def test_cli_bad_input_exit_2_one_line(tmp_path, capsys, args, message):
 
 def test_cli_runs(tmp_path, capsys):
     code = run_cli(l2a_cli, "l2a", ["simulate", "--out", str(tmp_path), "--tiles", "31TCJ", "--start", "2018-06-03",
-                                    "--end", "2018-06-03", "--size", "20", "--seed", "2", "--workers", "1", "-q"])
+                                    "--end", "2018-06-05", "--size", "20", "--seed", "2", "--workers", "1", "-q"])
     assert code == 0, capsys.readouterr().err
     products = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("SENTINEL2"))
     assert len(products) == 2 and all("_L2A_T31TCJ_C_V1-0" in p for p in products)

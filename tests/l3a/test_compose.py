@@ -18,11 +18,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from real_cubes import load_cube, write_theia_like  # noqa: E402
 
 from l2a import open_l2a  # noqa: E402
+from l2a.errors import BandNotFoundError, InvalidParameterError  # noqa: E402
 from l3a.cli import main as l3a_main  # noqa: E402
 from l3a.compose import compose  # noqa: E402
 from l3a.errors import EmptyWindowError, TileGridError  # noqa: E402
 from l3a.params import CompositeParams  # noqa: E402
-from l3a.product import open_l3a  # noqa: E402
+from l3a.product import MASK_KINDS, open_l3a  # noqa: E402
 
 pytestmark = pytest.mark.real
 NO_BRDF = dataclasses.replace(CompositeParams(), brdf=False)
@@ -93,6 +94,26 @@ def test_input_order_changes_no_byte(optical, tmp_path):
     np.random.default_rng(3).shuffle(shuffled)
     b = compose(shuffled, central, CompositeParams(), tmp_path / "b")
     assert _digest(a) == _digest(b)
+
+
+def test_deflate_level_changes_bytes_not_pixels(optical, tmp_path):
+    _, paths = optical
+    central = dt.date(2023, 10, 15)
+    default = open_l3a(compose(paths, central, NO_BRDF, tmp_path / "default"))
+    fast = open_l3a(compose(paths, central, NO_BRDF, tmp_path / "fast", deflate_level=1))
+    assert fast.bands == default.bands
+    for band in default.bands:
+        assert fast.frc_path(band).name == default.frc_path(band).name == f"{default.name}_FRC_{band}.tif"
+        assert fast.frc_path(band).read_bytes() != default.frc_path(band).read_bytes()
+        np.testing.assert_array_equal(fast.read_frc(band), default.read_frc(band))
+    for res in default.grids:
+        for kind in MASK_KINDS:
+            np.testing.assert_array_equal(fast.read_mask(kind, res), default.read_mask(kind, res))
+    with pytest.raises(BandNotFoundError):
+        default.frc_path("B1")
+    with pytest.raises(InvalidParameterError, match="DEFLATE level"):
+        compose(paths, central, NO_BRDF, tmp_path / "bad", deflate_level=13)
+    assert not (tmp_path / "bad").exists()
 
 
 def test_new_year_window_dates(winter, tmp_path):
