@@ -53,6 +53,12 @@ demo: install
 		$(BIN)/l3a compose $(DEMO_DIR)/l2a --tile $$tile --month $$month --out $(DEMO_DIR)/l3a || exit 1; \
 	done; done
 	@echo "L2A products: $(DEMO_DIR)/l2a (ground truth: $(DEMO_DIR)/l2a/truth); L3A syntheses: $(DEMO_DIR)/l3a"
+	@echo "Accuracy of each synthesis against the simulated truth (worst band; l3a validate without --summary for all):"
+	@for product in $(DEMO_DIR)/l3a/SENTINEL2X_*; do \
+		$(BIN)/l3a validate $$product --truth $(DEMO_DIR)/l2a --summary | $(BIN)/python -c \
+		'import json, sys; r = json.load(sys.stdin); print(r["product"][11:19], r["product"][35:41], json.dumps(r["worst"]))' \
+		|| exit 1; \
+	done
 	@# -- comparison viewer: each month's mosaic and tile pyramid, then the side-by-side site of the two
 	@for month in $(DEMO_MONTHS); do \
 		day=$$(echo $$month | tr -d -)15; \

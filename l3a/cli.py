@@ -116,9 +116,10 @@ def info(path, indent):
               help="Folder written by `l2a simulate` (or its truth/ folder) holding the inputs' ground truth.")
 @click.option("--slow-change-max", type=click.FloatRange(0.0, 2.0, min_open=True), default=0.05, show_default=True,
               help="Pixels whose true reflectance varies less than this within the window are 'slow'.")
+@click.option("--summary", is_flag=True, help="Print only the summary: worst figures, targets, which are met.")
 @click.option("--check", is_flag=True, help="Exit 1 when a figure misses its target (the JSON is printed anyway).")
 @indent_option
-def validate(path, truth_dir, slow_change_max, check, indent):
+def validate(path, truth_dir, slow_change_max, summary, check, indent):
     """Compare an L3A synthesis of simulated products with the simulator's ground truth.
 
     Prints JSON: per band, |FRC - true reflectance on the central date| over land pixels (median, 99th percentile;
@@ -129,7 +130,8 @@ def validate(path, truth_dir, slow_change_max, check, indent):
     from .validate import ValidationParams, validate_synthesis
 
     result = validate_synthesis(path, truth_dir, ValidationParams(slow_change_max=slow_change_max))
-    click.echo(json.dumps(result, indent=indent))
+    shown = {"product": result["product"], **result["summary"]} if summary else result
+    click.echo(json.dumps(shown, indent=indent))
     if check and not all(v for v in result["summary"]["met"].values() if v is not None):
         sys.exit(1)
 

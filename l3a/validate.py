@@ -345,8 +345,9 @@ def _seams(product: L3AProduct, bands: Sequence[str], flg: np.ndarray, footprint
         te, tr = steps(_read(truth_path, None, truth_index[b]).astype(np.float64))
         ratio = float(e.mean() / r.mean())
         truth_ratio = float(te.mean() / tr.mean()) if tr.mean() > 0 else None
-        out[b] = {"edge_pairs": int(e.size), "edge_step": round(e.mean() * 1e-4, 6),
+        out[b] = {"edge_pairs": int(e.size), "edge_step": round(e.mean() * 1e-4, 6), "inner_pairs": int(r.size),
                   "inner_step": round(r.mean() * 1e-4, 6), "ratio": round(ratio, 4),
+                  "truth_edge_step": round(te.mean() * 1e-4, 6), "truth_inner_step": round(tr.mean() * 1e-4, 6),
                   "truth_ratio": None if truth_ratio is None else round(truth_ratio, 4),
                   "excess": None if not truth_ratio else round(ratio / truth_ratio, 4)}
     return out

@@ -420,7 +420,7 @@ def test_cloud_shadows_fall_away_from_the_sun():
 
 
 def test_masks_and_reflectance_against_truth(june):
-    flagged, false_alarm, bright, clear_blue = [], [], [], []
+    flagged, false_alarm, bright, clear_blue, missed_shadow = [], [], [], [], []
     for tile, a in _acquisitions(june):
         product = june / a["product"]
         cls, cloud_true, shadow_true, _ = _read(june / "truth" / a["files"]["MASKS_R1"])
@@ -429,6 +429,9 @@ def test_masks_and_reflectance_against_truth(june):
         opaque = inside & (cloud_true == 2)
         clear = inside & (cloud_true == 0) & (shadow_true == 0)
         flagged.append((cloud[opaque].sum(), opaque.sum()))
+        # every true shadow (water clouds or thick cirrus) is flagged cloud or shadow: none can darken a synthesis
+        shaded = inside & (shadow_true == 1)
+        missed_shadow.append(((~(cloud | shadow))[shaded].sum(), shaded.sum()))
         false_alarm.append(((cloud | shadow)[clear].sum(), clear.sum()))
         b2 = _fre(product, "B2")
         bright.extend(b2[opaque])
@@ -440,6 +443,8 @@ def test_masks_and_reflectance_against_truth(june):
     wrong, clear_total = np.sum(false_alarm, axis=0)
     assert total > 50 and hits / total > 0.95
     assert wrong / clear_total < 0.1
+    missed, shaded_total = np.sum(missed_shadow, axis=0)
+    assert shaded_total > 20 and missed == 0
     assert np.median(bright) > 0.25 and np.median(bright) > 3 * np.median(clear_blue)
 
 

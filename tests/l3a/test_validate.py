@@ -75,6 +75,12 @@ def test_cli_validate_prints_json_and_checks(july, july_l3a, tmp_path, capsys):
     assert out["product"] == july_l3a.name and set(out["resolutions"]) == {"R1", "R2"}
     # --check: exit 0 only when every target is met (B4/B12 seam ratios may carry landscape noise at this size)
     assert exc.value.code == (0 if all(v for v in out["summary"]["met"].values() if v is not None) else 1)
+    # --summary: the worst figures only
+    with pytest.raises(SystemExit) as exc:
+        l3a_main(["validate", str(july_l3a), "--truth", str(july), "--summary"])
+    short = json.loads(capsys.readouterr().out)
+    assert exc.value.code == 0 and set(short) == {"product", "worst", "targets", "met"}
+    assert short["worst"] == out["summary"]["worst"]
     # a truth folder that is not one: one error line, exit 2
     with pytest.raises(SystemExit) as exc:
         l3a_main(["validate", str(july_l3a), "--truth", str(tmp_path)])
