@@ -1,9 +1,16 @@
 """Cloud-Optimised GeoTIFF output, written window by window and finished atomically.
 
 Every raster the toolkit writes (L2A, L3A, mosaics) goes through :class:`CogWriter`: blocks are written into a
-temporary tiled GeoTIFF beside the target, which is then translated by GDAL's COG driver (DEFLATE with predictor,
-internal overviews, nodata, band descriptions, scale, and the per-dataset mask when one was written) into another
-temporary name and renamed onto the target. A crash never leaves a partial file under the final name.
+temporary tiled GeoTIFF beside the target (ZSTD level 1: cheap to write and to read back), which is then translated
+by GDAL's COG driver (DEFLATE with predictor, internal overviews, nodata, band descriptions, scale, and the
+per-dataset mask when one was written) into another temporary name and renamed onto the target. A crash never leaves
+a partial file under the final name.
+
+Overviews are computed here, level from level (:mod:`l2a.kernels`: 2 x 2 mean of the valid pixels, or one pixel of
+each cell for classes and bit masks), into temporary GeoTIFFs that a VRT attaches to the full resolution as its
+overviews; the COG driver then only encodes every pixel once. GDAL's own overview pass (its generic resampler, then
+a temporary overview file) cost more CPU than encoding the full resolution itself. Rasters with a per-dataset mask
+keep GDAL's overviews, which mask the overview pixels consistently with the data.
 """
 
 from __future__ import annotations
@@ -21,8 +28,10 @@ from rasterio.crs import CRS
 from rasterio.windows import Window
 
 from .errors import InvalidParameterError
+from .safexml import parse_xml
 
-__all__ = ["CogWriter", "write_cog", "check_deflate_level", "COG_BLOCKSIZE", "DEFLATE_LEVELS"]
+__all__ = ["CogWriter", "write_cog", "check_deflate_level", "overview_shapes", "COG_BLOCKSIZE", "DEFLATE_LEVELS",
+           "OWN_OVERVIEW_RESAMPLINGS"]
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +39,10 @@ logger = logging.getLogger(__name__)
 COG_BLOCKSIZE = 512
 #: DEFLATE levels GDAL accepts (libdeflate): 1 fastest .. 12 smallest; GDAL's default is 6.
 DEFLATE_LEVELS = range(1, 13)
+#: Overview resamplings :class:`CogWriter` computes itself (others go to GDAL).
+OWN_OVERVIEW_RESAMPLINGS = ("average", "nearest")
+# Rows of a level read at a time while computing the next one (even: whole 2 x 2 cells).
+_OVERVIEW_STRIP_ROWS = 1024
 
 
 def check_deflate_level(level: int | None) -> int | None:
@@ -121,6 +134,8 @@ class CogWriter:
             self._ds.offsets = [0.0 if offset is None else offset] * count
         if tags:
             self._ds.update_tags(**{k: str(v) for k, v in tags.items()})
+        self._nodata = nodata
+        self._has_mask = False
         self._closed = False
 
     def write(self, array: np.ndarray, window: Window | None = None, band: int | None = None) -> None:
@@ -166,6 +181,7 @@ class CogWriter:
         if arr.dtype == np.bool_:
             arr = np.where(arr, np.uint8(255), np.uint8(0))
         self._ds.write_mask(arr, window=window)
+        self._has_mask = True
 
     def update_tags(self, **tags) -> None:
         self._ds.update_tags(**{k: str(v) for k, v in tags.items()})
@@ -181,8 +197,15 @@ class CogWriter:
         os.close(fd)
         predictor = "3" if self.dtype.kind == "f" else "2"
         level = {} if self.deflate_level is None else {"level": str(self.deflate_level)}
+        levels: list[str] = []
+        vrt = None
         try:
-            rasterio.shutil.copy(self._tmp, tmp_cog, driver="COG", compress="DEFLATE", predictor=predictor,
+            source = self._tmp
+            if self.overviews and not self._has_mask and self.resampling in OWN_OVERVIEW_RESAMPLINGS:
+                levels = _write_overview_levels(self._tmp, self.resampling, self._nodata)
+                if levels:
+                    vrt = source = _attach_overviews(self._tmp, levels)
+            rasterio.shutil.copy(source, tmp_cog, driver="COG", compress="DEFLATE", predictor=predictor,
                                  blocksize=COG_BLOCKSIZE, overviews="AUTO" if self.overviews else "NONE",
                                  overview_resampling=self.resampling, resampling=self.resampling,
                                  num_threads=str(self.threads), bigtiff="IF_SAFER", **level)
@@ -192,7 +215,8 @@ class CogWriter:
             _remove(tmp_cog)
             raise
         finally:
-            _remove(self._tmp)
+            for path in [self._tmp, *levels] + ([vrt] if vrt else []):
+                _remove(path)
         return self.path
 
     def abort(self) -> None:
@@ -223,6 +247,78 @@ def _remove(path: str) -> None:
         os.remove(path)
     except FileNotFoundError:
         pass
+
+
+def overview_shapes(height: int, width: int) -> list[tuple[int, int]]:
+    """(rows, cols) of the internal overview levels of a COG of ``height`` x ``width`` pixels: halved (rounding up)
+    until both sides fit in one :data:`COG_BLOCKSIZE` tile, as GDAL's COG driver decides how many levels to make."""
+    shapes = []
+    while height > COG_BLOCKSIZE or width > COG_BLOCKSIZE:
+        height, width = (height + 1) // 2, (width + 1) // 2
+        shapes.append((height, width))
+    return shapes
+
+
+def _write_overview_levels(path: str, resampling: str, nodata: float | None) -> list[str]:
+    """Compute the overview levels of the GeoTIFF at ``path``, each from the one above, into temporary GeoTIFFs
+    beside it (ZSTD level 1); returns their paths, largest first (none for a raster of one tile).
+
+    Reads ``_OVERVIEW_STRIP_ROWS`` rows at a time: memory is a strip of the level above plus one of the level below.
+    """
+    from .kernels import downsample2_average, downsample2_nearest, downsampled_shape
+
+    with rasterio.open(path) as ds:
+        shapes = overview_shapes(ds.height, ds.width)
+    folder = os.path.dirname(os.path.abspath(path))
+    paths: list[str] = []
+    above = path
+    try:
+        for rows, cols in shapes:
+            fd, below = tempfile.mkstemp(prefix=".tmp-ovr-", suffix=".tif", dir=folder)
+            os.close(fd)
+            paths.append(below)
+            with rasterio.open(above) as src:
+                profile = dict(driver="GTiff", height=rows, width=cols, count=src.count, dtype=src.dtypes[0],
+                               crs=src.crs, transform=src.transform @ Affine.scale(src.width / cols,
+                                                                                    src.height / rows),
+                               nodata=src.nodata, compress="ZSTD", zstd_level=1, bigtiff="IF_SAFER")
+                if min(rows, cols) >= COG_BLOCKSIZE:
+                    profile.update(tiled=True, blockxsize=COG_BLOCKSIZE, blockysize=COG_BLOCKSIZE)
+                is_float = np.dtype(src.dtypes[0]).kind == "f"
+                with rasterio.open(below, "w", **profile) as dst:
+                    for row in range(0, src.height, _OVERVIEW_STRIP_ROWS):
+                        block = src.read(window=Window(0, row, src.width, min(_OVERVIEW_STRIP_ROWS,
+                                                                              src.height - row)))
+                        out = np.empty((src.count,) + downsampled_shape(*block.shape[1:]), block.dtype)
+                        if resampling == "nearest":
+                            downsample2_nearest(block, out)
+                        else:
+                            downsample2_average(block, 0.0 if nodata is None else float(nodata), nodata is not None,
+                                                is_float, out)
+                        dst.write(out, window=Window(0, row // 2, out.shape[2], out.shape[1]))
+            above = below
+    except BaseException:
+        for p in paths:
+            _remove(p)
+        raise
+    return paths
+
+
+def _attach_overviews(path: str, levels: Sequence[str]) -> str:
+    """A VRT of the GeoTIFF at ``path`` (written by GDAL: georeferencing, nodata, descriptions, scales and metadata
+    as they are) with ``levels`` declared as the overviews of every band; returns its path."""
+    import xml.etree.ElementTree as ET
+
+    vrt = path[:-4] + ".vrt"
+    rasterio.shutil.copy(path, vrt, driver="VRT")
+    root = parse_xml(vrt)
+    for band in root.iter("VRTRasterBand"):
+        for level in levels:
+            overview = ET.SubElement(band, "Overview")
+            ET.SubElement(overview, "SourceFilename", relativeToVRT="0").text = os.path.abspath(level)
+            ET.SubElement(overview, "SourceBand").text = band.get("band")
+    ET.ElementTree(root).write(vrt, encoding="utf-8")
+    return vrt
 
 
 def write_cog(path: str | os.PathLike, array: np.ndarray, *, crs: CRS, transform: Affine, **kwargs) -> str:

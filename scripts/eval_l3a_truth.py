@@ -136,13 +136,13 @@ def main(argv=None) -> int:
         "seam_ratio": max((r["seam_ratio"] for r in defaults if r["seam_ratio"] is not None), default=None),
         "seam_excess": max((r["seam_excess"] for r in defaults if r["seam_excess"] is not None), default=None),
     }
-    met = {"median": worst["median"] <= TARGETS["median"], "p99": worst["p99"] <= TARGETS["p99"],
-           "flag_agreement": worst["flag_agreement"] >= TARGETS["flag_agreement"],
+    met = {"median": bool(worst["median"] <= TARGETS["median"]), "p99": bool(worst["p99"] <= TARGETS["p99"]),
+           "flag_agreement": bool(worst["flag_agreement"] >= TARGETS["flag_agreement"]),
            "no_cloud_leak": worst["cloud_leaks"] == 0,
-           "seam_ratio": None if worst["seam_ratio"] is None else worst["seam_ratio"] <= TARGETS["seam_ratio"]}
+           "seam_ratio": None if worst["seam_ratio"] is None else bool(worst["seam_ratio"] <= TARGETS["seam_ratio"])}
     pooled_worst = [p["default"]["worst_ratio"] for p in pooled.values() if p["default"]["worst_ratio"] is not None]
     if pooled_worst:
-        met["seam_ratio_pooled"] = max(pooled_worst) <= TARGETS["seam_ratio"]
+        met["seam_ratio_pooled"] = bool(max(pooled_worst) <= TARGETS["seam_ratio"])
     print(json.dumps({"size": args.size, "tiles": list(tiles), "months": [f"{c:%Y-%m}" for c in centrals],
                       "seed": args.seed, "simulation": sim.name, "runs": runs, "pooled_seams": pooled,
                       "worst_default": worst,

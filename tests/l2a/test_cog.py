@@ -103,3 +103,55 @@ def test_write_mask_refuses_other_arrays(tmp_path, bad):
             w.write_mask(bad)
     finally:
         w.abort()
+
+
+def _pyramid(data, nodata, resampling):
+    """Reference levels of the writer's own overviews (numpy twins of the kernels, level from level)."""
+    from l2a.kernels import downsample2_average_ref, downsample2_nearest_ref
+
+    levels, level = [], data[None]
+    while max(level.shape[1:]) > 512:
+        level = (downsample2_nearest_ref(level) if resampling == "nearest"
+                 else downsample2_average_ref(level, nodata))
+        levels.append(level[0])
+    return levels
+
+
+@pytest.mark.parametrize("dtype, nodata, resampling", [("int16", -10000, "average"), ("uint8", None, "nearest"),
+                                                       ("float32", None, "average")])
+def test_own_overviews_are_the_pyramid_and_the_file_is_a_cog(tmp_path, dtype, nodata, resampling):
+    from l2a.cog import overview_shapes
+
+    shape = (1100, 2051)   # odd sizes: the last row and column of a level cover one pixel
+    data = structured((1110, 2060), 4)[:shape[0], :shape[1]].astype(dtype)
+    if nodata is not None:
+        data[:300, :700] = nodata
+    path = tmp_path / "o.tif"
+    with CogWriter(path, crs=CRS_UTM, transform=TRANSFORM, height=shape[0], width=shape[1], dtype=dtype,
+                   nodata=nodata, descriptions=["B4"], scale=1e-4, resampling=resampling,
+                   tags={"PRODUCT": "x"}) as w:
+        for row in range(0, shape[0], 512):   # windows in any order
+            w.write(data[row:row + 512], Window(0, row, shape[1], min(512, shape[0] - row)))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.tif"]   # no temporary level, VRT or GeoTIFF left
+    levels = _pyramid(data, nodata, resampling)
+    assert [lv.shape for lv in levels] == overview_shapes(*shape) == [(550, 1026), (275, 513), (138, 257)]
+    with rasterio.open(path) as ds:
+        assert ds.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
+        assert ds.profile["compress"] == "deflate" and ds.block_shapes[0] == (512, 512)
+        assert ds.descriptions == ("B4",) and ds.scales == (1e-4,) and ds.tags()["PRODUCT"] == "x"
+        assert ds.nodata == nodata or (nodata is None and ds.nodata is None)
+        np.testing.assert_array_equal(ds.read(1), data)
+        assert len(ds.overviews(1)) == len(levels)
+        for lv in levels:
+            np.testing.assert_array_equal(ds.read(1, out_shape=lv.shape), lv)
+
+
+def test_masked_rasters_keep_gdal_overviews(tmp_path):
+    shape = (600, 600)
+    path = tmp_path / "m.tif"
+    with CogWriter(path, crs=CRS_UTM, transform=TRANSFORM, height=shape[0], width=shape[1], dtype="int16") as w:
+        w.write(structured(shape))
+        w.write_mask(np.ones(shape, bool))
+    with rasterio.open(path) as ds:
+        assert ds.overviews(1) and ds.mask_flag_enums[0] == [MaskFlags.per_dataset]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.tif"]
