@@ -20,7 +20,7 @@ Inputs are Theia L2A COGs (DEFLATE with predictor, as the toolkit writes them), 
 ``--size`` itself (about 1 min per product at 5490, 4 at 10980 on 2 cores). ``--enlarge`` makes them instead from a
 100 m simulation by nearest-neighbour enlargement plus a deterministic +-1 % texture: much faster to make, but the
 replicated pixels compress unlike imagery (the composite of such inputs takes DEFLATE level 6 four times longer to
-encode than level 5, against 1.2 times on simulated 10 m pixels). Free disk space is checked before anything is
+encode than level 5, against 1.2 times on simulated pixels). Free disk space is checked before anything is
 written.
 
 Usage::
