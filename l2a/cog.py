@@ -198,13 +198,12 @@ class CogWriter:
         predictor = "3" if self.dtype.kind == "f" else "2"
         level = {} if self.deflate_level is None else {"level": str(self.deflate_level)}
         levels: list[str] = []
-        vrt = None
         try:
             source = self._tmp
             if self.overviews and not self._has_mask and self.resampling in OWN_OVERVIEW_RESAMPLINGS:
                 levels = _write_overview_levels(self._tmp, self.resampling, self._nodata)
                 if levels:
-                    vrt = source = _attach_overviews(self._tmp, levels)
+                    source = _attach_overviews(self._tmp, levels)
             rasterio.shutil.copy(source, tmp_cog, driver="COG", compress="DEFLATE", predictor=predictor,
                                  blocksize=COG_BLOCKSIZE, overviews="AUTO" if self.overviews else "NONE",
                                  overview_resampling=self.resampling, resampling=self.resampling,
@@ -215,7 +214,7 @@ class CogWriter:
             _remove(tmp_cog)
             raise
         finally:
-            for path in [self._tmp, *levels] + ([vrt] if vrt else []):
+            for path in (self._tmp, _vrt_path(self._tmp), *levels):
                 _remove(path)
         return self.path
 
@@ -304,12 +303,16 @@ def _write_overview_levels(path: str, resampling: str, nodata: float | None) -> 
     return paths
 
 
+def _vrt_path(path: str) -> str:
+    return os.path.splitext(path)[0] + ".vrt"
+
+
 def _attach_overviews(path: str, levels: Sequence[str]) -> str:
     """A VRT of the GeoTIFF at ``path`` (written by GDAL: georeferencing, nodata, descriptions, scales and metadata
     as they are) with ``levels`` declared as the overviews of every band; returns its path."""
     import xml.etree.ElementTree as ET
 
-    vrt = path[:-4] + ".vrt"
+    vrt = _vrt_path(path)
     rasterio.shutil.copy(path, vrt, driver="VRT")
     root = parse_xml(vrt)
     for band in root.iter("VRTRasterBand"):
