@@ -49,17 +49,26 @@ CENTRAL = dt.date(2018, 7, 15)
 BASE_SIZE = 1098
 
 
-def _estimate_bytes(size: int, dates: int) -> int:
-    """Disk needed for inputs + one output, bytes (DEFLATE of noisy int16 ~ 75 % of raw)."""
+def _half_window(dates: int) -> int:
+    """Days either side of the central date to simulate so that ``dates`` acquisitions fall inside (two relative
+    orbits: about 2 acquisitions every 5 days)."""
+    return min(23, int(math.ceil(dates * 5 / 4)) + 3)
+
+
+def _estimate_bytes(size: int, dates: int, inputs_cached: bool) -> int:
+    """Disk still needed, bytes: the simulation unless cached (about 16 bytes per 10 m-grid pixel and product,
+    products and ground truth, measured at 5490), the outputs of compose and of the encode floor (about 25 bytes
+    per pixel each) and 2 GiB of margin."""
     px = size * size
-    per_product = int(px * 2 * (4 + 6 / 4) * 0.75 + px * (4 + 2) / 4)
-    return per_product * (dates + 1) + 2 * 1024**3
+    need = 2 * 25 * px + 2 * 1024**3
+    if not inputs_cached:
+        need += int(16 * px * math.ceil((2 * _half_window(dates) + 1) * 0.4))
+    return need
 
 
 def _simulate(cache: Path, size: int, dates: int) -> list[Path]:
     """The ``dates`` products of T31TCJ nearest the central date, simulated at ``size`` (cached)."""
-    # two relative orbits: about 2 acquisitions every 5 days, so +-(5/4 dates + 3) days holds enough of them
-    half = min(23, int(math.ceil(dates * 5 / 4)) + 3)
+    half = _half_window(dates)
     sim = cache / f"sim-{size}-{half}"
     done = sim / ".complete"
     if not done.exists():
@@ -319,7 +328,10 @@ def main() -> None:
         raise SystemExit("--size must be even")
     a.cache.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(a.cache).free
-    need = _estimate_bytes(a.size, a.dates)
+    enlarged = a.enlarge and a.size % BASE_SIZE == 0 and a.size != BASE_SIZE
+    marker = (a.cache / f"inputs-{a.size}-{a.dates}" if enlarged else
+              a.cache / f"sim-{a.size}-{_half_window(a.dates)}") / ".complete"
+    need = _estimate_bytes(a.size, a.dates, marker.exists())
     if free < need:
         raise SystemExit(f"not enough free disk in {a.cache}: {free / 1e9:.1f} GB free, about {need / 1e9:.1f} GB "
                          "needed")
