@@ -41,6 +41,9 @@ COG_BLOCKSIZE = 512
 DEFLATE_LEVELS = range(1, 13)
 #: Overview resamplings :class:`CogWriter` computes itself (others go to GDAL).
 OWN_OVERVIEW_RESAMPLINGS = ("average", "nearest")
+# Creation options of the temporary GeoTIFFs: ZSTD level 1 costs less CPU than uncompressed files (whose pages the
+# kernel copies and writes back) and takes far less disk.
+_TEMP_COMPRESSION = {"compress": "ZSTD", "zstd_level": 1}
 # Rows of a level read at a time while computing the next one (even: whole 2 x 2 cells).
 _OVERVIEW_STRIP_ROWS = 1024
 
@@ -122,7 +125,7 @@ class CogWriter:
         os.close(fd)
         block = COG_BLOCKSIZE if min(height, width) >= COG_BLOCKSIZE else None
         profile = dict(driver="GTiff", height=height, width=width, count=count, dtype=self.dtype.name, crs=crs,
-                       transform=transform, nodata=nodata, compress="ZSTD", zstd_level=1, bigtiff="IF_SAFER")
+                       transform=transform, nodata=nodata, bigtiff="IF_SAFER", **_TEMP_COMPRESSION)
         if block:
             profile.update(tiled=True, blockxsize=block, blockysize=block)
         self._ds = rasterio.open(self._tmp, "w", **profile)
@@ -280,7 +283,7 @@ def _write_overview_levels(path: str, resampling: str, nodata: float | None) -> 
                 profile = dict(driver="GTiff", height=rows, width=cols, count=src.count, dtype=src.dtypes[0],
                                crs=src.crs, transform=src.transform @ Affine.scale(src.width / cols,
                                                                                     src.height / rows),
-                               nodata=src.nodata, compress="ZSTD", zstd_level=1, bigtiff="IF_SAFER")
+                               nodata=src.nodata, bigtiff="IF_SAFER", **_TEMP_COMPRESSION)
                 if min(rows, cols) >= COG_BLOCKSIZE:
                     profile.update(tiled=True, blockxsize=COG_BLOCKSIZE, blockysize=COG_BLOCKSIZE)
                 is_float = np.dtype(src.dtypes[0]).kind == "f"

@@ -9,8 +9,9 @@ Pipeline, per block (a window of whole COG tiles of one resolution group):
    BRDF-normalised reflectance of every pixel (coarse grids interpolated from per-row and per-column tables);
 2. *compose*: :func:`~l3a.kernels.compose_block` (numba, parallel over rows) in the main thread, while the next
    block is read;
-3. *write*: the outputs go to the writer in one background thread (ZSTD encoding), while the next block is
-   composed.
+3. *write*: the outputs go to the writer in one background thread, while the next block is composed; once the
+   last block of a resolution group is written, its rasters are finished as COGs (overviews, DEFLATE) in another
+   background thread, so that encoding the R1 outputs overlaps the composition of the R2 blocks.
 
 Memory is bounded by the block size: two blocks of ``dates x (bands x int16 + float32 weight + uint8 class)`` (the
 one composed and the one being read) plus two blocks of outputs. Blocks are ``block_rows`` R1 rows (R2 blocks cover
@@ -492,14 +493,18 @@ def _load_date(reader: _DateReader, s: SelectedInput, grids: _DateGrids, window:
 
 
 def _write_block(writer: L3AWriter, bands: Sequence[str], res: str, window: Window, out_refl: np.ndarray,
-                 out_wgt: np.ndarray, out_day: np.ndarray, out_flg: np.ndarray, out_nob: np.ndarray) -> None:
-    """Write the outputs of one block (runs in the writer thread)."""
+                 out_wgt: np.ndarray, out_day: np.ndarray, out_flg: np.ndarray, out_nob: np.ndarray,
+                 last_of_group: bool) -> None:
+    """Write the outputs of one block (runs in the writer thread); after the last block of a resolution group,
+    its rasters start being finished in the background."""
     for k, b in enumerate(bands):
         writer.write_frc(b, out_refl[k], window)
     writer.write_mask("WGT", res, out_wgt, window)
     writer.write_mask("DTS", res, day_of_year_from_day_number(out_day), window)
     writer.write_mask("FLG", res, out_flg, window)
     writer.write_mask("NOB", res, out_nob, window)
+    if last_of_group:
+        writer.finish(res)
 
 
 def compose(products: Iterable[L2AProduct | str | os.PathLike], central_date: dt.date,
@@ -532,7 +537,8 @@ def compose(products: Iterable[L2AProduct | str | os.PathLike], central_date: dt
     show_progress : bool
         tqdm progress over blocks.
     deflate_level : int, optional
-        DEFLATE level of the output COGs, 1 fastest .. 12 smallest; None = GDAL default 6.
+        DEFLATE level of every output COG, 1 fastest .. 12 smallest; None =
+        :data:`l3a.product.DEFAULT_DEFLATE_LEVELS` (1 for FRC, 6 for the masks).
 
     Returns
     -------
@@ -621,7 +627,8 @@ def compose(products: Iterable[L2AProduct | str | os.PathLike], central_date: dt
                     for t in tasks:
                         t.result()
                     pending = load(*plan[i + 1]) if i + 1 < len(plan) else None
-                    if pending is None or plan[i + 1][0] != res:  # last block of the group: its files are done
+                    last_of_group = pending is None or plan[i + 1][0] != res
+                    if last_of_group:  # its input files are done
                         for reader in readers.pop(res):
                             reader.close()
                     shape = (int(win.height), int(win.width))
@@ -637,7 +644,7 @@ def compose(products: Iterable[L2AProduct | str | os.PathLike], central_date: dt
                     if writing is not None:
                         writing.result()  # at most one block of outputs waits for the writer
                     writing = write_pool.submit(_write_block, writer, bs, res, win, out_refl, out_wgt, out_day,
-                                                out_flg, out_nob)
+                                                out_flg, out_nob, last_of_group)
                 if writing is not None:
                     writing.result()
             finally:

@@ -19,6 +19,7 @@ from real_cubes import load_cube, write_theia_like  # noqa: E402
 
 from l2a import open_l2a  # noqa: E402
 from l2a.errors import BandNotFoundError, InvalidParameterError  # noqa: E402
+from l2a.safexml import parse_xml  # noqa: E402
 from l3a.cli import main as l3a_main  # noqa: E402
 from l3a.compose import compose  # noqa: E402
 from l3a.errors import EmptyWindowError, TileGridError  # noqa: E402
@@ -100,15 +101,24 @@ def test_deflate_level_changes_bytes_not_pixels(optical, tmp_path):
     _, paths = optical
     central = dt.date(2023, 10, 15)
     default = open_l3a(compose(paths, central, NO_BRDF, tmp_path / "default"))
+    small = open_l3a(compose(paths, central, NO_BRDF, tmp_path / "small", deflate_level=9))
     fast = open_l3a(compose(paths, central, NO_BRDF, tmp_path / "fast", deflate_level=1))
-    assert fast.bands == default.bands
+    assert small.bands == default.bands
     for band in default.bands:
-        assert fast.frc_path(band).name == default.frc_path(band).name == f"{default.name}_FRC_{band}.tif"
-        assert fast.frc_path(band).read_bytes() != default.frc_path(band).read_bytes()
-        np.testing.assert_array_equal(fast.read_frc(band), default.read_frc(band))
+        assert small.frc_path(band).name == default.frc_path(band).name == f"{default.name}_FRC_{band}.tif"
+        assert small.frc_path(band).read_bytes() != default.frc_path(band).read_bytes()
+        # reflectance is written at level 1 by default (DEFAULT_DEFLATE_LEVELS)
+        assert fast.frc_path(band).read_bytes() == default.frc_path(band).read_bytes()
+        np.testing.assert_array_equal(small.read_frc(band), default.read_frc(band))
     for res in default.grids:
         for kind in MASK_KINDS:
-            np.testing.assert_array_equal(fast.read_mask(kind, res), default.read_mask(kind, res))
+            np.testing.assert_array_equal(small.read_mask(kind, res), default.read_mask(kind, res))
+    ipp = {folder: parse_xml(next((tmp_path / folder).glob("*/DATA/*_IPP_ALL.xml"))).find("OUTPUT_COMPRESSION")
+           for folder in ("default", "small")}
+    assert ipp["default"].attrib == {"predictor": "2", "level_frc": "1", "level_wgt": "6", "level_dts": "6",
+                                     "level_flg": "6", "level_nob": "6"}
+    assert {k: v for k, v in ipp["small"].attrib.items() if k.startswith("level_")} == dict.fromkeys(
+        ("level_frc", "level_wgt", "level_dts", "level_flg", "level_nob"), "9")
     with pytest.raises(BandNotFoundError):
         default.frc_path("B1")
     with pytest.raises(InvalidParameterError, match="DEFLATE level"):

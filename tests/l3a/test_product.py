@@ -1,0 +1,73 @@
+"""L3AWriter: rasters finished in the background, per resolution, and what a failure there leaves."""
+
+import datetime as dt
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from affine import Affine
+from rasterio.crs import CRS
+from rasterio.windows import Window
+
+import l2a.cog
+from l2a.product import Grid
+from l3a.product import L3AMetadata, L3AWriter, open_l3a
+
+BANDS = ("B2", "B3", "B4", "B8", "B11")
+
+
+def _meta(size: int = 640) -> L3AMetadata:
+    grids = {"R1": Grid(Affine(10.0, 0.0, 300000.0, 0.0, -10.0, 4900020.0), size, size),
+             "R2": Grid(Affine(20.0, 0.0, 300000.0, 0.0, -20.0, 4900020.0), size // 2, size // 2)}
+    return L3AMetadata(tile="T31TCJ", central_date=dt.date(2018, 7, 15), half_window_days=23,
+                       crs=CRS.from_epsg(32631), grids=grids, bands=BANDS, platforms=("SENTINEL2A",))
+
+
+def _write(out_dir: Path, finish_early: bool) -> Path:
+    """Write a product block by block (R1 then R2, 2 blocks each), optionally finishing each group early."""
+    meta = _meta()
+    rng = np.random.default_rng(3)
+    with L3AWriter(out_dir, meta, threads=1) as writer:
+        for res, grid in meta.grids.items():
+            half = grid.height // 2
+            for row in (0, half):
+                win = Window(0, row, grid.width, half)
+                for b in BANDS:
+                    if (b in ("B2", "B3", "B4", "B8")) == (res == "R1"):
+                        writer.write_frc(b, rng.integers(0, 3000, (half, grid.width), dtype=np.int16), win)
+                writer.write_mask("WGT", res, rng.integers(0, 5000, (half, grid.width), dtype=np.int16), win)
+                writer.write_mask("DTS", res, np.full((half, grid.width), 195, np.int16), win)
+                writer.write_mask("FLG", res, rng.integers(0, 5, (half, grid.width), dtype=np.uint8), win)
+                writer.write_mask("NOB", res, rng.integers(0, 10, (half, grid.width), dtype=np.uint8), win)
+            if finish_early:
+                writer.finish(res)
+    return writer.path
+
+
+def _raster_digests(folder: Path) -> dict:
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*.tif"))}
+
+
+def test_finishing_early_gives_the_same_rasters(tmp_path):
+    early = _write(tmp_path / "early", finish_early=True)
+    late = _write(tmp_path / "late", finish_early=False)
+    assert _raster_digests(early) == _raster_digests(late)
+    assert len(_raster_digests(early)) == len(BANDS) + 8
+    product = open_l3a(early)
+    assert product.read_frc("B11").shape == (320, 320)
+
+
+def test_failure_while_finishing_in_the_background_leaves_nothing(tmp_path, monkeypatch):
+    close = l2a.cog.CogWriter.close
+
+    def failing_close(self):
+        if "_FLG_R1" in self.path:
+            raise OSError("disk full (simulated)")
+        return close(self)
+
+    monkeypatch.setattr(l2a.cog.CogWriter, "close", failing_close)
+    with pytest.raises(OSError, match="disk full"):
+        _write(tmp_path, finish_early=True)
+    assert list(tmp_path.iterdir()) == []
