@@ -63,8 +63,9 @@ def _parse_bands(_ctx, _param, value):
 @click.option("--block-rows", type=click.IntRange(24, 10980), default=None,
               help="Rows of 10 m pixels per block (bounds memory; default 1024).")
 @click.option("--deflate-level", type=click.IntRange(1, 12), default=None,
-              help="DEFLATE level of every output COG, 1 fastest .. 12 smallest; default 1 for the reflectance "
-                   "(smaller and faster than 6 on noisy 16-bit data) and 6 for the masks.")
+              help="DEFLATE level of every output COG, 1 fastest .. 12 smallest; default 1 for FRC and WGT "
+                   "(noisy 16-bit data, on which level 6 saves little or nothing at twice the CPU), 6 for DTS, FLG "
+                   "and NOB.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing product.")
 @click.pass_obj
 def compose(obj, inputs, tile, month, central, half_window, profile, brdf, bands, out_dir, threads, block_rows,

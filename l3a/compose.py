@@ -538,7 +538,7 @@ def compose(products: Iterable[L2AProduct | str | os.PathLike], central_date: dt
         tqdm progress over blocks.
     deflate_level : int, optional
         DEFLATE level of every output COG, 1 fastest .. 12 smallest; None =
-        :data:`l3a.product.DEFAULT_DEFLATE_LEVELS` (1 for FRC, 6 for the masks).
+        :data:`l3a.product.DEFAULT_DEFLATE_LEVELS` (1 for FRC and WGT, 6 for DTS, FLG and NOB).
 
     Returns
     -------

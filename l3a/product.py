@@ -64,11 +64,12 @@ MASK_KINDS = {
     "FLG": ("uint8", None, "nearest"),
     "NOB": ("uint8", None, "nearest"),
 }
-#: DEFLATE level of each raster kind when none is asked for. Reflectance is noisy 16-bit data, on which libdeflate's
-#: level 1 is the better choice: 1-3 % smaller files than GDAL's default level 6, in about half the CPU time
-#: (measured on simulated composites and on real Sentinel-2 bands). WGT, DTS, FLG and NOB are smoother: 13-30 %
-#: smaller at level 6, which they keep.
-DEFAULT_DEFLATE_LEVELS = {"FRC": 1, "WGT": 6, "DTS": 6, "FLG": 6, "NOB": 6}
+#: DEFLATE level of each raster kind when none is asked for (``scripts/bench_deflate.py`` compares levels). On the
+#: noisy 16-bit rasters, reflectance (FRC) and weights (WGT), libdeflate's level 1 is the better choice: FRC files
+#: 1-3 % smaller than at GDAL's default level 6 in about half the DEFLATE time (simulated composites, real Sentinel-2
+#: bands); WGT 14 % larger but 2.5 times cheaper, about 1 % of the product for 5 % of the synthesis CPU. Dates,
+#: classes and counts (DTS, FLG, NOB) are 3-23 % smaller at level 6 for little CPU, and keep it.
+DEFAULT_DEFLATE_LEVELS = {"FRC": 1, "WGT": 1, "DTS": 6, "FLG": 6, "NOB": 6}
 _NAME_RE = re.compile(r"^(SENTINEL2[ABCX]|VENUS)_(\d{8})-(\d{6})-(\d{3})_L3A_(T\d{2}[A-Z]{3})_([A-Z])_V(\d+-\d+)$")
 
 
@@ -167,7 +168,7 @@ class L3AWriter:
         Replace an existing product of the same name.
     deflate_level : int, optional
         DEFLATE level of every output COG, 1 fastest .. 12 smallest; None = :data:`DEFAULT_DEFLATE_LEVELS` (1 for
-        FRC, 6 for the masks).
+        FRC and WGT, 6 for DTS, FLG and NOB).
 
     Rasters are finished as COGs (overviews, DEFLATE) by a background thread: those of one resolution as soon as
     :meth:`finish` says all their blocks are written (so that encoding the R1 outputs overlaps the composition of

@@ -315,7 +315,7 @@ def main() -> None:
                          "outputs most of all)")
     ap.add_argument("--deflate-level", type=int, choices=range(1, 13), default=None, metavar="N",
                     help="DEFLATE level of every raster of the composite and of the encode floor, 1 fastest .. 12 "
-                         "smallest (default: l3a's, 1 for FRC and 6 for the masks)")
+                         "smallest (default: l3a's, 1 for FRC and WGT, 6 for DTS, FLG and NOB)")
     ap.add_argument("--part", help=argparse.SUPPRESS)
     ap.add_argument("--inputs", nargs="*", help=argparse.SUPPRESS)
     ap.add_argument("--product", help=argparse.SUPPRESS)

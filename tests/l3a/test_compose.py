@@ -115,7 +115,7 @@ def test_deflate_level_changes_bytes_not_pixels(optical, tmp_path):
             np.testing.assert_array_equal(small.read_mask(kind, res), default.read_mask(kind, res))
     ipp = {folder: parse_xml(next((tmp_path / folder).glob("*/DATA/*_IPP_ALL.xml"))).find("OUTPUT_COMPRESSION")
            for folder in ("default", "small")}
-    assert ipp["default"].attrib == {"predictor": "2", "level_frc": "1", "level_wgt": "6", "level_dts": "6",
+    assert ipp["default"].attrib == {"predictor": "2", "level_frc": "1", "level_wgt": "1", "level_dts": "6",
                                      "level_flg": "6", "level_nob": "6"}
     assert {k: v for k, v in ipp["small"].attrib.items() if k.startswith("level_")} == dict.fromkeys(
         ("level_frc", "level_wgt", "level_dts", "level_flg", "level_nob"), "9")

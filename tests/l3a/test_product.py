@@ -71,3 +71,22 @@ def test_failure_while_finishing_in_the_background_leaves_nothing(tmp_path, monk
     with pytest.raises(OSError, match="disk full"):
         _write(tmp_path, finish_early=True)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_bench_deflate_compares_levels_per_kind(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    product = _write(tmp_path, finish_early=True)
+    script = Path(__file__).resolve().parents[2] / "scripts" / "bench_deflate.py"
+    out = subprocess.run([sys.executable, str(script), str(product), "--levels", "1,9"], check=True,
+                         capture_output=True, text=True).stdout.strip().splitlines()
+    assert len(out) == 1
+    result = json.loads(out[0])
+    assert result["levels"] == [1, 9]
+    assert set(result["per_kind"]) == {"FRC", "WGT", "DTS", "FLG", "NOB"}
+    for row in result["per_kind"].values():
+        assert row["1"]["size_ratio"] == 1.0 and row["9"]["mb"] > 0
+    # the random FRC test data does not compress: level 9 cannot shrink it by much
+    assert result["per_kind"]["FRC"]["9"]["size_ratio"] > 0.9
