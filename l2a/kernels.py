@@ -8,6 +8,10 @@ level, instead of GDAL's generic resampler, which costs more than encoding the f
 
 An overview pixel ``(i, j)`` covers source rows ``2i, 2i + 1`` and columns ``2j, 2j + 1``, clipped to the source
 (an odd last row or column covers one), so level sizes are ``ceil(n / 2)`` as ``gdaladdo`` makes them.
+
+The kernels are serial (memory-bound, a small part of writing a COG): writers finish COGs in background threads
+while other numba kernels run in parallel, and numba's fallback ``workqueue`` threading layer aborts the process
+when two threads enter parallel regions at once.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 __all__ = ["downsample2_average", "downsample2_average_ref", "downsample2_nearest", "downsample2_nearest_ref",
            "downsampled_shape"]
@@ -26,7 +30,7 @@ def downsampled_shape(rows: int, cols: int) -> tuple[int, int]:
     return (rows + 1) // 2, (cols + 1) // 2
 
 
-@njit(parallel=True, cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def downsample2_average(src, nodata, has_nodata, is_float, out):
     """Mean of the valid pixels of each 2 x 2 cell.
 
@@ -47,7 +51,7 @@ def downsample2_average(src, nodata, has_nodata, is_float, out):
     bands, rows, cols = src.shape
     out_rows, out_cols = out.shape[1], out.shape[2]
     empty = nodata if has_nodata else (math.nan if is_float else 0.0)
-    for i in prange(out_rows):
+    for i in range(out_rows):
         r0 = 2 * i
         r1 = min(r0 + 2, rows)
         for b in range(bands):
@@ -90,7 +94,7 @@ def downsample2_average_ref(src: np.ndarray, nodata: float | None) -> np.ndarray
     return np.where(count > 0, mean, empty).astype(src.dtype)
 
 
-@njit(parallel=True, cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def downsample2_nearest(src, out):
     """The lower-right pixel of each 2 x 2 cell (pixel ``(2i + 1, 2j + 1)``, clipped to the source), as GDAL's
     nearest-neighbour overviews pick at a factor of 2; never mixes classes or bits.
@@ -99,7 +103,7 @@ def downsample2_nearest(src, out):
     """
     bands, rows, cols = src.shape
     out_rows, out_cols = out.shape[1], out.shape[2]
-    for i in prange(out_rows):
+    for i in range(out_rows):
         r = min(2 * i + 1, rows - 1)
         for b in range(bands):
             for j in range(out_cols):

@@ -223,13 +223,18 @@ class L3AWriter:
             self.abort()
             raise
 
+    def _writer(self, key: str) -> CogWriter:
+        if key in self._finishing:  # its COG is being made from the file: a late block would be lost or a race
+            raise L3AError(f"{key} is finished already; no block may be written to it after finish()", self.path)
+        return self._writers[key]
+
     def write_frc(self, band: str, data: np.ndarray, window: Window | None = None) -> None:
         """Write a block of the reflectance composite: int16 (rows, cols) x10000, nodata -10000."""
-        self._writers[band].write(data, window)
+        self._writer(band).write(data, window)
 
     def write_mask(self, kind: str, res: str, data: np.ndarray, window: Window | None = None) -> None:
         """Write a block of WGT, DTS, FLG or NOB at resolution ``res`` (dtypes of :data:`MASK_KINDS`)."""
-        self._writers[f"{kind}_{res}"].write(data, window)
+        self._writer(f"{kind}_{res}").write(data, window)
         if kind == "FLG":
             self._flg_counts[res] += np.bincount(data.ravel(), minlength=256)
 
@@ -239,7 +244,11 @@ class L3AWriter:
 
     def finish(self, res: str) -> None:
         """Every block of resolution ``res`` (its FRC bands and masks) is written: start finishing those rasters
-        in the background. Nothing may be written to them afterwards."""
+        in the background. Writing to them afterwards raises :class:`L3AError`; a raster that failed to finish
+        meanwhile raises its error here, so that a run stops early."""
+        for future in self._finishing.values():
+            if future.done():
+                future.result()
         for key in self._rasters_of(res):
             if key not in self._finishing:
                 self._finishing[key] = self._finisher.submit(self._writers[key].close)
@@ -269,8 +278,8 @@ class L3AWriter:
                 shutil.rmtree(old, ignore_errors=True)
             else:
                 os.replace(self._tmp, self.path)
-        except BaseException:
-            self.abort()
+        except BaseException as exc:
+            self.abort(exc)
             raise
         return self.path
 
@@ -310,17 +319,24 @@ class L3AWriter:
         if aux.exists():
             aux.unlink()
 
-    def abort(self) -> None:
-        """Remove everything written so far (after the rasters being finished in the background are done)."""
-        for future in self._finishing.values():
-            future.cancel()
-        self._finisher.shutdown(wait=True)
-        for w in self._writers.values():
-            try:
-                w.abort()
-            except Exception as exc:  # cleanup must go on for the others
-                logger.debug("abort of %s failed: %s", w.path, exc)
-        shutil.rmtree(self._tmp, ignore_errors=True)
+    def abort(self, cause: BaseException | None = None) -> None:
+        """Remove everything written so far (after the raster being finished in the background, if any, is done).
+        Errors of background finishes other than ``cause`` (the error that stops the run) are logged."""
+        try:
+            for future in self._finishing.values():
+                future.cancel()
+            self._finisher.shutdown(wait=True)
+            for key, future in self._finishing.items():
+                if (future.done() and not future.cancelled() and future.exception() is not None
+                        and future.exception() is not cause):
+                    logger.warning("finishing %s failed too: %s", key, future.exception())
+        finally:  # even on a second interrupt while waiting
+            for w in self._writers.values():
+                try:
+                    w.abort()
+                except Exception as exc:  # cleanup must go on for the others
+                    logger.debug("abort of %s failed: %s", w.path, exc)
+            shutil.rmtree(self._tmp, ignore_errors=True)
 
     def __enter__(self):
         return self
@@ -329,7 +345,7 @@ class L3AWriter:
         if exc_type is None:
             self.close()
         else:
-            self.abort()
+            self.abort(exc)
 
 
 # --- metadata documents ----------------------------------------------------------------------------------------

@@ -90,3 +90,36 @@ def test_bench_deflate_compares_levels_per_kind(tmp_path):
         assert row["1"]["size_ratio"] == 1.0 and row["9"]["mb"] > 0
     # the random FRC test data does not compress: level 9 cannot shrink it by much
     assert result["per_kind"]["FRC"]["9"]["size_ratio"] > 0.9
+
+
+def test_writing_after_finish_is_an_error(tmp_path):
+    from l3a.errors import L3AError
+
+    meta = _meta()
+    g = meta.grids["R2"]
+    with pytest.raises(L3AError, match="finished already"):
+        with L3AWriter(tmp_path, meta, threads=1) as writer:
+            writer.finish("R2")
+            writer.write_frc("B11", np.zeros((g.height, g.width), np.int16))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_background_failure_stops_the_run_at_the_next_finish(tmp_path, monkeypatch):
+    close = l2a.cog.CogWriter.close
+
+    def failing_close(self):
+        if "_FRC_B2" in self.path:
+            raise OSError("disk full (simulated)")
+        return close(self)
+
+    monkeypatch.setattr(l2a.cog.CogWriter, "close", failing_close)
+    meta = _meta()
+    reached = []
+    with pytest.raises(OSError, match="disk full"):
+        with L3AWriter(tmp_path, meta, threads=1) as writer:
+            writer.finish("R1")
+            writer._finisher.submit(lambda: None).result()  # the R1 closes, queued before it, are done
+            writer.finish("R2")
+            reached.append(True)
+    assert not reached
+    assert list(tmp_path.iterdir()) == []
