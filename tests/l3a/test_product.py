@@ -50,6 +50,18 @@ def _raster_digests(folder: Path) -> dict:
             for p in sorted(folder.rglob("*.tif"))}
 
 
+def _fail_finishing(monkeypatch, marker: str) -> None:
+    """Make finishing the raster whose path holds ``marker`` fail as a full disk would."""
+    close = l2a.cog.CogWriter.close
+
+    def failing_close(self):
+        if marker in self.path:
+            raise OSError("disk full (simulated)")
+        return close(self)
+
+    monkeypatch.setattr(l2a.cog.CogWriter, "close", failing_close)
+
+
 def test_finishing_early_gives_the_same_rasters(tmp_path):
     early = _write(tmp_path / "early", finish_early=True)
     late = _write(tmp_path / "late", finish_early=False)
@@ -60,14 +72,7 @@ def test_finishing_early_gives_the_same_rasters(tmp_path):
 
 
 def test_failure_while_finishing_in_the_background_leaves_nothing(tmp_path, monkeypatch):
-    close = l2a.cog.CogWriter.close
-
-    def failing_close(self):
-        if "_FLG_R1" in self.path:
-            raise OSError("disk full (simulated)")
-        return close(self)
-
-    monkeypatch.setattr(l2a.cog.CogWriter, "close", failing_close)
+    _fail_finishing(monkeypatch, "_FLG_R1")
     with pytest.raises(OSError, match="disk full"):
         _write(tmp_path, finish_early=True)
     assert list(tmp_path.iterdir()) == []
@@ -105,14 +110,7 @@ def test_writing_after_finish_is_an_error(tmp_path):
 
 
 def test_background_failure_stops_the_run_at_the_next_finish(tmp_path, monkeypatch):
-    close = l2a.cog.CogWriter.close
-
-    def failing_close(self):
-        if "_FRC_B2" in self.path:
-            raise OSError("disk full (simulated)")
-        return close(self)
-
-    monkeypatch.setattr(l2a.cog.CogWriter, "close", failing_close)
+    _fail_finishing(monkeypatch, "_FRC_B2")
     meta = _meta()
     reached = []
     with pytest.raises(OSError, match="disk full"):
