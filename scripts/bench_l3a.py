@@ -338,6 +338,8 @@ def main() -> None:
         return
     if a.size % 2:
         raise SystemExit("--size must be even")
+    sys.path.insert(0, str(ROOT))
+    from l3a.product import DEFAULT_DEFLATE_LEVELS, deflate_level_of
     a.cache.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(a.cache).free
     enlarged = a.enlarge and a.size % BASE_SIZE == 0 and a.size != BASE_SIZE
@@ -365,6 +367,7 @@ def main() -> None:
         result = {
             "bench": "l3a_compose", "size": a.size, "dates": a.dates, "bands": 10, "threads": a.threads,
             "deflate_level": a.deflate_level,
+            "deflate_levels": {kind: deflate_level_of(kind, a.deflate_level) for kind in DEFAULT_DEFLATE_LEVELS},
             "compose_s": round(compose_s, 2), "decode_s": round(decode_s, 2), "encode_s": round(enc["encode_s"], 2),
             "io_floor_s": round(decode_s + enc["encode_s"], 2),
             "compose_over_io_floor": round(compose_s / (decode_s + enc["encode_s"]), 3),
