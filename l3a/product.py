@@ -67,7 +67,7 @@ MASK_KINDS = {
 #: DEFLATE level of each raster kind when none is asked for (``scripts/bench_deflate.py`` compares levels). On the
 #: noisy 16-bit rasters, reflectance (FRC) and weights (WGT), libdeflate's level 1 is the better choice: FRC files
 #: 1-3 % smaller than at GDAL's default level 6 in about half the DEFLATE time (simulated composites, real Sentinel-2
-#: bands); WGT 14 % larger but 2.5 times cheaper, about 1 % of the product for 5 % of the synthesis CPU. Dates,
+#: bands); WGT 14 % larger but 2.2-2.5 times cheaper, about 1 % of the product for 5 % of the synthesis CPU. Dates,
 #: classes and counts (DTS, FLG, NOB) are 3-23 % smaller at level 6 for little CPU, and keep it.
 DEFAULT_DEFLATE_LEVELS = {"FRC": 1, "WGT": 1, "DTS": 6, "FLG": 6, "NOB": 6}
 _NAME_RE = re.compile(r"^(SENTINEL2[ABCX]|VENUS)_(\d{8})-(\d{6})-(\d{3})_L3A_(T\d{2}[A-Z]{3})_([A-Z])_V(\d+-\d+)$")
