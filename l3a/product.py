@@ -200,6 +200,7 @@ class L3AWriter:
         self.threads = threads
         self.deflate_level = deflate_level
         self._writers: dict[str, CogWriter] = {}
+        self._res_of: dict[str, str] = {}  # raster key (band, or kind_res) -> resolution group
         self._flg_counts: dict[str, np.ndarray] = {}
         # one finishing thread: GDAL's COG copy already compresses with `threads` threads
         self._finisher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="l3a-finish")
@@ -212,12 +213,14 @@ class L3AWriter:
                     height=g.height, width=g.width, dtype="int16", nodata=-10000, descriptions=[band], scale=1e-4,
                     threads=threads, tags={"BAND": band, "PRODUCT": meta.name},
                     deflate_level=deflate_level_of("FRC", deflate_level))
+                self._res_of[band] = band_resolution(band)
             for res, g in meta.grids.items():
                 for kind, (dtype, nodata, resampling) in MASK_KINDS.items():
                     self._writers[f"{kind}_{res}"] = CogWriter(
                         self._tmp / "MASKS" / f"{meta.name}_{kind}_{res}.tif", crs=meta.crs, transform=g.transform,
                         height=g.height, width=g.width, dtype=dtype, nodata=nodata, descriptions=[kind],
                         resampling=resampling, threads=threads, deflate_level=deflate_level_of(kind, deflate_level))
+                    self._res_of[f"{kind}_{res}"] = res
                 self._flg_counts[res] = np.zeros(256, np.int64)
         except BaseException:
             self.abort()
@@ -238,9 +241,10 @@ class L3AWriter:
         if kind == "FLG":
             self._flg_counts[res] += np.bincount(data.ravel(), minlength=256)
 
-    def _rasters_of(self, res: str) -> list[str]:
-        return [key for key in self._writers
-                if key.endswith("_" + res) or (key in self.meta.bands and band_resolution(key) == res)]
+    def _submit_finishing(self, keys) -> None:
+        for key in keys:
+            if key not in self._finishing:
+                self._finishing[key] = self._finisher.submit(self._writers[key].close)
 
     def finish(self, res: str) -> None:
         """Every block of resolution ``res`` (its FRC bands and masks) is written: start finishing those rasters
@@ -249,21 +253,14 @@ class L3AWriter:
         for future in self._finishing.values():
             if future.done():
                 future.result()
-        for key in self._rasters_of(res):
-            if key not in self._finishing:
-                self._finishing[key] = self._finisher.submit(self._writers[key].close)
-
-    def _wait_finishing(self) -> None:
-        for key in self._writers:
-            if key not in self._finishing:
-                self._finishing[key] = self._finisher.submit(self._writers[key].close)
-        for future in self._finishing.values():
-            future.result()
+        self._submit_finishing(key for key, r in self._res_of.items() if r == res)
 
     def close(self) -> Path:
         """Finish every raster, write the quicklook and metadata, and move the product into place."""
         try:
-            self._wait_finishing()
+            self._submit_finishing(self._writers)
+            for future in self._finishing.values():
+                future.result()
             self._finisher.shutdown()
             name = self.meta.name
             self._write_quicklook(self._tmp / f"{name}_QKL_ALL.jpg")
@@ -327,9 +324,9 @@ class L3AWriter:
                 future.cancel()
             self._finisher.shutdown(wait=True)
             for key, future in self._finishing.items():
-                if (future.done() and not future.cancelled() and future.exception() is not None
-                        and future.exception() is not cause):
-                    logger.warning("finishing %s failed too: %s", key, future.exception())
+                error = None if future.cancelled() else future.exception()
+                if error is not None and error is not cause:
+                    logger.warning("finishing %s failed too: %s", key, error)
         finally:  # even on a second interrupt while waiting
             for w in self._writers.values():
                 try:
