@@ -223,7 +223,9 @@ def angles_on_grid(grid: AngleGrid, transform: Affine, shape: tuple[int, int]) -
     zenith, azimuth : numpy.ndarray
         float32 (rows, cols), degrees, never NaN when the grid has at least one known node.
     """
-    from scipy import ndimage  # imported here: keeps `import l2a` (and every CLI start) light
+    from scipy import (
+        ndimage,  # imported here: keeps `import l2a` (and every CLI start) light
+    )
 
     vx, vy = _to_vector(grid.zenith, grid.azimuth)
     vx, vy = _fill_surface(vx), _fill_surface(vy)

@@ -7,7 +7,13 @@ import sys
 
 import click
 
-from .cli_options import common_options, indent_option, run_cli, setup_logging, ProgressContext
+from .cli_options import (
+    ProgressContext,
+    common_options,
+    indent_option,
+    run_cli,
+    setup_logging,
+)
 
 PROG = "l2a"
 

@@ -7,10 +7,12 @@ import fnmatch
 import os
 from pathlib import Path
 
-from .archive import ZipIndex, open_zip_index
+from l2a.io.archive import ZipIndex, open_zip_index
+from l2a.io.members import list_members
+
 from .errors import MissingFileError, NotAProductError
 
-__all__ = ["open_l2a", "open_l1c", "detect_format", "list_members", "find_products"]
+__all__ = ["open_l2a", "open_l1c", "detect_format", "find_products"]
 
 #: Sen2Cor L2A, L1C SAFE and Theia markers, matched on member paths relative to the product root.
 _MARKERS = {
@@ -18,24 +20,6 @@ _MARKERS = {
     "l1c": ("MTD_MSIL1C.xml", "*/MTD_MSIL1C.xml"),
     "theia": ("*_L2A_*_MTD_ALL.xml", "*_L2A_*_FRE_B*.tif", "*_L2A_*_SRE_B*.tif", "*_L2A_*_FRE_STACK.tif"),
 }
-_MAX_WALK = 5000
-
-
-def list_members(path: Path) -> list[str]:
-    """Relative POSIX paths of the files of a product folder (at most a few thousand, hidden files skipped)."""
-    out = []
-    for root, dirs, files in os.walk(path):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        rel = os.path.relpath(root, path)
-        for f in sorted(files):
-            if f.startswith("."):
-                continue
-            out.append(f if rel == "." else f"{rel}/{f}".replace(os.sep, "/"))
-            if len(out) > _MAX_WALK:
-                raise NotAProductError(f"folder holds more than {_MAX_WALK} files; is it a product?", path)
-    return out
-
-
 def _matches(names, patterns) -> list[str]:
     return [n for n in names if any(fnmatch.fnmatch(n, p) for p in patterns)]
 
@@ -105,20 +89,20 @@ def open_l2a(path: str | os.PathLike, *, reflectance: str = "FRE"):
     """
     kind, p, zindex, root = detect_format(path)
     if kind == "theia":
-        from .theia import open_theia
+        from l2a.formats.theia.reader import open_theia
         return open_theia(p, zip_index=zindex, root=root, reflectance=reflectance)
     if kind == "sen2cor":
-        from .sen2cor import open_sen2cor
+        from l2a.formats.safe.sen2cor import open_sen2cor
         return open_sen2cor(p, zip_index=zindex, root=root)
     raise NotAProductError("is a Level-1C product; use open_l1c (or run the L2A core) instead", p)
 
 
 def open_l1c(path: str | os.PathLike):
-    """Open an ESA Level-1C SAFE product (folder or .zip); returns an :class:`l2a.l1c.L1CProduct`."""
+    """Open an ESA Level-1C SAFE product (folder or .zip); returns an :class:`l2a.formats.safe.l1c.L1CProduct`."""
     kind, p, zindex, root = detect_format(path)
     if kind != "l1c":
         raise NotAProductError(f"is a {kind} Level-2A product, not a Level-1C SAFE", p)
-    from .l1c import open_l1c_safe
+    from l2a.formats.safe.l1c import open_l1c_safe
     return open_l1c_safe(p, zip_index=zindex, root=root)
 
 

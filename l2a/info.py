@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 from rasterio.windows import Window
 
 from .product import L2AProduct

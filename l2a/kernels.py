@@ -3,7 +3,7 @@
 * :func:`downsample2_average` -- one level of a 2 x 2 pyramid, mean of the valid pixels (continuous values);
 * :func:`downsample2_nearest` -- the same level, one pixel of each 2 x 2 cell (classes, bit masks).
 
-They build the internal overviews of every COG the toolkit writes (:mod:`l2a.cog`): one pass over the data per
+They build the internal overviews of every COG the toolkit writes (:mod:`l2a.io.cog`): one pass over the data per
 level, instead of GDAL's generic resampler, which costs more than encoding the full resolution.
 
 An overview pixel ``(i, j)`` covers source rows ``2i, 2i + 1`` and columns ``2j, 2j + 1``, clipped to the source

@@ -28,9 +28,11 @@ from affine import Affine
 from rasterio.crs import CRS
 from rasterio.windows import Window
 
+from l2a.io.raster import check_window
+
 from .angles import Angles
 from .errors import BandNotFoundError, InvalidParameterError
-from .raster import check_window
+from .grid import Grid
 from .sensors import CALIBRATION_VERSION, band_resolution, normalize_band
 
 __all__ = ["Grid", "L2AProduct", "MASK_NAMES", "RasterSource", "REFLECTANCE_NODATA", "REFLECTANCE_QUANTIFICATION",
@@ -44,46 +46,6 @@ REFLECTANCE_NODATA = -10000
 REFLECTANCE_QUANTIFICATION = 10000.0
 #: Resolution groups of Sentinel-2 L2A products.
 RESOLUTIONS = ("R1", "R2")
-
-
-@dataclass(frozen=True)
-class Grid:
-    """A north-up pixel grid.
-
-    Attributes
-    ----------
-    transform : Affine
-        Pixel-corner affine transform (CRS units, m).
-    height, width : int
-        Rows and columns.
-    """
-
-    transform: Affine
-    height: int
-    width: int
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return self.height, self.width
-
-    @property
-    def resolution(self) -> float:
-        """Pixel size, CRS units."""
-        return abs(self.transform.a)
-
-    @property
-    def bounds(self) -> tuple[float, float, float, float]:
-        """(left, bottom, right, top) in CRS units."""
-        left, top = self.transform.c, self.transform.f
-        return left, top + self.transform.e * self.height, left + self.transform.a * self.width, top
-
-    def window_transform(self, window: Window) -> Affine:
-        """Affine transform of a window of this grid."""
-        return self.transform @ Affine.translation(window.col_off, window.row_off)
-
-    def same_as(self, other: "Grid", tol: float = 1e-6) -> bool:
-        """True when both grids have the same shape and (almost) the same transform."""
-        return self.shape == other.shape and self.transform.almost_equals(other.transform, precision=tol)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from rasterio.windows import Window
 
-from l2a.safexml import find_text, parse_xml
+from l2a.io.xmldoc import find_text, parse_xml
 
 from .product import FLG, L3AProduct
 

@@ -41,11 +41,12 @@ from rasterio.enums import Resampling
 from rasterio.windows import Window
 
 from l2a._version import __version__
-from l2a.cog import CogWriter, check_deflate_level
+from l2a.io.cog import CogWriter, check_deflate_level
 from l2a.errors import BandNotFoundError, MissingFileError, NotAProductError, SyntheoError
-from l2a.product import Grid, check_resolution
-from l2a.raster import open_raster, read_raster
-from l2a.safexml import find_text, parse_xml
+from l2a.grid import Grid
+from l2a.product import check_resolution
+from l2a.io.raster import open_raster, read_raster
+from l2a.io.xmldoc import find_text, parse_xml
 from l2a.sensors import CALIBRATION_VERSION, band_resolution
 
 from .errors import L3AError

@@ -39,7 +39,7 @@ import rasterio
 from rasterio.windows import Window
 
 from l2a.errors import InvalidParameterError, MetadataError, MissingFileError
-from l2a.safexml import parse_xml
+from l2a.io.xmldoc import parse_xml
 from l2a.sensors import band_resolution
 
 from .kernels import FLG_CLOUD, FLG_LAND, FLG_NODATA, FLG_SNOW, FLG_WATER

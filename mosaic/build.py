@@ -12,7 +12,7 @@ pool (GDAL, numpy and the reads release the GIL); at most ``2 x workers`` blocks
 Memory: each block in flight holds its inputs' windows (about ``(bands + 3) x 4 bytes x (block + margin)^2`` per
 covering tile, ~30 MB for 10 bands and 4 tiles), and each input tile keeps its ramp (float16 cells, ~1 MB); the
 country's size only adds blocks to the queue, and coarse previews read the sources in row chunks. The COG is
-finished by :class:`l2a.cog.CogWriter` (a temporary GeoTIFF of the whole grid on disk, then GDAL's COG driver).
+finished by :class:`l2a.io.cog.CogWriter` (a temporary GeoTIFF of the whole grid on disk, then GDAL's COG driver).
 
 Outputs in ``--out`` (written in a temporary folder, then moved in place):
 
@@ -51,7 +51,7 @@ from rasterio.warp import reproject, transform, transform_bounds
 from rasterio.windows import Window
 
 from l2a._version import __version__
-from l2a.cog import CogWriter
+from l2a.io.cog import CogWriter
 from l2a.errors import MissingFileError
 from l2a.sensors import band_resolution
 from l3a.product import FLG, L3AProduct

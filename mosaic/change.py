@@ -33,7 +33,7 @@ from rasterio.warp import reproject, transform_bounds
 from rasterio.windows import Window
 
 from l2a._version import __version__
-from l2a.raster import open_raster
+from l2a.io.raster import open_raster
 
 from .encode import encode_tile
 from .sources import DatasetPool

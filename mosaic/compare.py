@@ -33,7 +33,7 @@ from pathlib import Path
 
 from l2a._version import __version__
 from l2a.errors import MissingFileError, SyntheoError
-from l2a.raster import open_raster
+from l2a.io.raster import open_raster
 
 from .change import DEFAULT_LIMIT, build_change_pyramid, missing_ndvi_bands
 from .errors import MosaicFormatError, OutputExistsError, ZoomRangeError

@@ -73,7 +73,7 @@ def encode_tile(rgba: np.ndarray, tile_format: str, png_level: int = 1) -> bytes
 
 def decode_tile(path: str | os.PathLike) -> np.ndarray:
     """uint8 (4, rows, cols) RGBA of a tile file (any PNG or WebP GDAL reads; grey or RGB get an opaque alpha)."""
-    from l2a.raster import open_raster
+    from l2a.io.raster import open_raster
 
     with open_raster(path, "tile") as ds:
         data = ds.read()

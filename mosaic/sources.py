@@ -22,7 +22,7 @@ from affine import Affine
 from rasterio.windows import Window
 
 from l2a.errors import BandNotFoundError, MissingFileError
-from l2a.product import Grid
+from l2a.grid import Grid
 from l2a.sensors import L2A_BANDS, band_resolution, normalize_band
 from l3a.product import FLG, L3AProduct, is_l3a_folder, open_l3a
 

@@ -36,7 +36,7 @@ from rasterio.warp import transform, transform_bounds
 from rasterio.windows import Window
 
 from l2a._version import __version__
-from l2a.raster import open_raster
+from l2a.io.raster import open_raster
 
 from .encode import decode_tile, encode_tile
 from .errors import MosaicError, MosaicFormatError, OutputExistsError, ZoomRangeError

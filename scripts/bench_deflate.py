@@ -2,7 +2,7 @@
 """DEFLATE levels side by side on the rasters of an L3A product: bytes and CPU seconds of each level, per raster kind.
 
 Prints ONE JSON line. Every raster of the product (FRC bands, WGT, DTS, FLG, NOB) is read once, then written again
-through :class:`l2a.cog.CogWriter` (COG, DEFLATE with predictor, overviews, as ``l3a compose`` writes it) at each
+through :class:`l2a.io.cog.CogWriter` (COG, DEFLATE with predictor, overviews, as ``l3a compose`` writes it) at each
 ``--levels`` value; the figures are summed per kind, with the ratios to the first level. CPU seconds are those of
 this process (all threads), steadier than wall time on a shared machine. This is how
 :data:`l3a.product.DEFAULT_DEFLATE_LEVELS` was chosen: on noisy 16-bit reflectance libdeflate's level 1 is both
@@ -41,7 +41,7 @@ def main() -> None:
 
     import rasterio
 
-    from l2a.cog import CogWriter, check_deflate_level
+    from l2a.io.cog import CogWriter, check_deflate_level
     from l3a.product import open_l3a
 
     levels = [check_deflate_level(int(v)) for v in a.levels.split(",")]

@@ -93,9 +93,9 @@ def _enlarge(src: Path, out_dir: Path, factor: int, threads: int) -> Path:
     from rasterio.windows import Window
 
     from l2a import open_l2a
-    from l2a.product import Grid
-    from l2a.theia_bits import encode_clm, encode_mg2
-    from l2a.writer import L2AMetadata, TheiaL2AWriter
+    from l2a.grid import Grid
+    from l2a.formats.theia.bits import encode_clm, encode_mg2
+    from l2a.formats.theia.writer import L2AMetadata, TheiaL2AWriter
 
     with open_l2a(src) as p:
         grids = {res: Grid(g.transform @ __import__("affine").Affine.scale(1 / factor), g.height * factor,
@@ -185,7 +185,7 @@ def part_encode(product: str, threads: int, scratch: str, deflate_level: int | N
     import rasterio
     from rasterio.windows import Window
 
-    from l2a.cog import CogWriter
+    from l2a.io.cog import CogWriter
     from l3a.product import deflate_level_of
 
     total = 0.0

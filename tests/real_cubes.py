@@ -395,10 +395,10 @@ def write_theia_like(cube: Cube, index: int, out_dir: str | os.PathLike, *, plat
     0 edge (EDG), 1 saturated (SAT, every band bit); AOT (x1000 in the cube) goes to ATB band 2 (x200).
     """
     from l2a.angles import Angles
-    from l2a.product import Grid
+    from l2a.grid import Grid
     from l2a.sensors import L2A_BANDS, R1_BANDS, R2_BANDS
-    from l2a.theia_bits import encode_clm, encode_mg2
-    from l2a.writer import L2AMetadata, write_l2a
+    from l2a.formats.theia.bits import encode_clm, encode_mg2
+    from l2a.formats.theia.writer import L2AMetadata, write_l2a
 
     when = cube.times[index].replace(hour=hour, minute=minute, tzinfo=_UTC)
     rows, cols = cube.shape

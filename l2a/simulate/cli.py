@@ -44,7 +44,8 @@ def simulate(ctx, out_dir, tiles, start, end, level, size, seed, workers, quiet)
     mountain range with melting snow, clouds at three heights with their shadows, haze). Each product is written
     atomically into OUT; an interrupted run can be resumed (existing products are kept).
     """
-    from .driver import SimulationConfig, default_workers, simulate as run
+    from .driver import SimulationConfig, default_workers
+    from .driver import simulate as run
     from .mgrs import parse_tiles
 
     quiet = quiet or bool(getattr(ctx.obj, "quiet", False))

@@ -19,8 +19,8 @@ import threading
 import warnings
 import zlib
 from collections import deque
-from contextlib import ExitStack
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,21 +28,50 @@ import numpy as np
 from rasterio.errors import NotGeoreferencedWarning
 from rasterio.windows import Window
 
-from .._version import __version__
-from ..errors import InvalidParameterError
-from ..sensors import L2A_BANDS, R1_BANDS, R2_BANDS
+from l2a._version import __version__
+from l2a.errors import InvalidParameterError
+from l2a.sensors import L2A_BANDS, R1_BANDS, R2_BANDS
+
 from .clouds import day_params
 from .frame import WORLD_EPSG, tile_frame, world_params
-from .kernels import (F_AOT, F_AOT_EST, F_WV, F_WV_EST, MODE_ACQUISITION, MODE_MONTHLY, U_CIRRUS_DET, U_CLASS,
-                      U_CLOUD, U_CLOUD_DET, U_EDGE, U_LANDCOVER, U_SHADOW, U_SHADOW_DET, allocate_outputs,
-                      scene_block)
+from .kernels import (
+    F_AOT,
+    F_AOT_EST,
+    F_WV,
+    F_WV_EST,
+    MODE_ACQUISITION,
+    MODE_MONTHLY,
+    U_CIRRUS_DET,
+    U_CLASS,
+    U_CLOUD,
+    U_CLOUD_DET,
+    U_EDGE,
+    U_LANDCOVER,
+    U_SHADOW,
+    U_SHADOW_DET,
+    allocate_outputs,
+    scene_block,
+)
 from .landscape import ALL_BANDS, CLASS_SNOW, CLASS_WATER
 from .metadata import product_geometry, tile_datetime
 from .mgrs import DEFAULT_TILES, TILE_SIZE_M, tile_footprint
 from .noise import hash3_ref
-from .orbits import Acquisition, acquisitions_for_tiles, track_params, track_position_ref, SWATH_HALF_WIDTH_M
-from .truth import (ACQUISITION_MASK_BANDS, CODE_TABLES, MONTHLY_MASK_BANDS, TruthWriter, acquisition_stem,
-                    truth_exists, write_index)
+from .orbits import (
+    SWATH_HALF_WIDTH_M,
+    Acquisition,
+    acquisitions_for_tiles,
+    track_params,
+    track_position_ref,
+)
+from .truth import (
+    ACQUISITION_MASK_BANDS,
+    CODE_TABLES,
+    MONTHLY_MASK_BANDS,
+    TruthWriter,
+    acquisition_stem,
+    truth_exists,
+    write_index,
+)
 
 __all__ = ["SimulationConfig", "simulate", "DEFAULT_SIZE", "BLOCK_ROWS", "LEVELS"]
 
@@ -211,7 +240,7 @@ class _Run:
         return cached
 
     def l2a_metadata(self, tile: str, acq: Acquisition):
-        from ..writer import L2AMetadata
+        from l2a.formats.theia.writer import L2AMetadata
 
         fp = self.footprints[tile]
         when, _ = self.acquisition_files(tile, acq)
@@ -221,7 +250,7 @@ class _Run:
                            orbit_number=acq.absolute_orbit, version="1-0", extra=self.extra())
 
     def l1c_metadata(self, tile: str, acq: Acquisition):
-        from ..safe_writer import L1CMetadata
+        from l2a.formats.safe.writer import L1CMetadata
 
         fp = self.footprints[tile]
         when, _ = self.acquisition_files(tile, acq)
@@ -244,9 +273,9 @@ class _Run:
 
     def product_name(self, tile: str, acq: Acquisition) -> str:
         if self.config.level == "l2a":
-            from ..writer import theia_product_name
+            from l2a.formats.theia.writer import theia_product_name
             return theia_product_name(self.l2a_metadata(tile, acq))
-        from ..safe_writer import safe_product_name
+        from l2a.formats.safe.writer import safe_product_name
         return safe_product_name(self.l1c_metadata(tile, acq))
 
     # --- blocks -----------------------------------------------------------------------------------------------
@@ -308,10 +337,10 @@ class _Run:
         counts = np.zeros(3, np.int64)          # observed, opaque cloud, snow (R2 truth)
         with ExitStack() as stack:              # the truth closes first, the product folder appears last
             if self.config.level == "l2a":
-                from ..writer import TheiaL2AWriter
+                from l2a.formats.theia.writer import TheiaL2AWriter
                 writer = stack.enter_context(TheiaL2AWriter(self.out_dir, self.l2a_metadata(tile, acq), threads=1))
             else:
-                from ..safe_writer import L1CSafeWriter
+                from l2a.formats.safe.writer import L1CSafeWriter
                 writer = stack.enter_context(L1CSafeWriter(self.out_dir, self.l1c_metadata(tile, acq), threads=1))
             truth = stack.enter_context(TruthWriter(self.truth_root, files, crs=fp.crs, grids=self.grids[tile],
                                                     bands={"R1": R1_BANDS, "R2": R2_BANDS},
@@ -341,7 +370,7 @@ class _Run:
 
     @staticmethod
     def _write_l2a_block(writer, res, names, fre, u8, f32, win):
-        from ..theia_bits import encode_clm, encode_mg2
+        from l2a.formats.theia.bits import encode_clm, encode_mg2
 
         edge = u8[U_EDGE] != 0
         for b, band in enumerate(names):
@@ -364,7 +393,7 @@ class _Run:
 
     @staticmethod
     def _write_l1c_block(writer, names, toa, win):
-        from ..safe_writer import dn_from_toa
+        from l2a.formats.safe.writer import dn_from_toa
 
         for b, band in enumerate(names):
             writer.write_band(band, dn_from_toa(toa[b]), win)
@@ -430,7 +459,7 @@ def simulate(config: SimulationConfig, *, quiet: bool = True) -> SimulationResul
     -------
     SimulationResult
     """
-    from ..cli_options import progress
+    from l2a.cli_options import progress
 
     run = _Run(config)
     tasks: list = []

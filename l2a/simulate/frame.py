@@ -21,7 +21,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .landscape import W_MASSIF_EX, W_MASSIF_EY, W_MASSIF_X, W_MASSIF_Y, W_SEED, WORLD_PARAMS
+from .landscape import (
+    W_MASSIF_EX,
+    W_MASSIF_EY,
+    W_MASSIF_X,
+    W_MASSIF_Y,
+    W_SEED,
+    WORLD_PARAMS,
+)
 from .mgrs import TileFootprint
 from .noise import hash3_ref
 

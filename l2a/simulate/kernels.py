@@ -20,13 +20,39 @@ import numpy as np
 from numba import njit
 
 from ._jitcache import drop_stale_numba_cache
-from .atmosphere import (BAND_CONSTANTS, C_GEO, C_ISO, C_VOL, _band_terms, _geometry, _observe, aerosol_water,
-                         brdf_kernels, pressure_ratio, scattering_cos)
-from .clouds import D_AOT_BASE, D_ATMO_SEED, D_HAZE_AMP, D_TIME_REF_S, D_WV_BASE, cloud_column
+from .atmosphere import (
+    BAND_CONSTANTS,
+    C_GEO,
+    C_ISO,
+    C_VOL,
+    _band_terms,
+    _geometry,
+    _observe,
+    aerosol_water,
+    brdf_kernels,
+    pressure_ratio,
+    scattering_cos,
+)
+from .clouds import (
+    D_AOT_BASE,
+    D_ATMO_SEED,
+    D_HAZE_AMP,
+    D_TIME_REF_S,
+    D_WV_BASE,
+    cloud_column,
+)
 from .landscape import N_BANDS, surface
 from .noise import hash3
-from .orbits import (GROUND_SPEED_M_S, SWATH_HALF_WIDTH_M, T_DOY, T_LON_REF, T_TIME_REF_S, sun_angles,
-                     track_position, view_angles)
+from .orbits import (
+    GROUND_SPEED_M_S,
+    SWATH_HALF_WIDTH_M,
+    T_DOY,
+    T_LON_REF,
+    T_TIME_REF_S,
+    sun_angles,
+    track_position,
+    view_angles,
+)
 
 __all__ = ["interpolate_nodes", "interpolate_nodes_ref", "geometry_block", "geometry_block_ref", "scene_block",
            "scene_block_ref", "U8_PLANES", "F32_PLANES", "MODE_MONTHLY", "MODE_ACQUISITION"]

@@ -27,7 +27,16 @@ import math
 import numpy as np
 from numba import njit
 
-from .noise import fbm, fbm_lod, hash_unit, octaves_for, ridged, smoothstep, value_noise, worley
+from .noise import (
+    fbm,
+    fbm_lod,
+    hash_unit,
+    octaves_for,
+    ridged,
+    smoothstep,
+    value_noise,
+    worley,
+)
 
 __all__ = ["ALL_BANDS", "LANDCOVER_CODES", "CLASS_LAND", "CLASS_WATER", "CLASS_SNOW", "ENDMEMBERS",
            "surface", "elevation", "phenology", "phenology_ref", "snowline_m", "WORLD_PARAMS"]

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..angles import AngleGrid, Angles
+from l2a.angles import AngleGrid, Angles
+
 from .kernels import geometry_block
 from .landscape import ALL_BANDS
 from .mgrs import TileFootprint

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from affine import Affine
 from rasterio.crs import CRS
 
-from ..errors import InvalidParameterError
-from ..product import Grid
+from l2a.errors import InvalidParameterError
+from l2a.grid import Grid
 
 __all__ = ["TileFootprint", "tile_footprint", "parse_tiles", "normalize_tile_code", "DEFAULT_TILES",
            "TILE_SIZE_M"]

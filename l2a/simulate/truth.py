@@ -33,8 +33,9 @@ from typing import Mapping
 import numpy as np
 from rasterio.windows import Window
 
-from ..cog import CogWriter
-from ..product import Grid
+from l2a.grid import Grid
+from l2a.io.cog import CogWriter
+
 from .landscape import LANDCOVER_CODES
 
 __all__ = ["TruthWriter", "write_index", "acquisition_stem", "ACQUISITION_MASK_BANDS", "MONTHLY_MASK_BANDS",

@@ -1,22 +1,20 @@
 """Base modules: sensors, errors, safe XML, safe archives, angles, COG writer, CLI conventions."""
 
-import json
 import zipfile
 
 import numpy as np
 import pytest
 import rasterio
 from affine import Affine
-from click.testing import CliRunner
 from rasterio.crs import CRS
 
 from l2a import angles, sensors
-from l2a.archive import open_zip_index
-from l2a.cli import cli as l2a_cli, main as l2a_main
-from l2a.cog import CogWriter, write_cog
+from l2a.io.archive import open_zip_index
+from l2a.cli import main as l2a_main
+from l2a.io.cog import CogWriter, write_cog
 from l2a.errors import (BandNotFoundError, InvalidParameterError, MetadataError, NotAProductError, SyntheoError,
                         UnsafeArchiveError, UnsafeXMLError)
-from l2a.safexml import parse_xml, parse_xml_bytes
+from l2a.io.xmldoc import parse_xml, parse_xml_bytes
 
 
 # --- sensors ---------------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from rasterio.crs import CRS
 from rasterio.enums import MaskFlags
 from rasterio.windows import Window
 
-from l2a.cog import CogWriter, check_deflate_level, write_cog
+from l2a.io.cog import CogWriter, check_deflate_level, write_cog
 from l2a.errors import InvalidParameterError
 
 CRS_UTM = CRS.from_epsg(32631)
@@ -120,7 +120,7 @@ def _pyramid(data, nodata, resampling):
 @pytest.mark.parametrize("dtype, nodata, resampling", [("int16", -10000, "average"), ("uint8", None, "nearest"),
                                                        ("float32", None, "average")])
 def test_own_overviews_are_the_pyramid_and_the_file_is_a_cog(tmp_path, dtype, nodata, resampling):
-    from l2a.cog import overview_shapes
+    from l2a.io.cog import overview_shapes
 
     shape = (1100, 2051)   # odd sizes: the last row and column of a level cover one pixel
     data = structured((1110, 2060), 4)[:shape[0], :shape[1]].astype(dtype)

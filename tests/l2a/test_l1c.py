@@ -25,10 +25,10 @@ from l2a import open_l1c  # noqa: E402
 from l2a.angles import Angles, parse_values_list  # noqa: E402
 from l2a.errors import (BandNotFoundError, CorruptRasterError, GridMismatchError, MetadataError,  # noqa: E402
                         MissingFileError, NotAProductError, UnsafeXMLError)
-from l2a.l1c import L1C_BANDS, L1CProduct, dn_to_toa  # noqa: E402
-from l2a.product import Grid  # noqa: E402
-from l2a.safe import RasterInfo, TileMetadata, parse_utc, resolve_grids  # noqa: E402
-from l2a.safexml import parse_xml  # noqa: E402
+from l2a.formats.safe.l1c import L1C_BANDS, L1CProduct, dn_to_toa  # noqa: E402
+from l2a.grid import Grid  # noqa: E402
+from l2a.formats.safe.common import RasterInfo, TileMetadata, parse_utc, resolve_grids  # noqa: E402
+from l2a.io.xmldoc import parse_xml  # noqa: E402
 
 UTC = dt.timezone.utc
 S2A_NAME = "S2A_MSIL1C_20240120T105341_N0510_R051_T31TCJ_20240120T125244.SAFE"

@@ -23,7 +23,7 @@ from real_cubes import CUBES_DIR, L1C_DIR, Cube, load_cube, write_sen2cor_like, 
 from l2a import open_l1c, open_l2a  # noqa: E402
 from l2a.errors import (BandNotFoundError, CorruptRasterError, GridMismatchError, MetadataError,  # noqa: E402
                         MissingFileError, NotAProductError, UnsafeXMLError)
-from l2a.sen2cor import Sen2CorL2A, dn_to_reflectance, scl_to_masks  # noqa: E402
+from l2a.formats.safe.sen2cor import Sen2CorL2A, dn_to_reflectance, scl_to_masks  # noqa: E402
 from l2a.sensors import L2A_BANDS, R1_BANDS  # noqa: E402
 
 UTC = dt.timezone.utc

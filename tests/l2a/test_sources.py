@@ -12,7 +12,7 @@ from l2a import open_l2a
 from l2a.errors import BandNotFoundError, InvalidParameterError
 from l2a.product import REFLECTANCE_NODATA, L2AProduct, RasterSource
 from l2a.sensors import band_resolution
-from l2a.theia import IncompleteProductWarning
+from l2a.formats.theia.reader import IncompleteProductWarning
 
 from .conftest import small_grids, write_bare_product
 

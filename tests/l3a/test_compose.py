@@ -17,9 +17,8 @@ from affine import Affine
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from real_cubes import load_cube, write_theia_like  # noqa: E402
 
-from l2a import open_l2a  # noqa: E402
 from l2a.errors import BandNotFoundError, InvalidParameterError  # noqa: E402
-from l2a.safexml import parse_xml  # noqa: E402
+from l2a.io.xmldoc import parse_xml  # noqa: E402
 from l3a.cli import main as l3a_main  # noqa: E402
 from l3a.compose import compose  # noqa: E402
 from l3a.errors import EmptyWindowError, TileGridError  # noqa: E402

@@ -10,8 +10,8 @@ from affine import Affine
 from rasterio.crs import CRS
 from rasterio.windows import Window
 
-import l2a.cog
-from l2a.product import Grid
+import l2a.io.cog
+from l2a.grid import Grid
 from l3a.product import L3AMetadata, L3AWriter, open_l3a
 
 BANDS = ("B2", "B3", "B4", "B8", "B11")
@@ -52,14 +52,14 @@ def _raster_digests(folder: Path) -> dict:
 
 def _fail_finishing(monkeypatch, marker: str) -> None:
     """Make finishing the raster whose path holds ``marker`` fail as a full disk would."""
-    close = l2a.cog.CogWriter.close
+    close = l2a.io.cog.CogWriter.close
 
     def failing_close(self):
         if marker in self.path:
             raise OSError("disk full (simulated)")
         return close(self)
 
-    monkeypatch.setattr(l2a.cog.CogWriter, "close", failing_close)
+    monkeypatch.setattr(l2a.io.cog.CogWriter, "close", failing_close)
 
 
 def test_finishing_early_gives_the_same_rasters(tmp_path):

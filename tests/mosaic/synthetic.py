@@ -23,7 +23,7 @@ from affine import Affine
 from pyproj import Transformer
 from rasterio.crs import CRS
 
-from l2a.product import Grid
+from l2a.grid import Grid
 from l2a.sensors import R1_BANDS, band_resolution
 from l3a.product import FLG, L3AMetadata, L3AWriter
 

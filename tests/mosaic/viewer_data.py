@@ -17,7 +17,7 @@ import numpy as np
 from affine import Affine
 from rasterio.crs import CRS
 
-from l2a.cog import write_cog
+from l2a.io.cog import write_cog
 
 BANDS = ("B2", "B3", "B4", "B8")
 SIZE = 400

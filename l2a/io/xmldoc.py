@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import defusedxml
 import defusedxml.ElementTree as DET
 
-from .errors import MetadataError, MissingFileError, UnsafeXMLError
+from l2a.errors import MetadataError, MissingFileError, UnsafeXMLError
 
 __all__ = ["parse_xml", "parse_xml_bytes", "strip_namespaces", "find_text", "find_float", "MAX_XML_BYTES"]
 

@@ -10,7 +10,7 @@ import rasterio
 from rasterio.errors import RasterioIOError
 from rasterio.windows import Window
 
-from .errors import CorruptRasterError, InvalidParameterError, MissingFileError
+from l2a.errors import CorruptRasterError, InvalidParameterError, MissingFileError
 
 __all__ = ["open_raster", "read_raster", "check_window", "window_shape"]
 

@@ -40,10 +40,10 @@ import rasterio.shutil
 from rasterio.crs import CRS
 from rasterio.windows import Window
 
-from .angles import AngleGrid
-from .errors import InvalidParameterError
-from .product import Grid
-from .raster import check_window
+from l2a.angles import AngleGrid
+from l2a.errors import InvalidParameterError
+from l2a.grid import Grid
+from l2a.io.raster import check_window
 
 __all__ = ["L1CMetadata", "L1CSafeWriter", "L1C_BANDS", "dn_from_toa", "band_resolution_m", "safe_product_name",
            "QUANTIFICATION", "RADIO_ADD_OFFSET"]

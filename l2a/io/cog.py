@@ -27,8 +27,8 @@ from affine import Affine
 from rasterio.crs import CRS
 from rasterio.windows import Window
 
-from .errors import InvalidParameterError
-from .safexml import parse_xml
+from l2a.errors import InvalidParameterError
+from l2a.io.xmldoc import parse_xml
 
 __all__ = ["CogWriter", "write_cog", "check_deflate_level", "overview_shapes", "COG_BLOCKSIZE", "DEFLATE_LEVELS",
            "OWN_OVERVIEW_RESAMPLINGS"]
@@ -267,7 +267,7 @@ def _write_overview_levels(path: str, resampling: str, nodata: float | None) -> 
 
     Reads ``_OVERVIEW_STRIP_ROWS`` rows at a time: memory is a strip of the level above plus one of the level below.
     """
-    from .kernels import downsample2_average, downsample2_nearest, downsampled_shape
+    from l2a.kernels import downsample2_average, downsample2_nearest, downsampled_shape
 
     with rasterio.open(path) as ds:
         shapes = overview_shapes(ds.height, ds.width)

@@ -35,12 +35,30 @@ import re
 import numpy as np
 from rasterio.windows import Window
 
-from .errors import GridMismatchError, MissingFileError, ProductFormatError
-from .product import MASK_NAMES, REFLECTANCE_NODATA, Grid, L2AProduct, RasterSource, check_resolution
-from .raster import read_raster, window_shape
-from .safe import (ProductMetadata, RasterInfo, SafeFiles, TileMetadata, describe_grid, esa_band_name,
-                   parse_product_metadata, probe_raster, read_tile_metadata, resolve_grids, resolve_identity)
-from .sensors import L2A_BANDS, band_resolution
+from l2a.errors import GridMismatchError, MissingFileError, ProductFormatError
+from l2a.formats.safe.common import (
+    ProductMetadata,
+    RasterInfo,
+    SafeFiles,
+    TileMetadata,
+    describe_grid,
+    esa_band_name,
+    parse_product_metadata,
+    probe_raster,
+    read_tile_metadata,
+    resolve_grids,
+    resolve_identity,
+)
+from l2a.grid import Grid
+from l2a.io.raster import read_raster, window_shape
+from l2a.product import (
+    MASK_NAMES,
+    REFLECTANCE_NODATA,
+    L2AProduct,
+    RasterSource,
+    check_resolution,
+)
+from l2a.sensors import L2A_BANDS, band_resolution
 
 __all__ = ["Sen2CorL2A", "open_sen2cor", "dn_to_reflectance", "scl_to_masks", "SCL_CLASSES"]
 
@@ -281,7 +299,7 @@ def open_sen2cor(path: str | os.PathLike, *, zip_index=None, root: str = "") -> 
     path : str or path-like
         The ``.SAFE`` folder, a folder holding it, or a .zip archive.
     zip_index : ZipIndex, optional
-        Checked member list when ``path`` is an archive (from :func:`l2a.archive.open_zip_index`).
+        Checked member list when ``path`` is an archive (from :func:`l2a.io.archive.open_zip_index`).
     root : str
         Product root inside the folder or archive (``""`` when ``path`` is the ``.SAFE`` folder).
 

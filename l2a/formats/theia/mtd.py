@@ -1,18 +1,18 @@
-"""MTD_ALL.xml, the metadata document of Theia/MUSCATE products: parsing (tolerant) and writing.
+"""MTD_ALL.xml, the metadata document of Theia/MUSCATE products: the metadata model and its (tolerant) parser.
 
 :func:`parse_mtd_all` reads every field the toolkit uses (XPaths in reference-l2a-formats.md section 3.7) into a
 frozen :class:`TheiaMetadata`. Every field is optional: real documents found in the wild are sometimes fragments
 (the iota2 test data keep only the viewing-angle grids and ``CloudPercent``, as several top-level elements), and a
 reader then completes the metadata from the product name and the rasters. Parsing goes through
-:mod:`l2a.safexml` (defusedxml: entity declarations and external references are refused).
+:mod:`l2a.io.xmldoc` (defusedxml: entity declarations and external references are refused).
 
-:func:`write_mtd_all` writes a MUSCATE-like document for the toolkit's own products, plus a
+:func:`l2a.formats.theia.mtd_xml.write_mtd_all` writes a MUSCATE-like document for the toolkit's own products, plus a
 ``Syntheo_Informations`` element (software and calibration-table versions, angle-grid origins, free ``extra``
 items). The document holds no wall-clock time, so the same product always gets the same bytes.
 
 Angle grids: node (0, 0) lies on the tile's upper-left corner. MUSCATE does not write that corner beside the grids;
 it is taken from ``Syntheo_Informations``, else the R1 group geoposition, else the global upper-left point, else
-computed from the MGRS tile code (:func:`l2a.theia_names.s2_tile_origin`).
+computed from the MGRS tile code (:func:`l2a.formats.theia.names.s2_tile_origin`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import logging
 import math
 import os
 import re
-import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
@@ -33,14 +32,20 @@ from affine import Affine
 from rasterio.crs import CRS
 from rasterio.errors import CRSError
 
-from .angles import AngleGrid, Angles, merge_detectors, parse_values_list
-from .errors import BandNotFoundError, InvalidParameterError, MetadataError, MissingFileError, UnsafeXMLError
-from .product import Grid
-from .safexml import MAX_XML_BYTES, find_float, find_text, parse_xml_bytes
-from .sensors import normalize_band, normalize_platform
-from .theia_names import normalize_tile, s2_tile_origin
+from l2a.angles import AngleGrid, Angles, merge_detectors, parse_values_list
+from l2a.errors import (
+    BandNotFoundError,
+    InvalidParameterError,
+    MetadataError,
+    MissingFileError,
+    UnsafeXMLError,
+)
+from l2a.formats.theia.names import normalize_tile, s2_tile_origin
+from l2a.grid import Grid
+from l2a.io.xmldoc import MAX_XML_BYTES, find_float, find_text, parse_xml_bytes
+from l2a.sensors import normalize_band, normalize_platform
 
-__all__ = ["GroupGeoposition", "TheiaMetadata", "parse_mtd_all", "read_mtd_all", "write_mtd_all",
+__all__ = ["GroupGeoposition", "TheiaMetadata", "parse_mtd_all", "read_mtd_all",
            "format_datetime", "parse_datetime"]
 
 logger = logging.getLogger(__name__)
@@ -419,44 +424,3 @@ def read_mtd_all(path: str | os.PathLike, *, tile: str | None = None) -> TheiaMe
     except FileNotFoundError as exc:
         raise MissingFileError("metadata file not found", path) from exc
     return parse_mtd_all(data, path, tile=tile)
-
-
-# --- writing ------------------------------------------------------------------------------------------------------
-def write_mtd_all(path: str | os.PathLike, mtd: TheiaMetadata, *, files: Mapping[str, str]) -> str:
-    """Write a MUSCATE-like MTD_ALL.xml atomically (temporary file + rename).
-
-    Parameters
-    ----------
-    path : str or path-like
-        Target file.
-    mtd : TheiaMetadata
-        Content; ``product_id``, ``platform``, ``tile`` and ``datetime`` are required. Quantification and nodata
-        values default to the Theia ones (10000, 200, 20; -10000, 0, 0).
-    files : mapping str -> str
-        Files of the product relative to its root, keyed ``FRE_B2``, ``SRE_B2``, ``ATB_R1``, ``CLM_R1``,
-        ``MG2_R2``, ``EDG_R1``, ``SAT_R1``, ``QKL``; listed in ``Product_Organisation``.
-
-    Returns
-    -------
-    str
-        The path written.
-    """
-    missing = [k for k in ("product_id", "platform", "tile", "datetime") if getattr(mtd, k) is None]
-    if missing:
-        raise InvalidParameterError(f"cannot write MTD_ALL.xml without {', '.join(missing)}", path)
-    from .theia_mtd_xml import mtd_tree  # the tree builder needs this module: imported when writing
-    doc = mtd_tree(mtd, files)
-    ET.indent(doc, space="    ")
-    target = os.fspath(path)
-    tmp = os.path.join(os.path.dirname(os.path.abspath(target)), f".tmp-mtd-{uuid.uuid4().hex}.xml")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)   # mode filtered by the umask, as any file
-    try:
-        with os.fdopen(fd, "wb") as f:
-            ET.ElementTree(doc).write(f, encoding="utf-8", xml_declaration=True)
-            f.write(b"\n")
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    return target

@@ -6,9 +6,9 @@ Layout (every reader of Theia products reads it, :func:`l2a.open_l2a` included):
         <ID>_FRE_B2.tif ... <ID>_FRE_B12.tif     int16, reflectance x 10000, nodata -10000, scale 1e-4
         <ID>_SRE_B*.tif                          the same data, only with ``write_sre=True``
         <ID>_ATB_R1.tif, <ID>_ATB_R2.tif          uint8, band 1 water vapour x 20 (g/cm2), band 2 AOT x 200, 0 = nodata
-        <ID>_MTD_ALL.xml                          MUSCATE-like metadata (l2a.theia_mtd)
+        <ID>_MTD_ALL.xml                          MUSCATE-like metadata (l2a.formats.theia.mtd)
         <ID>_QKL_ALL.jpg                          quicklook B4, B3, B2 (when the three bands were written)
-        MASKS/<ID>_{CLM,MG2,EDG,SAT}_R{1,2}.tif   uint8 bit masks (l2a.theia_bits), overviews by nearest neighbour
+        MASKS/<ID>_{CLM,MG2,EDG,SAT}_R{1,2}.tif   uint8 bit masks (l2a.formats.theia.bits), overviews by nearest neighbour
 
 Everything is written into a hidden temporary folder inside ``out_dir`` and renamed to the final name when
 :meth:`TheiaL2AWriter.close` succeeds; on an exception the temporary folder is removed, so no partial product is ever
@@ -35,20 +35,28 @@ import rasterio
 import rasterio.shutil
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
-from rasterio.io import MemoryFile
 from rasterio.errors import CRSError, NotGeoreferencedWarning
+from rasterio.io import MemoryFile
 from rasterio.windows import Window
 
-from ._version import __version__
-from .angles import Angles
-from .cog import CogWriter
-from .errors import InvalidParameterError, SyntheoError
-from .product import REFLECTANCE_NODATA, RESOLUTIONS, Grid
-from .raster import check_window, open_raster, window_shape
-from .sensors import CALIBRATION_VERSION, L2A_BANDS, band_resolution, normalize_band, normalize_platform
-from .theia_bits import decode_clm, decode_mg2
-from .theia_mtd import GroupGeoposition, TheiaMetadata, write_mtd_all
-from .theia_names import MASK_KINDS, format_product_name, normalize_tile
+from l2a._version import __version__
+from l2a.angles import Angles
+from l2a.errors import InvalidParameterError, SyntheoError
+from l2a.formats.theia.bits import decode_clm, decode_mg2
+from l2a.formats.theia.mtd import GroupGeoposition, TheiaMetadata
+from l2a.formats.theia.mtd_xml import write_mtd_all
+from l2a.formats.theia.names import MASK_KINDS, format_product_name, normalize_tile
+from l2a.grid import Grid
+from l2a.io.cog import CogWriter
+from l2a.io.raster import check_window, open_raster, window_shape
+from l2a.product import REFLECTANCE_NODATA, RESOLUTIONS
+from l2a.sensors import (
+    CALIBRATION_VERSION,
+    L2A_BANDS,
+    band_resolution,
+    normalize_band,
+    normalize_platform,
+)
 
 __all__ = ["L2AMetadata", "TheiaL2AWriter", "ProductExistsError", "theia_product_name", "write_l2a"]
 
@@ -256,7 +264,7 @@ class TheiaL2AWriter:
         Parameters
         ----------
         kind : {"CLM", "MG2", "EDG", "SAT"}
-            Mask (bits in :mod:`l2a.theia_bits`; EDG 1 = nodata).
+            Mask (bits in :mod:`l2a.formats.theia.bits`; EDG 1 = nodata).
         res : {"R1", "R2"}
             Resolution group.
         data : numpy.ndarray

@@ -14,7 +14,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from .errors import MissingFileError, NotAProductError, UnsafeArchiveError
+from l2a.errors import MissingFileError, NotAProductError, UnsafeArchiveError
 
 __all__ = ["ZipIndex", "open_zip_index", "MAX_MEMBER_BYTES", "MAX_COMPRESSION_RATIO", "MAX_MEMBERS"]
 

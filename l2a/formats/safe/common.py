@@ -1,5 +1,5 @@
-"""Shared parsing of ESA SAFE products (Sentinel-2 L1C and Sen2Cor L2A), used by :mod:`l2a.l1c` and
-:mod:`l2a.sen2cor`: :class:`SafeFiles` (a product's files in a folder or .zip), :func:`parse_product_metadata`
+"""Shared parsing of ESA SAFE products (Sentinel-2 L1C and Sen2Cor L2A), used by :mod:`l2a.formats.safe.l1c` and
+:mod:`l2a.formats.safe.sen2cor`: :class:`SafeFiles` (a product's files in a folder or .zip), :func:`parse_product_metadata`
 (``MTD_MSIL1C.xml`` / ``MTD_MSIL2A.xml``), :func:`parse_tile_metadata` (``GRANULE/*/MTD_TL.xml``: geocoding, sensing
 time, 23 x 23 sun grid, per-detector viewing grids merged per band), :func:`parse_product_name` and
 :func:`resolve_grids` (every raster on the grid the tile declares).
@@ -33,14 +33,19 @@ from affine import Affine
 from rasterio.crs import CRS
 from rasterio.errors import CRSError
 
-from .angles import AngleGrid, Angles, merge_detectors, parse_values_list
-from .archive import ZipIndex
-from .detect import list_members
-from .errors import GridMismatchError, InvalidParameterError, MetadataError, MissingFileError
-from .product import Grid
-from .raster import open_raster
-from .safexml import find_float, find_text, parse_xml, parse_xml_bytes
-from .sensors import SENSORS, normalize_platform
+from l2a.angles import AngleGrid, Angles, merge_detectors, parse_values_list
+from l2a.errors import (
+    GridMismatchError,
+    InvalidParameterError,
+    MetadataError,
+    MissingFileError,
+)
+from l2a.grid import Grid
+from l2a.io.archive import ZipIndex
+from l2a.io.members import list_members
+from l2a.io.raster import open_raster
+from l2a.io.xmldoc import find_float, find_text, parse_xml, parse_xml_bytes
+from l2a.sensors import SENSORS, normalize_platform
 
 __all__ = [
     "BAND_IDS", "SafeFiles", "ProductMetadata", "TileMetadata", "ProductName", "RasterInfo", "band_of_id",

@@ -1,6 +1,6 @@
 """Reader of Theia/MUSCATE (MAJA) Level-2A products, folder or .zip; the toolkit's own L2A products use this format.
 
-Files are found by name (:mod:`l2a.theia_names`): ``*_FRE_B{n}.tif`` / ``*_SRE_B{n}.tif``, iota2 ``*_FRE_STACK.tif``
+Files are found by name (:mod:`l2a.formats.theia.names`): ``*_FRE_B{n}.tif`` / ``*_SRE_B{n}.tif``, iota2 ``*_FRE_STACK.tif``
 stacks, ``MASKS/*_{CLM,MG2,EDG,SAT}_R{1,2}.tif``, ``*_ATB_R{1,2}.tif`` and ``*_MTD_ALL.xml``. Metadata come from
 MTD_ALL.xml when present, else from the product name (platform, date and time to the millisecond, tile) and the
 rasters (CRS, grids). At open time every raster present must open, decode its last block (a truncated file fails
@@ -36,17 +36,38 @@ from affine import Affine
 from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 from rasterio.windows import Window
 
-from .archive import ZipIndex
-from .detect import list_members
-from .errors import (BandNotFoundError, CorruptRasterError, GridMismatchError, InvalidParameterError,
-                     MissingFileError, ProductFormatError)
-from .product import (MASK_NAMES, REFLECTANCE_NODATA, REFLECTANCE_QUANTIFICATION, RESOLUTIONS, Grid, L2AProduct,
-                      RasterSource, check_resolution)
-from .raster import open_raster, window_shape
-from .sensors import CALIBRATION_VERSION, L2A_BANDS, R1_BANDS, R2_BANDS, band_resolution, normalize_band
-from .theia_bits import decode_clm, decode_mg2, decode_sat, to_uint8
-from .theia_mtd import TheiaMetadata, parse_mtd_all, read_mtd_all
-from .theia_names import TheiaFiles, classify_members, parse_product_name
+from l2a.errors import (
+    BandNotFoundError,
+    CorruptRasterError,
+    GridMismatchError,
+    InvalidParameterError,
+    MissingFileError,
+    ProductFormatError,
+)
+from l2a.formats.theia.bits import decode_clm, decode_mg2, decode_sat, to_uint8
+from l2a.formats.theia.mtd import TheiaMetadata, parse_mtd_all, read_mtd_all
+from l2a.formats.theia.names import TheiaFiles, classify_members, parse_product_name
+from l2a.grid import Grid
+from l2a.io.archive import ZipIndex
+from l2a.io.members import list_members
+from l2a.io.raster import open_raster, window_shape
+from l2a.product import (
+    MASK_NAMES,
+    REFLECTANCE_NODATA,
+    REFLECTANCE_QUANTIFICATION,
+    RESOLUTIONS,
+    L2AProduct,
+    RasterSource,
+    check_resolution,
+)
+from l2a.sensors import (
+    CALIBRATION_VERSION,
+    L2A_BANDS,
+    R1_BANDS,
+    R2_BANDS,
+    band_resolution,
+    normalize_band,
+)
 
 __all__ = ["TheiaL2A", "open_theia", "IncompleteProductWarning", "STACK_BANDS"]
 
@@ -204,7 +225,7 @@ class TheiaL2A(L2AProduct):
     def read_masks(self, res: str = "R1", window: Window | None = None) -> dict[str, np.ndarray]:
         """Validity masks at one resolution (see :meth:`l2a.product.L2AProduct.read_masks`).
 
-        ``cloud``/``shadow`` from CLM (bits: :func:`l2a.theia_bits.decode_clm`), ``water``/``snow`` from MG2,
+        ``cloud``/``shadow`` from CLM (bits: :func:`l2a.formats.theia.bits.decode_clm`), ``water``/``snow`` from MG2,
         ``saturated`` from SAT (any band), ``nodata`` from EDG, or without EDG where the first band of the group
         (B2 for R1, B5 for R2) is nodata. Missing masks count as clear; masks of the other group are resampled
         (module docstring).
@@ -286,7 +307,7 @@ class TheiaL2A(L2AProduct):
 
     def mask_source(self, kind: str, res: str = "R1") -> RasterSource | None:
         """Where the ``MASKS/*_{kind}_R{1,2}.tif`` read for group ``res`` lives: that of ``res``, else that of the
-        other group (resampled by :meth:`read_masks`). uint8 codes decoded by :mod:`l2a.theia_bits`. None when
+        other group (resampled by :meth:`read_masks`). uint8 codes decoded by :mod:`l2a.formats.theia.bits`. None when
         the product has no ``kind`` mask (clear; without EDG, nodata comes from the group's first band)."""
         check_resolution(res)
         raster = self._masks.get((kind, res))
@@ -508,7 +529,7 @@ def open_theia(path: str | os.PathLike, *, zip_index: ZipIndex | None = None, ro
     path : str or path-like
         Product folder or .zip archive (or a folder/archive holding the product folder, see ``root``).
     zip_index : ZipIndex, optional
-        Checked member list when ``path`` is an archive (:func:`l2a.archive.open_zip_index`).
+        Checked member list when ``path`` is an archive (:func:`l2a.io.archive.open_zip_index`).
     root : str
         Product folder inside ``path`` (``""`` when ``path`` is the product itself), POSIX separators.
     reflectance : {"FRE", "SRE"}

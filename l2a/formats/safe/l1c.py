@@ -17,7 +17,7 @@ one (NaN left only outside the swath).
 Grids: each band's raster is checked against the grid ``MTD_TL.xml`` declares for its native resolution. Cropped
 products (the ALCD test crops: 30 x 30 px JP2 files where every band, 20 and 60 m ones included, was resampled to
 10 m) are accepted when the rasters are a window of the tile on its lattice; the rasters' grid is then used, with a
-logged warning (see :mod:`l2a.safe`). So ``grids[20]`` may have 10 m pixels: always take a band's grid from
+logged warning (see :mod:`l2a.formats.safe.common`). So ``grids[20]`` may have 10 m pixels: always take a band's grid from
 :meth:`L1CProduct.band_grid`.
 """
 
@@ -34,14 +34,29 @@ import numpy as np
 from rasterio.crs import CRS
 from rasterio.windows import Window
 
-from .angles import Angles
-from .errors import (BandNotFoundError, CorruptRasterError, InvalidParameterError, MissingFileError,
-                     ProductFormatError)
-from .product import Grid
-from .raster import check_window, read_raster
-from .safe import (BAND_IDS, ProductMetadata, SafeFiles, TileMetadata, native_resolution_m, parse_product_metadata,
-                   probe_raster, read_tile_metadata, resolve_grids, resolve_identity)
-from .sensors import normalize_band
+from l2a.angles import Angles
+from l2a.errors import (
+    BandNotFoundError,
+    CorruptRasterError,
+    InvalidParameterError,
+    MissingFileError,
+    ProductFormatError,
+)
+from l2a.formats.safe.common import (
+    BAND_IDS,
+    ProductMetadata,
+    SafeFiles,
+    TileMetadata,
+    native_resolution_m,
+    parse_product_metadata,
+    probe_raster,
+    read_tile_metadata,
+    resolve_grids,
+    resolve_identity,
+)
+from l2a.grid import Grid
+from l2a.io.raster import check_window, read_raster
+from l2a.sensors import normalize_band
 
 __all__ = ["L1CProduct", "open_l1c_safe", "dn_to_toa", "L1C_BANDS"]
 

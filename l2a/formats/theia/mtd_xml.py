@@ -1,4 +1,4 @@
-"""Building the MTD_ALL.xml tree of the toolkit's own Theia-format products (see :func:`l2a.theia_mtd.write_mtd_all`).
+"""Building the MTD_ALL.xml tree of the toolkit's own Theia-format products and :func:`write_mtd_all`, which writes it.
 
 The layout follows MAJA's MUSCATE template (reference-l2a-formats.md section 3.7): identification, product
 characteristics, file organisation, geoposition, mean angles and 5 km angle grids (NaN written as ``NaN``),
@@ -9,20 +9,23 @@ and calibration-table versions, the angle-grid origins and the producer's ``extr
 from __future__ import annotations
 
 import math
+import os
 import re
+import uuid
 import xml.etree.ElementTree as ET
 from typing import Mapping
 
 import numpy as np
 from rasterio.crs import CRS
 
-from ._version import __version__
-from .angles import AngleGrid
-from .sensors import CALIBRATION_VERSION, R1_BANDS, R2_BANDS
-from .theia_mtd import SYNTHEO_ELEMENT, TheiaMetadata, format_datetime
-from .theia_names import THEIA_PLATFORM_NAMES
+from l2a._version import __version__
+from l2a.angles import AngleGrid
+from l2a.errors import InvalidParameterError
+from l2a.formats.theia.mtd import SYNTHEO_ELEMENT, TheiaMetadata, format_datetime
+from l2a.formats.theia.names import THEIA_PLATFORM_NAMES
+from l2a.sensors import CALIBRATION_VERSION, R1_BANDS, R2_BANDS
 
-__all__ = ["mtd_tree"]
+__all__ = ["mtd_tree", "write_mtd_all"]
 
 #: MG2 bits as listed in MTD_ALL.xml (1-based bit_number).
 _MG2_NATURES = ("Water", "Cloud", "Snow", "Cloud_Shadow", "Topography_Shadow", "Hidden_Surface", "Sun_Too_Low",
@@ -130,7 +133,7 @@ def _geometry(doc: ET.Element, mtd: TheiaMetadata) -> list[tuple[str, AngleGrid]
 
 
 def mtd_tree(mtd: TheiaMetadata, files: Mapping[str, str]) -> ET.Element:
-    """Element tree of an MTD_ALL.xml document (arguments as :func:`l2a.theia_mtd.write_mtd_all`)."""
+    """Element tree of an MTD_ALL.xml document (arguments as :func:`write_mtd_all`)."""
     doc = ET.Element("Muscate_Metadata_Document")
     ident = _sub(doc, "Metadata_Identification")
     _sub(ident, "METADATA_FORMAT", "METADATA_MUSCATE", version="1.16")
@@ -225,3 +228,42 @@ def _crs_name(crs: CRS) -> str:
 def _fmt_num(value: float) -> str:
     v = float(value)
     return str(int(v)) if v.is_integer() else _fmt(v)
+
+
+def write_mtd_all(path: str | os.PathLike, mtd: TheiaMetadata, *, files: Mapping[str, str]) -> str:
+    """Write a MUSCATE-like MTD_ALL.xml atomically (temporary file + rename).
+
+    Parameters
+    ----------
+    path : str or path-like
+        Target file.
+    mtd : TheiaMetadata
+        Content; ``product_id``, ``platform``, ``tile`` and ``datetime`` are required. Quantification and nodata
+        values default to the Theia ones (10000, 200, 20; -10000, 0, 0).
+    files : mapping str -> str
+        Files of the product relative to its root, keyed ``FRE_B2``, ``SRE_B2``, ``ATB_R1``, ``CLM_R1``,
+        ``MG2_R2``, ``EDG_R1``, ``SAT_R1``, ``QKL``; listed in ``Product_Organisation``.
+
+    Returns
+    -------
+    str
+        The path written.
+    """
+    missing = [k for k in ("product_id", "platform", "tile", "datetime") if getattr(mtd, k) is None]
+    if missing:
+        raise InvalidParameterError(f"cannot write MTD_ALL.xml without {', '.join(missing)}", path)
+    doc = mtd_tree(mtd, files)
+    ET.indent(doc, space="    ")
+    target = os.fspath(path)
+    tmp = os.path.join(os.path.dirname(os.path.abspath(target)), f".tmp-mtd-{uuid.uuid4().hex}.xml")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)   # mode filtered by the umask, as any file
+    try:
+        with os.fdopen(fd, "wb") as f:
+            ET.ElementTree(doc).write(f, encoding="utf-8", xml_declaration=True)
+            f.write(b"\n")
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return target

@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from .errors import InvalidParameterError
-from .sensors import L2A_BANDS, normalize_platform
+from l2a.errors import InvalidParameterError
+from l2a.sensors import L2A_BANDS, normalize_platform
 
 __all__ = ["ProductName", "parse_product_name", "format_product_name", "normalize_tile", "s2_tile_origin",
            "TheiaFiles", "classify_members", "MASK_KINDS", "THEIA_PLATFORM_NAMES"]

@@ -1,0 +1,3 @@
+"""File-level helpers shared by every format: checked raster opening and windows (:mod:`.raster`), zip archives
+(:mod:`.archive`) and folder listings (:mod:`.members`), safe XML parsing and building (:mod:`.xmldoc`), and the
+Cloud-Optimised GeoTIFF writer (:mod:`.cog`). Nothing here knows a product format."""
