@@ -9,6 +9,7 @@ writer, sensors, and the scene simulator.
 from ._version import __version__
 from .detect import open_l1c, open_l2a
 from .errors import SyntheoError
+from .grid import Grid
 from .product import L2AProduct
 
-__all__ = ["__version__", "open_l2a", "open_l1c", "L2AProduct", "SyntheoError"]
+__all__ = ["__version__", "open_l2a", "open_l1c", "L2AProduct", "Grid", "SyntheoError"]

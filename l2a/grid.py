@@ -6,13 +6,17 @@ are :class:`rasterio.windows.Window` (pixel offsets and sizes on the grid).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 
 from affine import Affine
 from rasterio.crs import CRS
 from rasterio.windows import Window
 
 __all__ = ["Grid"]
+
+#: Tolerance on pixel offsets, in pixels, when deciding whether two grids share a lattice.
+_PIXEL_TOL = 1e-6
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,43 @@ class Grid:
         """Affine transform of a window of this grid."""
         return self.transform @ Affine.translation(window.col_off, window.row_off)
 
+    def window_bounds(self, window: Window) -> tuple[float, float, float, float]:
+        """(left, bottom, right, top) of a window of this grid, CRS units."""
+        t = self.window_transform(window)
+        return t.c, t.f + t.e * window.height, t.c + t.a * window.width, t.f
+
+    def blocks(self, size: int) -> list[Window]:
+        """Row-major windows of ``size`` x ``size`` pixels covering the grid (smaller at the right and bottom)."""
+        return [Window(c, r, min(size, self.width - c), min(size, self.height - r))
+                for r in range(0, self.height, size) for c in range(0, self.width, size)]
+
+    def scaled(self, factor: float) -> "Grid":
+        """The grid with pixels ``factor`` times larger over the same upper-left corner (``factor`` 2: 10 m -> 20 m;
+        0.5: 20 m -> 10 m). Partial pixels at the right and bottom edges are kept, so the result covers the grid."""
+        t = self.transform
+        return replace(self, transform=Affine(t.a * factor, t.b, t.c, t.d, t.e * factor, t.f),
+                       height=math.ceil(round(self.height / factor, 9)),
+                       width=math.ceil(round(self.width / factor, 9)))
+
+    def window_of(self, other: "Grid") -> Window | None:
+        """Where this grid lies in ``other``: the window of ``other`` it covers pixel for pixel, or None when it is not
+        a pixel-aligned part of ``other`` with the same pixel size (CRSs are not compared)."""
+        ta, to = self.transform, other.transform
+        if not (math.isclose(ta.a, to.a, rel_tol=1e-9) and math.isclose(ta.e, to.e, rel_tol=1e-9)
+                and ta.b == to.b and ta.d == to.d):
+            return None
+        col, row = (ta.c - to.c) / to.a, (ta.f - to.f) / to.e
+        if abs(col - round(col)) > _PIXEL_TOL or abs(row - round(row)) > _PIXEL_TOL:
+            return None
+        col, row = round(col), round(row)
+        if col < 0 or row < 0 or col + self.width > other.width or row + self.height > other.height:
+            return None
+        return Window(col, row, self.width, self.height)
+
+    def is_window_of(self, other: "Grid") -> bool:
+        """True when this grid is a pixel-aligned part of ``other`` with the same pixel size (see :meth:`window_of`)."""
+        return self.window_of(other) is not None
+
     def same_as(self, other: "Grid", tol: float = 1e-6) -> bool:
-        """True when both grids have the same shape and (almost) the same transform."""
+        """True when both grids have the same shape and (almost) the same transform (CRSs are not compared)."""
         return self.shape == other.shape and self.transform.almost_equals(other.transform, precision=tol)

@@ -31,22 +31,14 @@ from rasterio.windows import Window
 from l2a.io.raster import check_window
 
 from .angles import Angles
+from .constants import (
+    RESOLUTIONS,
+)
 from .errors import BandNotFoundError, InvalidParameterError
 from .grid import Grid
 from .sensors import CALIBRATION_VERSION, band_resolution, normalize_band
 
-__all__ = ["Grid", "L2AProduct", "MASK_NAMES", "RasterSource", "REFLECTANCE_NODATA", "REFLECTANCE_QUANTIFICATION",
-           "RESOLUTIONS"]
-
-#: Names of the boolean mask planes returned by :meth:`L2AProduct.read_masks`.
-MASK_NAMES = ("cloud", "shadow", "snow", "water", "nodata", "saturated")
-#: Nodata value of int16 reflectance x 10000.
-REFLECTANCE_NODATA = -10000
-#: Scale of the int16 reflectance of :meth:`L2AProduct.read_band`: reflectance x this.
-REFLECTANCE_QUANTIFICATION = 10000.0
-#: Resolution groups of Sentinel-2 L2A products.
-RESOLUTIONS = ("R1", "R2")
-
+__all__ = ["L2AProduct", "RasterSource", "check_resolution"]
 
 @dataclass(frozen=True)
 class RasterSource:

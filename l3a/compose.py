@@ -53,7 +53,8 @@ from rasterio.windows import Window
 from l2a.io.cog import COG_BLOCKSIZE, check_deflate_level
 from l2a.detect import open_l2a
 from l2a.errors import BandNotFoundError, CorruptRasterError
-from l2a.product import REFLECTANCE_QUANTIFICATION, L2AProduct
+from l2a.constants import REFLECTANCE_QUANTIFICATION
+from l2a.product import L2AProduct
 from l2a.io.raster import open_raster
 from l2a.sensors import L2A_BANDS, band_resolution, normalize_band
 

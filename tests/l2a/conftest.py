@@ -17,10 +17,10 @@ from affine import Affine
 from rasterio.crs import CRS
 
 from l2a.angles import AngleGrid, Angles
-from l2a.grid import Grid
-from l2a.sensors import R1_BANDS, band_resolution
 from l2a.formats.theia.bits import encode_clm, encode_mg2, encode_sat
 from l2a.formats.theia.writer import L2AMetadata, write_l2a
+from l2a.grid import Grid
+from l2a.sensors import R1_BANDS, band_resolution
 
 #: Upper-left corner of tile T31TCJ, m (EPSG:32631).
 T31TCJ_ULX, T31TCJ_ULY = 300000.0, 4900020.0

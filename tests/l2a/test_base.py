@@ -9,11 +9,18 @@ from affine import Affine
 from rasterio.crs import CRS
 
 from l2a import angles, sensors
-from l2a.io.archive import open_zip_index
 from l2a.cli import main as l2a_main
+from l2a.errors import (
+    BandNotFoundError,
+    InvalidParameterError,
+    MetadataError,
+    NotAProductError,
+    SyntheoError,
+    UnsafeArchiveError,
+    UnsafeXMLError,
+)
+from l2a.io.archive import open_zip_index
 from l2a.io.cog import CogWriter, write_cog
-from l2a.errors import (BandNotFoundError, InvalidParameterError, MetadataError, NotAProductError, SyntheoError,
-                        UnsafeArchiveError, UnsafeXMLError)
 from l2a.io.xmldoc import parse_xml, parse_xml_bytes
 
 

@@ -12,8 +12,8 @@ from rasterio.crs import CRS
 from rasterio.enums import MaskFlags
 from rasterio.windows import Window
 
-from l2a.io.cog import CogWriter, check_deflate_level, write_cog
 from l2a.errors import InvalidParameterError
+from l2a.io.cog import CogWriter, check_deflate_level, write_cog
 
 CRS_UTM = CRS.from_epsg(32631)
 TRANSFORM = Affine(10.0, 0.0, 300000.0, 0.0, -10.0, 4900020.0)

@@ -3,8 +3,13 @@
 import numpy as np
 import pytest
 
-from l2a.kernels import (downsample2_average, downsample2_average_ref, downsample2_nearest,
-                         downsample2_nearest_ref, downsampled_shape)
+from l2a.kernels import (
+    downsample2_average,
+    downsample2_average_ref,
+    downsample2_nearest,
+    downsample2_nearest_ref,
+    downsampled_shape,
+)
 
 
 def _average(src, nodata):

@@ -23,11 +23,18 @@ from real_cubes import L1C_DIR, Cube, write_sen2cor_like, zip_product  # noqa: E
 
 from l2a import open_l1c  # noqa: E402
 from l2a.angles import Angles, parse_values_list  # noqa: E402
-from l2a.errors import (BandNotFoundError, CorruptRasterError, GridMismatchError, MetadataError,  # noqa: E402
-                        MissingFileError, NotAProductError, UnsafeXMLError)
+from l2a.errors import (  # noqa: E402
+    BandNotFoundError,
+    CorruptRasterError,
+    GridMismatchError,
+    MetadataError,
+    MissingFileError,
+    NotAProductError,
+    UnsafeXMLError,
+)
+from l2a.formats.safe.common import RasterInfo, TileMetadata, parse_utc, resolve_grids  # noqa: E402
 from l2a.formats.safe.l1c import L1C_BANDS, L1CProduct, dn_to_toa  # noqa: E402
 from l2a.grid import Grid  # noqa: E402
-from l2a.formats.safe.common import RasterInfo, TileMetadata, parse_utc, resolve_grids  # noqa: E402
 from l2a.io.xmldoc import parse_xml  # noqa: E402
 
 UTC = dt.timezone.utc

@@ -18,11 +18,25 @@ from rasterio.crs import CRS
 from rasterio.windows import Window
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from real_cubes import CUBES_DIR, L1C_DIR, Cube, load_cube, write_sen2cor_like, zip_product  # noqa: E402
+from real_cubes import (  # noqa: E402
+    CUBES_DIR,
+    L1C_DIR,
+    Cube,
+    load_cube,
+    write_sen2cor_like,
+    zip_product,
+)
 
 from l2a import open_l1c, open_l2a  # noqa: E402
-from l2a.errors import (BandNotFoundError, CorruptRasterError, GridMismatchError, MetadataError,  # noqa: E402
-                        MissingFileError, NotAProductError, UnsafeXMLError)
+from l2a.errors import (  # noqa: E402
+    BandNotFoundError,
+    CorruptRasterError,
+    GridMismatchError,
+    MetadataError,
+    MissingFileError,
+    NotAProductError,
+    UnsafeXMLError,
+)
 from l2a.formats.safe.sen2cor import Sen2CorL2A, dn_to_reflectance, scl_to_masks  # noqa: E402
 from l2a.sensors import L2A_BANDS, R1_BANDS  # noqa: E402
 

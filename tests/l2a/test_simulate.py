@@ -19,13 +19,13 @@ from rasterio.warp import Resampling, reproject
 from l2a.cli import cli as l2a_cli
 from l2a.cli_options import run_cli
 from l2a.errors import InvalidParameterError
+from l2a.formats.theia.bits import decode_clm, decode_mg2
 from l2a.io.xmldoc import find_float, parse_xml
 from l2a.simulate import atmosphere, kernels, landscape, noise, orbits
 from l2a.simulate.clouds import day_params
-from l2a.simulate.driver import SimulationConfig, _R1_IDX, _Run, simulate
+from l2a.simulate.driver import _R1_IDX, SimulationConfig, _Run, simulate
 from l2a.simulate.frame import tile_frame, world_params
 from l2a.simulate.mgrs import DEFAULT_TILES, parse_tiles, tile_footprint
-from l2a.formats.theia.bits import decode_clm, decode_mg2
 
 D = dt.date
 

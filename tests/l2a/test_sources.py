@@ -9,10 +9,11 @@ import pytest
 import rasterio
 
 from l2a import open_l2a
+from l2a.constants import REFLECTANCE_NODATA
 from l2a.errors import BandNotFoundError, InvalidParameterError
-from l2a.product import REFLECTANCE_NODATA, L2AProduct, RasterSource
-from l2a.sensors import band_resolution
 from l2a.formats.theia.reader import IncompleteProductWarning
+from l2a.product import L2AProduct, RasterSource
+from l2a.sensors import band_resolution
 
 from .conftest import small_grids, write_bare_product
 

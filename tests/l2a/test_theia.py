@@ -14,14 +14,31 @@ from affine import Affine
 from rasterio.windows import Window
 
 from l2a import open_l2a
-from l2a.errors import (BandNotFoundError, CorruptRasterError, GridMismatchError, MetadataError, MissingFileError,
-                        NotAProductError, UnsafeArchiveError, UnsafeXMLError)
+from l2a.errors import (
+    BandNotFoundError,
+    CorruptRasterError,
+    GridMismatchError,
+    MetadataError,
+    MissingFileError,
+    NotAProductError,
+    UnsafeArchiveError,
+    UnsafeXMLError,
+)
+from l2a.formats.theia.bits import (
+    decode_clm,
+    decode_mg2,
+    decode_sat,
+    encode_clm,
+    encode_mg2,
+    encode_sat,
+    to_uint8,
+)
+from l2a.formats.theia.mtd import parse_mtd_all, read_mtd_all
+from l2a.formats.theia.names import format_product_name, parse_product_name
+from l2a.formats.theia.reader import STACK_BANDS, IncompleteProductWarning, TheiaL2A
 from l2a.grid import Grid
 from l2a.sensors import L2A_BANDS
-from l2a.formats.theia.reader import STACK_BANDS, IncompleteProductWarning, TheiaL2A
-from l2a.formats.theia.bits import (decode_clm, decode_mg2, decode_sat, encode_clm, encode_mg2, encode_sat, to_uint8)
-from l2a.formats.theia.mtd import parse_mtd_all, read_mtd_all
-from l2a.formats.theia.names import format_product_name, normalize_tile, parse_product_name, s2_tile_origin
+from l2a.tiles import normalize_tile, s2_tile_origin
 
 from .conftest import small_grids, write_bare_product, write_geotiff
 

@@ -15,11 +15,17 @@ from rasterio.windows import Window
 
 from l2a import open_l2a
 from l2a.errors import InvalidParameterError, SyntheoError
+from l2a.formats.theia.bits import encode_clm
+from l2a.formats.theia.writer import (
+    L2AMetadata,
+    ProductExistsError,
+    TheiaL2AWriter,
+    theia_product_name,
+    write_l2a,
+)
 from l2a.grid import Grid
 from l2a.io.xmldoc import parse_xml
 from l2a.sensors import CALIBRATION_VERSION, L2A_BANDS
-from l2a.formats.theia.bits import encode_clm
-from l2a.formats.theia.writer import L2AMetadata, ProductExistsError, TheiaL2AWriter, theia_product_name, write_l2a
 
 from .conftest import make_meta, random_content
 

@@ -35,6 +35,7 @@ import re
 import numpy as np
 from rasterio.windows import Window
 
+from l2a.constants import MASK_NAMES, REFLECTANCE_NODATA
 from l2a.errors import GridMismatchError, MissingFileError, ProductFormatError
 from l2a.formats.safe.common import (
     ProductMetadata,
@@ -51,13 +52,7 @@ from l2a.formats.safe.common import (
 )
 from l2a.grid import Grid
 from l2a.io.raster import read_raster, window_shape
-from l2a.product import (
-    MASK_NAMES,
-    REFLECTANCE_NODATA,
-    L2AProduct,
-    RasterSource,
-    check_resolution,
-)
+from l2a.product import L2AProduct, RasterSource, check_resolution
 from l2a.sensors import L2A_BANDS, band_resolution
 
 __all__ = ["Sen2CorL2A", "open_sen2cor", "dn_to_reflectance", "scl_to_masks", "SCL_CLASSES"]

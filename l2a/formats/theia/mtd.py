@@ -40,10 +40,10 @@ from l2a.errors import (
     MissingFileError,
     UnsafeXMLError,
 )
-from l2a.formats.theia.names import normalize_tile, s2_tile_origin
 from l2a.grid import Grid
 from l2a.io.xmldoc import MAX_XML_BYTES, find_float, find_text, parse_xml_bytes
 from l2a.sensors import normalize_band, normalize_platform
+from l2a.tiles import normalize_tile, s2_tile_origin
 
 __all__ = ["GroupGeoposition", "TheiaMetadata", "parse_mtd_all", "read_mtd_all",
            "format_datetime", "parse_datetime"]

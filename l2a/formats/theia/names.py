@@ -14,8 +14,9 @@ from typing import Iterable
 
 from l2a.errors import InvalidParameterError
 from l2a.sensors import L2A_BANDS, normalize_platform
+from l2a.tiles import normalize_tile
 
-__all__ = ["ProductName", "parse_product_name", "format_product_name", "normalize_tile", "s2_tile_origin",
+__all__ = ["ProductName", "parse_product_name", "format_product_name",
            "TheiaFiles", "classify_members", "MASK_KINDS", "THEIA_PLATFORM_NAMES"]
 
 #: Platform spelled as in Theia product names.
@@ -26,7 +27,6 @@ MASK_KINDS = ("CLM", "MG2", "EDG", "SAT")
 _NAME_RE = re.compile(
     r"^(?P<sat>SENTINEL2[A-D]|VENUS(?:-XS)?)_(?P<date>\d{8})-(?P<time>\d{6})-(?P<ms>\d{3})_(?P<level>L[0-9][A-C])_"
     r"(?P<site>[A-Za-z0-9-]+?)_(?P<kind>[A-Z])(?:_V(?P<version>\d+-\d+))?$")
-_MGRS_RE = re.compile(r"^T?(\d{1,2})([C-HJ-NP-X])([A-HJ-NP-Z])([A-HJ-NP-V])$")
 _BAND_RE = re.compile(r"^(?P<id>.+)_(?P<kind>FRE|SRE)_(?P<band>B\d{1,2}A?)\.tif$", re.IGNORECASE)
 _STACK_RE = re.compile(r"^(?P<id>.+)_(?P<kind>FRE|SRE)_STACK\.tif$", re.IGNORECASE)
 _MASK_RE = re.compile(r"^(?P<id>.+)_(?P<kind>CLM|MG2|EDG|SAT)_(?P<res>R[12])\.tif$", re.IGNORECASE)
@@ -63,15 +63,6 @@ class ProductName:
     tile: str
     kind: str
     version: str | None
-
-
-def normalize_tile(tile: str) -> str:
-    """Return an MGRS tile code with its ``T`` (``31TCJ`` -> ``T31TCJ``); other site names are returned stripped."""
-    text = tile.strip().upper()
-    m = _MGRS_RE.match(text)
-    if m:
-        return f"T{int(m.group(1)):02d}{m.group(2)}{m.group(3)}{m.group(4)}"
-    return tile.strip()
 
 
 def parse_product_name(name: str) -> ProductName | None:
@@ -119,39 +110,6 @@ def format_product_name(platform: str, when: dt.datetime, tile: str, *, level: s
     sat = THEIA_PLATFORM_NAMES[normalize_platform(platform)]
     stamp = f"{when:%Y%m%d-%H%M%S}-{when.microsecond // 1000:03d}"
     return f"{sat}_{stamp}_{level}_{normalize_tile(tile)}_{kind}_V{version}"
-
-
-# MGRS letters (I and O are never used)
-_COL_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
-_ROW_LETTERS = "ABCDEFGHJKLMNPQRSTUV"
-_BAND_LETTERS = "CDEFGHJKLMNPQRSTUVWX"
-
-
-def s2_tile_origin(tile: str) -> tuple[float, float] | None:
-    """Upper-left corner of a Sentinel-2 tile in its UTM zone, m (None if ``tile`` is not an MGRS code).
-
-    A Sentinel-2 tile is 109.8 km wide; its upper-left corner lies on the west edge of its MGRS 100 km square and
-    20 m above the square's north edge (T31TCJ -> (300000, 4900020), T38KPE -> (600000, 8000020), as in the
-    products' metadata). Used to place angle grids when a metadata file gives no geoposition.
-    """
-    m = _MGRS_RE.match(tile.strip().upper())
-    if not m:
-        return None
-    zone, band, col, row = int(m.group(1)), m.group(2), m.group(3), m.group(4)
-    if not 1 <= zone <= 60:
-        return None
-    col_set = (zone - 1) % 3                   # column letters cycle A-H, J-R, S-Z over zones 1, 2, 3
-    e_index = _COL_LETTERS.index(col) - 8 * col_set
-    if not 0 <= e_index < 8:
-        return None
-    easting = (e_index + 1) * 100000.0
-    row_offset = 5 if zone % 2 == 0 else 0     # even zones start their row letters at F
-    n_mod = ((_ROW_LETTERS.index(row) - row_offset) % 20) * 100000.0
-    lat_mid = -80.0 + 8.0 * _BAND_LETTERS.index(band) + 4.0
-    approx = lat_mid * 110946.0 + (10_000_000.0 if lat_mid < 0 else 0.0)
-    k = round((approx - n_mod) / 2_000_000.0)
-    northing = n_mod + 2_000_000.0 * k
-    return easting, northing + 100020.0
 
 
 @dataclass

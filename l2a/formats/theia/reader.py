@@ -36,6 +36,12 @@ from affine import Affine
 from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 from rasterio.windows import Window
 
+from l2a.constants import (
+    MASK_NAMES,
+    REFLECTANCE_NODATA,
+    REFLECTANCE_QUANTIFICATION,
+    RESOLUTIONS,
+)
 from l2a.errors import (
     BandNotFoundError,
     CorruptRasterError,
@@ -51,15 +57,7 @@ from l2a.grid import Grid
 from l2a.io.archive import ZipIndex
 from l2a.io.members import list_members
 from l2a.io.raster import open_raster, window_shape
-from l2a.product import (
-    MASK_NAMES,
-    REFLECTANCE_NODATA,
-    REFLECTANCE_QUANTIFICATION,
-    RESOLUTIONS,
-    L2AProduct,
-    RasterSource,
-    check_resolution,
-)
+from l2a.product import L2AProduct, RasterSource, check_resolution
 from l2a.sensors import (
     CALIBRATION_VERSION,
     L2A_BANDS,

@@ -41,6 +41,7 @@ from rasterio.windows import Window
 
 from l2a._version import __version__
 from l2a.angles import Angles
+from l2a.constants import REFLECTANCE_NODATA, RESOLUTIONS
 from l2a.errors import InvalidParameterError, SyntheoError
 from l2a.formats.theia.bits import decode_clm, decode_mg2
 from l2a.formats.theia.mtd import GroupGeoposition, TheiaMetadata
@@ -49,7 +50,6 @@ from l2a.formats.theia.names import MASK_KINDS, format_product_name, normalize_t
 from l2a.grid import Grid
 from l2a.io.cog import CogWriter
 from l2a.io.raster import check_window, open_raster, window_shape
-from l2a.product import REFLECTANCE_NODATA, RESOLUTIONS
 from l2a.sensors import (
     CALIBRATION_VERSION,
     L2A_BANDS,
