@@ -68,3 +68,11 @@ class InvalidParameterError(SyntheoError, ValueError):
 
 class GridMismatchError(ProductFormatError):
     """A raster of a product is not on the product's grid, or two products of one tile are on different grids."""
+
+
+class ProductExistsError(SyntheoError, FileExistsError):
+    """The product (or output folder) to write already exists; pass ``overwrite`` to replace it."""
+
+
+class IncompleteProductWarning(UserWarning):
+    """A product lacks optional files (metadata, some masks, AOT); what they would tell counts as clear."""

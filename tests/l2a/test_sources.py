@@ -10,8 +10,11 @@ import rasterio
 
 from l2a import open_l2a
 from l2a.constants import REFLECTANCE_NODATA
-from l2a.errors import BandNotFoundError, InvalidParameterError
-from l2a.formats.theia.reader import IncompleteProductWarning
+from l2a.errors import (
+    BandNotFoundError,
+    IncompleteProductWarning,
+    InvalidParameterError,
+)
 from l2a.product import L2AProduct, RasterSource
 from l2a.sensors import band_resolution
 

@@ -14,11 +14,10 @@ from rasterio.crs import CRS
 from rasterio.windows import Window
 
 from l2a import open_l2a
-from l2a.errors import InvalidParameterError, SyntheoError
+from l2a.errors import InvalidParameterError, ProductExistsError, SyntheoError
 from l2a.formats.theia.bits import encode_clm
 from l2a.formats.theia.writer import (
     L2AMetadata,
-    ProductExistsError,
     TheiaL2AWriter,
     theia_product_name,
     write_l2a,

@@ -46,6 +46,7 @@ from l2a.errors import (
     BandNotFoundError,
     CorruptRasterError,
     GridMismatchError,
+    IncompleteProductWarning,
     InvalidParameterError,
     MissingFileError,
     ProductFormatError,
@@ -67,7 +68,7 @@ from l2a.sensors import (
     normalize_band,
 )
 
-__all__ = ["TheiaL2A", "open_theia", "IncompleteProductWarning", "STACK_BANDS"]
+__all__ = ["TheiaL2A", "open_theia", "STACK_BANDS"]
 
 logger = logging.getLogger(__name__)
 
@@ -77,10 +78,6 @@ STACK_BANDS = ("B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B11", "B12")
 FLOAT_REFLECTANCE_MAX = 2.0
 _OTHER = {"R1": "R2", "R2": "R1"}
 _MAJORITY_PLANES = ("snow", "water")
-
-
-class IncompleteProductWarning(UserWarning):
-    """A product lacks optional files (metadata, some masks, AOT); what they would tell counts as clear."""
 
 
 @dataclass(frozen=True)

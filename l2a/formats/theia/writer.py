@@ -42,7 +42,7 @@ from rasterio.windows import Window
 from l2a._version import __version__
 from l2a.angles import Angles
 from l2a.constants import REFLECTANCE_NODATA, RESOLUTIONS
-from l2a.errors import InvalidParameterError, SyntheoError
+from l2a.errors import InvalidParameterError, ProductExistsError
 from l2a.formats.theia.bits import decode_clm, decode_mg2
 from l2a.formats.theia.mtd import GroupGeoposition, TheiaMetadata
 from l2a.formats.theia.mtd_xml import write_mtd_all
@@ -58,7 +58,7 @@ from l2a.sensors import (
     normalize_platform,
 )
 
-__all__ = ["L2AMetadata", "TheiaL2AWriter", "ProductExistsError", "theia_product_name", "write_l2a"]
+__all__ = ["L2AMetadata", "TheiaL2AWriter", "theia_product_name", "write_l2a"]
 
 logger = logging.getLogger(__name__)
 
@@ -71,10 +71,6 @@ QUICKLOOK_BANDS = ("B4", "B3", "B2")
 QUICKLOOK_SIZE = 1000
 #: Rows per block when re-reading masks to compute CloudPercent / SnowPercent.
 _BLOCK_ROWS = 1024
-
-
-class ProductExistsError(SyntheoError, FileExistsError):
-    """The product folder to write already exists (pass ``overwrite=True`` to replace it)."""
 
 
 @dataclass(frozen=True)
