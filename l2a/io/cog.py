@@ -28,6 +28,7 @@ from rasterio.crs import CRS
 from rasterio.windows import Window
 
 from l2a.errors import InvalidParameterError
+from l2a.io.atomic import publish
 from l2a.io.xmldoc import parse_xml
 
 __all__ = ["CogWriter", "write_cog", "check_deflate_level", "overview_shapes", "COG_BLOCKSIZE", "DEFLATE_LEVELS",
@@ -212,7 +213,7 @@ class CogWriter:
                                  overview_resampling=self.resampling, resampling=self.resampling,
                                  num_threads=str(self.threads), bigtiff="IF_SAFER", **level)
             os.chmod(tmp_cog, 0o666 & ~_umask())  # mkstemp makes 0600 files; outputs are ordinary files
-            os.replace(tmp_cog, self.path)
+            publish(tmp_cog, self.path, overwrite=True)
         except BaseException:
             _remove(tmp_cog)
             raise

@@ -1,4 +1,5 @@
-"""Safe XML parsing: every XML the toolkit reads goes through here (defusedxml, one-line errors)."""
+"""XML documents: every XML the toolkit reads is parsed here (defusedxml, one-line errors), and every document it
+writes is built with :func:`sub_element`."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import defusedxml.ElementTree as DET
 
 from l2a.errors import MetadataError, MissingFileError, UnsafeXMLError
 
-__all__ = ["parse_xml", "parse_xml_bytes", "strip_namespaces", "find_text", "find_float", "MAX_XML_BYTES"]
+__all__ = ["parse_xml", "parse_xml_bytes", "strip_namespaces", "find_text", "find_float", "sub_element",
+           "MAX_XML_BYTES"]
 
 #: Largest metadata document accepted, bytes (real MTD_ALL.xml / MTD_TL.xml are < 5 MB).
 MAX_XML_BYTES = 64 * 1024 * 1024
@@ -91,3 +93,11 @@ def find_float(root: ET.Element, path: str, source: str | os.PathLike | None = N
         return float(text)
     except ValueError:
         raise MetadataError(f"field {path} is not a number: {text!r}", source) from None
+
+
+def sub_element(parent: ET.Element, tag: str, text=None, **attrs) -> ET.Element:
+    """Append a child element; ``text`` and attribute values are converted with ``str`` (None: no text)."""
+    el = ET.SubElement(parent, tag, {k: str(v) for k, v in attrs.items()})
+    if text is not None:
+        el.text = str(text)
+    return el

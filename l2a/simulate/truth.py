@@ -25,8 +25,6 @@ water clouds / 0.3 for cirrus), 2 opaque; shadow 1 where the direct sun beam is 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Mapping
 
@@ -34,6 +32,7 @@ import numpy as np
 from rasterio.windows import Window
 
 from l2a.grid import Grid
+from l2a.io.atomic import atomic_write_bytes
 from l2a.io.cog import CogWriter
 
 from .landscape import LANDCOVER_CODES
@@ -129,15 +128,5 @@ def write_index(root, index: dict) -> Path:
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     path = root / "index.json"
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-index-", suffix=".json", dir=root)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(index, f, indent=1, sort_keys=True)
-            f.write("\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    atomic_write_bytes(path, (json.dumps(index, indent=1, sort_keys=True) + "\n").encode("utf-8"))
     return path

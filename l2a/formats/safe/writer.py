@@ -27,8 +27,6 @@ import datetime as dt
 import logging
 import math
 import os
-import shutil
-import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +41,9 @@ from rasterio.windows import Window
 from l2a.angles import AngleGrid
 from l2a.errors import InvalidParameterError
 from l2a.grid import Grid
+from l2a.io.atomic import AtomicFolder
 from l2a.io.raster import check_window
+from l2a.io.xmldoc import sub_element
 
 __all__ = ["L1CMetadata", "L1CSafeWriter", "L1C_BANDS", "dn_from_toa", "band_resolution_m", "safe_product_name",
            "QUANTIFICATION", "RADIO_ADD_OFFSET"]
@@ -161,21 +161,14 @@ def _values(a: np.ndarray) -> list[str]:
     return [" ".join("NaN" if not np.isfinite(v) else f"{v:.6g}" for v in row) for row in a]
 
 
-def _sub(parent: ET.Element, tag: str, text=None, **attrib) -> ET.Element:
-    el = ET.SubElement(parent, tag, {k: str(v) for k, v in attrib.items()})
-    if text is not None:
-        el.text = str(text)
-    return el
-
-
 def _angle_block(parent: ET.Element, grid: AngleGrid) -> None:
     for name, values in (("Zenith", grid.zenith), ("Azimuth", grid.azimuth)):
-        el = _sub(parent, name)
-        _sub(el, "COL_STEP", f"{grid.col_step:g}", unit="m")
-        _sub(el, "ROW_STEP", f"{grid.row_step:g}", unit="m")
-        vl = _sub(el, "Values_List")
+        el = sub_element(parent, name)
+        sub_element(el, "COL_STEP", f"{grid.col_step:g}", unit="m")
+        sub_element(el, "ROW_STEP", f"{grid.row_step:g}", unit="m")
+        vl = sub_element(el, "Values_List")
         for row in _values(values):
-            _sub(vl, "VALUES", row)
+            sub_element(vl, "VALUES", row)
 
 
 def _earth_sun_u(day: dt.date) -> float:
@@ -199,6 +192,8 @@ class L1CSafeWriter:
     meta : L1CMetadata
     threads : int
         JPEG 2000 encoding threads.
+    overwrite : bool
+        Replace an existing product of the same name (on successful close only).
 
     Attributes
     ----------
@@ -206,19 +201,23 @@ class L1CSafeWriter:
         Final product folder.
     cloud_percent, snow_percent : float or None
         Quality indicators written to the metadata; set them before :meth:`close`.
+
+    Raises
+    ------
+    ProductExistsError
+        If the product folder exists and ``overwrite`` is False.
     """
 
-    def __init__(self, out_dir, meta: L1CMetadata, *, threads: int = 1):
+    def __init__(self, out_dir, meta: L1CMetadata, *, threads: int = 1, overwrite: bool = False):
         self.meta = meta
         self.name = safe_product_name(meta)
         self.out_dir = Path(out_dir).absolute()
         self.path = self.out_dir / self.name
         self.threads = max(1, int(threads))
-        if self.path.exists():
-            raise InvalidParameterError("product already exists", self.path)
         self.granule = f"L1C_{meta.tile}_A{meta.absolute_orbit:06d}_{meta.sensing_time:%Y%m%dT%H%M%S}"
         self.stem = f"{meta.tile}_{meta.datatake_start:%Y%m%dT%H%M%S}"
-        self._tmp = self.out_dir / f".{self.name}.{uuid.uuid4().hex[:12]}.tmp"
+        self._folder = AtomicFolder(self.path, overwrite=overwrite)
+        self._tmp = self._folder.tmp
         self._img = self._tmp / "GRANULE" / self.granule / "IMG_DATA"
         self._img.mkdir(parents=True)
         (self._tmp / "GRANULE" / self.granule / "QI_DATA").mkdir()
@@ -278,7 +277,7 @@ class L1CSafeWriter:
             self._write_product_metadata(files)
             self._write_datastrip()
             self._write_manifest(files)
-            os.replace(self._tmp, self.path)
+            self._folder.publish()
         except BaseException:
             self.abort()
             raise
@@ -293,7 +292,7 @@ class L1CSafeWriter:
         for ds in self._datasets.values():
             ds.close()
         self._datasets.clear()
-        shutil.rmtree(self._tmp, ignore_errors=True)
+        self._folder.discard()
         self._state = "aborted"
 
     def __enter__(self):
@@ -315,122 +314,122 @@ class L1CSafeWriter:
     def _write_tile_metadata(self) -> None:
         m = self.meta
         root = ET.Element("n1:Level-1C_Tile_ID", {"xmlns:n1": _NS_TL})
-        gi = _sub(root, "n1:General_Info")
-        _sub(gi, "TILE_ID", f"{m.platform}_OPER_MSI_L1C_TL_SIMU_{m.generation_time:%Y%m%dT%H%M%S}_"
+        gi = sub_element(root, "n1:General_Info")
+        sub_element(gi, "TILE_ID", f"{m.platform}_OPER_MSI_L1C_TL_SIMU_{m.generation_time:%Y%m%dT%H%M%S}_"
                             f"A{m.absolute_orbit:06d}_{m.tile}_N{m.processing_baseline}", metadataLevel="Brief")
-        _sub(gi, "DATASTRIP_ID", self._datastrip_id, metadataLevel="Standard")
-        _sub(gi, "DOWNLINK_PRIORITY", "NOMINAL", metadataLevel="Standard")
-        _sub(gi, "SENSING_TIME", _iso(m.sensing_time, 6), metadataLevel="Standard")
-        geo = _sub(root, "n1:Geometric_Info")
-        tg = _sub(geo, "Tile_Geocoding", metadataLevel="Brief")
+        sub_element(gi, "DATASTRIP_ID", self._datastrip_id, metadataLevel="Standard")
+        sub_element(gi, "DOWNLINK_PRIORITY", "NOMINAL", metadataLevel="Standard")
+        sub_element(gi, "SENSING_TIME", _iso(m.sensing_time, 6), metadataLevel="Standard")
+        geo = sub_element(root, "n1:Geometric_Info")
+        tg = sub_element(geo, "Tile_Geocoding", metadataLevel="Brief")
         epsg = m.crs.to_epsg()
-        _sub(tg, "HORIZONTAL_CS_NAME", f"WGS84 / UTM zone {epsg % 100}{'N' if epsg < 32700 else 'S'}")
-        _sub(tg, "HORIZONTAL_CS_CODE", f"EPSG:{epsg}")
+        sub_element(tg, "HORIZONTAL_CS_NAME", f"WGS84 / UTM zone {epsg % 100}{'N' if epsg < 32700 else 'S'}")
+        sub_element(tg, "HORIZONTAL_CS_CODE", f"EPSG:{epsg}")
         for res in sorted(m.grids):
-            size = _sub(tg, "Size", resolution=res)
-            _sub(size, "NROWS", m.grids[res].height)
-            _sub(size, "NCOLS", m.grids[res].width)
+            size = sub_element(tg, "Size", resolution=res)
+            sub_element(size, "NROWS", m.grids[res].height)
+            sub_element(size, "NCOLS", m.grids[res].width)
         for res in sorted(m.grids):
             t = m.grids[res].transform
-            pos = _sub(tg, "Geoposition", resolution=res)
-            _sub(pos, "ULX", f"{t.c:.10g}")
-            _sub(pos, "ULY", f"{t.f:.10g}")
-            _sub(pos, "XDIM", f"{t.a:.10g}")
-            _sub(pos, "YDIM", f"{t.e:.10g}")
-        angles = _sub(geo, "Tile_Angles", metadataLevel="Standard")
-        sun = _sub(angles, "Sun_Angles_Grid")
+            pos = sub_element(tg, "Geoposition", resolution=res)
+            sub_element(pos, "ULX", f"{t.c:.10g}")
+            sub_element(pos, "ULY", f"{t.f:.10g}")
+            sub_element(pos, "XDIM", f"{t.a:.10g}")
+            sub_element(pos, "YDIM", f"{t.e:.10g}")
+        angles = sub_element(geo, "Tile_Angles", metadataLevel="Standard")
+        sun = sub_element(angles, "Sun_Angles_Grid")
         _angle_block(sun, m.sun)
-        mean = _sub(angles, "Mean_Sun_Angle")
+        mean = sub_element(angles, "Mean_Sun_Angle")
         zen, az = m.sun.mean()
-        _sub(mean, "ZENITH_ANGLE", f"{zen:.12g}", unit="deg")
-        _sub(mean, "AZIMUTH_ANGLE", f"{az:.12g}", unit="deg")
+        sub_element(mean, "ZENITH_ANGLE", f"{zen:.12g}", unit="deg")
+        sub_element(mean, "AZIMUTH_ANGLE", f"{az:.12g}", unit="deg")
         means = []
         for band_id, band in enumerate(L1C_BANDS):
             per = m.view.get(band, {})
             for det in sorted(per):
-                el = _sub(angles, "Viewing_Incidence_Angles_Grids", bandId=band_id, detectorId=det)
+                el = sub_element(angles, "Viewing_Incidence_Angles_Grids", bandId=band_id, detectorId=det)
                 _angle_block(el, per[det])
             means.append((band_id, _mean_of(per)))
-        ml = _sub(angles, "Mean_Viewing_Incidence_Angle_List")
+        ml = sub_element(angles, "Mean_Viewing_Incidence_Angle_List")
         for band_id, mv in means:
             if mv is None:
                 continue
-            el = _sub(ml, "Mean_Viewing_Incidence_Angle", bandId=band_id)
-            _sub(el, "ZENITH_ANGLE", f"{mv[0]:.12g}", unit="deg")
-            _sub(el, "AZIMUTH_ANGLE", f"{mv[1]:.12g}", unit="deg")
-        qi = _sub(root, "n1:Quality_Indicators_Info", metadataLevel="Standard")
-        ic = _sub(qi, "Image_Content_QI")
-        _sub(ic, "CLOUDY_PIXEL_PERCENTAGE", f"{self.cloud_percent or 0.0:.6g}")
-        _sub(ic, "DEGRADED_MSI_DATA_PERCENTAGE", "0")
-        _sub(ic, "SNOW_PIXEL_PERCENTAGE", f"{self.snow_percent or 0.0:.6g}")
+            el = sub_element(ml, "Mean_Viewing_Incidence_Angle", bandId=band_id)
+            sub_element(el, "ZENITH_ANGLE", f"{mv[0]:.12g}", unit="deg")
+            sub_element(el, "AZIMUTH_ANGLE", f"{mv[1]:.12g}", unit="deg")
+        qi = sub_element(root, "n1:Quality_Indicators_Info", metadataLevel="Standard")
+        ic = sub_element(qi, "Image_Content_QI")
+        sub_element(ic, "CLOUDY_PIXEL_PERCENTAGE", f"{self.cloud_percent or 0.0:.6g}")
+        sub_element(ic, "DEGRADED_MSI_DATA_PERCENTAGE", "0")
+        sub_element(ic, "SNOW_PIXEL_PERCENTAGE", f"{self.snow_percent or 0.0:.6g}")
         _write_xml(self._tmp / "GRANULE" / self.granule / "MTD_TL.xml", root)
 
     def _write_product_metadata(self, files) -> None:
         m = self.meta
         root = ET.Element("n1:Level-1C_User_Product", {"xmlns:n1": _NS})
-        gi = _sub(root, "n1:General_Info")
-        pi = _sub(gi, "Product_Info")
-        _sub(pi, "PRODUCT_START_TIME", _iso(m.datatake_start))
-        _sub(pi, "PRODUCT_STOP_TIME", _iso(m.sensing_time))
-        _sub(pi, "PRODUCT_URI", self.name)
-        _sub(pi, "PROCESSING_LEVEL", "Level-1C")
-        _sub(pi, "PRODUCT_TYPE", "S2MSI1C")
-        _sub(pi, "PROCESSING_BASELINE", m.processing_baseline)
-        _sub(pi, "PRODUCT_DOI", "Not applicable (simulated product)")
-        _sub(pi, "GENERATION_TIME", _iso(m.generation_time, 6))
-        dtk = _sub(pi, "Datatake", datatakeIdentifier=f"G{m.platform}_{m.datatake_start:%Y%m%dT%H%M%S}_"
+        gi = sub_element(root, "n1:General_Info")
+        pi = sub_element(gi, "Product_Info")
+        sub_element(pi, "PRODUCT_START_TIME", _iso(m.datatake_start))
+        sub_element(pi, "PRODUCT_STOP_TIME", _iso(m.sensing_time))
+        sub_element(pi, "PRODUCT_URI", self.name)
+        sub_element(pi, "PROCESSING_LEVEL", "Level-1C")
+        sub_element(pi, "PRODUCT_TYPE", "S2MSI1C")
+        sub_element(pi, "PROCESSING_BASELINE", m.processing_baseline)
+        sub_element(pi, "PRODUCT_DOI", "Not applicable (simulated product)")
+        sub_element(pi, "GENERATION_TIME", _iso(m.generation_time, 6))
+        dtk = sub_element(pi, "Datatake", datatakeIdentifier=f"G{m.platform}_{m.datatake_start:%Y%m%dT%H%M%S}_"
                                                       f"{m.absolute_orbit:06d}_N{m.processing_baseline}")
-        _sub(dtk, "SPACECRAFT_NAME", f"Sentinel-{m.platform[1:]}")
-        _sub(dtk, "DATATAKE_TYPE", "INS-NOBS")
-        _sub(dtk, "DATATAKE_SENSING_START", _iso(m.datatake_start))
-        _sub(dtk, "SENSING_ORBIT_NUMBER", m.relative_orbit)
-        _sub(dtk, "SENSING_ORBIT_DIRECTION", "DESCENDING")
-        qo = _sub(pi, "Query_Options", completeSingleTile="true")
-        _sub(qo, "PRODUCT_FORMAT", "SAFE_COMPACT")
-        org = _sub(pi, "Product_Organisation")
-        gl = _sub(org, "Granule_List")
-        gr = _sub(gl, "Granule", datastripIdentifier=self._datastrip_id,
+        sub_element(dtk, "SPACECRAFT_NAME", f"Sentinel-{m.platform[1:]}")
+        sub_element(dtk, "DATATAKE_TYPE", "INS-NOBS")
+        sub_element(dtk, "DATATAKE_SENSING_START", _iso(m.datatake_start))
+        sub_element(dtk, "SENSING_ORBIT_NUMBER", m.relative_orbit)
+        sub_element(dtk, "SENSING_ORBIT_DIRECTION", "DESCENDING")
+        qo = sub_element(pi, "Query_Options", completeSingleTile="true")
+        sub_element(qo, "PRODUCT_FORMAT", "SAFE_COMPACT")
+        org = sub_element(pi, "Product_Organisation")
+        gl = sub_element(org, "Granule_List")
+        gr = sub_element(gl, "Granule", datastripIdentifier=self._datastrip_id,
                   granuleIdentifier=f"{m.platform}_OPER_MSI_L1C_TL_SIMU_{m.generation_time:%Y%m%dT%H%M%S}_"
                                     f"A{m.absolute_orbit:06d}_{m.tile}_N{m.processing_baseline}",
                   imageFormat="JPEG2000")
         for _, rel in files:
-            _sub(gr, "IMAGE_FILE", rel.removesuffix(".jp2"))
-        ic = _sub(gi, "Product_Image_Characteristics")
+            sub_element(gr, "IMAGE_FILE", rel.removesuffix(".jp2"))
+        ic = sub_element(gi, "Product_Image_Characteristics")
         for text, index in (("NODATA", NODATA_DN), ("SATURATED", SATURATED_DN)):
-            sv = _sub(ic, "Special_Values")
-            _sub(sv, "SPECIAL_VALUE_TEXT", text)
-            _sub(sv, "SPECIAL_VALUE_INDEX", index)
-        order = _sub(ic, "Image_Display_Order")
+            sv = sub_element(ic, "Special_Values")
+            sub_element(sv, "SPECIAL_VALUE_TEXT", text)
+            sub_element(sv, "SPECIAL_VALUE_INDEX", index)
+        order = sub_element(ic, "Image_Display_Order")
         for color, idx in (("RED_CHANNEL", 3), ("GREEN_CHANNEL", 2), ("BLUE_CHANNEL", 1)):
-            _sub(order, color, idx)
-        _sub(ic, "QUANTIFICATION_VALUE", QUANTIFICATION, unit="none")
-        offsets = _sub(ic, "Radiometric_Offset_List")
+            sub_element(order, color, idx)
+        sub_element(ic, "QUANTIFICATION_VALUE", QUANTIFICATION, unit="none")
+        offsets = sub_element(ic, "Radiometric_Offset_List")
         for band_id in range(len(L1C_BANDS)):
-            _sub(offsets, "RADIO_ADD_OFFSET", RADIO_ADD_OFFSET, band_id=band_id)
-        rc = _sub(ic, "Reflectance_Conversion")
-        _sub(rc, "U", f"{_earth_sun_u(m.sensing_time.date()):.15g}")
-        sil = _sub(rc, "Solar_Irradiance_List")
+            sub_element(offsets, "RADIO_ADD_OFFSET", RADIO_ADD_OFFSET, band_id=band_id)
+        rc = sub_element(ic, "Reflectance_Conversion")
+        sub_element(rc, "U", f"{_earth_sun_u(m.sensing_time.date()):.15g}")
+        sil = sub_element(rc, "Solar_Irradiance_List")
         for band_id, e0 in enumerate(_SOLAR.get(m.platform, _SOLAR["S2A"])):
-            _sub(sil, "SOLAR_IRRADIANCE", e0, bandId=band_id, unit="W/m²/µm")
-        spl = _sub(ic, "Spectral_Information_List")
+            sub_element(sil, "SOLAR_IRRADIANCE", e0, bandId=band_id, unit="W/m²/µm")
+        spl = sub_element(ic, "Spectral_Information_List")
         for band_id, band in enumerate(L1C_BANDS):
-            si = _sub(spl, "Spectral_Information", bandId=band_id, physicalBand=band)
-            _sub(si, "RESOLUTION", _RES[band])
-            wl = _sub(si, "Wavelength")
+            si = sub_element(spl, "Spectral_Information", bandId=band_id, physicalBand=band)
+            sub_element(si, "RESOLUTION", _RES[band])
+            wl = sub_element(si, "Wavelength")
             lo, hi, centre = _WAVELENGTH[band]
-            _sub(wl, "MIN", lo, unit="nm")
-            _sub(wl, "MAX", hi, unit="nm")
-            _sub(wl, "CENTRAL", centre, unit="nm")
-        geo = _sub(root, "n1:Geometric_Info")
-        pf = _sub(_sub(geo, "Product_Footprint"), "Product_Footprint")
+            sub_element(wl, "MIN", lo, unit="nm")
+            sub_element(wl, "MAX", hi, unit="nm")
+            sub_element(wl, "CENTRAL", centre, unit="nm")
+        geo = sub_element(root, "n1:Geometric_Info")
+        pf = sub_element(sub_element(geo, "Product_Footprint"), "Product_Footprint")
         corners = list(m.footprint_lonlat) + list(m.footprint_lonlat[:1])
-        _sub(_sub(pf, "Global_Footprint"), "EXT_POS_LIST", " ".join(f"{lat:.12g} {lon:.12g}" for lon, lat in corners))
-        crs = _sub(geo, "Coordinate_Reference_System")
-        _sub(crs, "GEO_TABLES", "EPSG", version="1")
-        _sub(crs, "HORIZONTAL_CS_TYPE", "GEOGRAPHIC")
-        qi = _sub(root, "n1:Quality_Indicators_Info")
-        _sub(qi, "Cloud_Coverage_Assessment", f"{self.cloud_percent or 0.0:.6g}")
-        _sub(qi, "Snow_Coverage_Assessment", f"{self.snow_percent or 0.0:.6g}")
+        sub_element(sub_element(pf, "Global_Footprint"), "EXT_POS_LIST", " ".join(f"{lat:.12g} {lon:.12g}" for lon, lat in corners))
+        crs = sub_element(geo, "Coordinate_Reference_System")
+        sub_element(crs, "GEO_TABLES", "EPSG", version="1")
+        sub_element(crs, "HORIZONTAL_CS_TYPE", "GEOGRAPHIC")
+        qi = sub_element(root, "n1:Quality_Indicators_Info")
+        sub_element(qi, "Cloud_Coverage_Assessment", f"{self.cloud_percent or 0.0:.6g}")
+        sub_element(qi, "Snow_Coverage_Assessment", f"{self.snow_percent or 0.0:.6g}")
         _write_xml(self._tmp / "MTD_MSIL1C.xml", root)
 
     def _write_datastrip(self) -> None:
@@ -438,27 +437,27 @@ class L1CSafeWriter:
         folder = self._tmp / "DATASTRIP" / f"DS_SIMU_{m.generation_time:%Y%m%dT%H%M%S}_S{m.sensing_time:%Y%m%dT%H%M%S}"
         (folder / "QI_DATA").mkdir(parents=True)
         root = ET.Element("Level-1C_DataStrip_ID")
-        gi = _sub(root, "General_Info")
-        _sub(gi, "DATASTRIP_ID", self._datastrip_id)
-        _sub(gi, "SPACECRAFT_NAME", f"Sentinel-{m.platform[1:]}")
-        _sub(gi, "DATATAKE_SENSING_START", _iso(m.datatake_start))
-        _sub(gi, "SENSING_ORBIT_NUMBER", m.relative_orbit)
-        _sub(gi, "DOWNLINK_ORBIT_NUMBER", m.absolute_orbit)
+        gi = sub_element(root, "General_Info")
+        sub_element(gi, "DATASTRIP_ID", self._datastrip_id)
+        sub_element(gi, "SPACECRAFT_NAME", f"Sentinel-{m.platform[1:]}")
+        sub_element(gi, "DATATAKE_SENSING_START", _iso(m.datatake_start))
+        sub_element(gi, "SENSING_ORBIT_NUMBER", m.relative_orbit)
+        sub_element(gi, "DOWNLINK_ORBIT_NUMBER", m.absolute_orbit)
         for key, value in sorted(m.extra.items()):
-            _sub(gi, "SIMULATION_PARAMETER", value, name=key)
+            sub_element(gi, "SIMULATION_PARAMETER", value, name=key)
         _write_xml(folder / "MTD_DS.xml", root)
 
     def _write_manifest(self, files) -> None:
         # prefixed tag names and explicit xmlns attributes: ET.register_namespace is global state, not thread-safe
         root = ET.Element("xfdu:XFDU", {"xmlns:xfdu": "urn:ccsds:schema:xfdu:1",
                                         "version": "esa/safe/sentinel/1.1/sentinel-2/msi/archive_l1c_user_product"})
-        dos = _sub(root, "dataObjectSection")
+        dos = sub_element(root, "dataObjectSection")
         rels = ["MTD_MSIL1C.xml", f"GRANULE/{self.granule}/MTD_TL.xml"] + [rel for _, rel in files]
         for i, rel in enumerate(rels):
-            do = _sub(dos, "dataObject", ID=f"DataObject_{i}")
-            bo = _sub(do, "byteStream", mimeType="application/octet-stream",
+            do = sub_element(dos, "dataObject", ID=f"DataObject_{i}")
+            bo = sub_element(do, "byteStream", mimeType="application/octet-stream",
                       size=os.path.getsize(self._tmp / rel))
-            _sub(bo, "fileLocation", locatorType="URL", href=f"./{rel}")
+            sub_element(bo, "fileLocation", locatorType="URL", href=f"./{rel}")
         _write_xml(self._tmp / "manifest.safe", root)
 
 

@@ -21,9 +21,6 @@ import datetime as dt
 import logging
 import math
 import os
-import shutil
-import tempfile
-import uuid
 import warnings
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -42,12 +39,20 @@ from rasterio.windows import Window
 from l2a._version import __version__
 from l2a.angles import Angles
 from l2a.constants import REFLECTANCE_NODATA, RESOLUTIONS
-from l2a.errors import InvalidParameterError, ProductExistsError
+from l2a.errors import InvalidParameterError
 from l2a.formats.theia.bits import decode_clm, decode_mg2
 from l2a.formats.theia.mtd import GroupGeoposition, TheiaMetadata
 from l2a.formats.theia.mtd_xml import write_mtd_all
 from l2a.formats.theia.names import MASK_KINDS, format_product_name, normalize_tile
+from l2a.formats.theia.values import (
+    AOT_NODATA,
+    AOT_QUANTIFICATION,
+    REFLECTANCE_QUANTIFICATION,
+    WVC_NODATA,
+    WVC_QUANTIFICATION,
+)
 from l2a.grid import Grid
+from l2a.io.atomic import AtomicFolder
 from l2a.io.cog import CogWriter
 from l2a.io.raster import check_window, open_raster, window_shape
 from l2a.sensors import (
@@ -63,9 +68,6 @@ __all__ = ["L2AMetadata", "TheiaL2AWriter", "theia_product_name", "write_l2a"]
 logger = logging.getLogger(__name__)
 
 #: Theia quantification values: stored value = physical value x quantification.
-REFLECTANCE_QUANTIFICATION = 10000
-AOT_QUANTIFICATION = 200
-WVC_QUANTIFICATION = 20
 #: Quicklook bands (red, green, blue) and largest side, px.
 QUICKLOOK_BANDS = ("B4", "B3", "B2")
 QUICKLOOK_SIZE = 1000
@@ -190,12 +192,9 @@ class TheiaL2AWriter:
         self.write_sre = write_sre
         self.overwrite = overwrite
         self.quicklook = quicklook
-        if self.path.exists() and not overwrite:
-            raise ProductExistsError("product already exists (use overwrite=True to replace it)", self.path)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        # hidden, unique, and created with the umask's permissions (mkdtemp would make it private)
-        self._tmp = self.out_dir / f".{self.name}.{uuid.uuid4().hex[:12]}.tmp"
-        (self._tmp / "MASKS").mkdir(parents=True)
+        self._folder = AtomicFolder(self.path, overwrite=overwrite)
+        self._tmp = self._folder.tmp
+        (self._tmp / "MASKS").mkdir()
         self._writers: dict[str, CogWriter] = {}
         self._files: dict[str, str] = {}
         self._state = "open"
@@ -340,7 +339,7 @@ class TheiaL2AWriter:
             crs_code=f"EPSG:{epsg}" if epsg else meta.crs.to_wkt(),
             geopositions={res: GroupGeoposition.from_grid(g) for res, g in meta.grids.items()},
             reflectance_quantification=REFLECTANCE_QUANTIFICATION, aot_quantification=AOT_QUANTIFICATION,
-            wvc_quantification=WVC_QUANTIFICATION, nodata=REFLECTANCE_NODATA, aot_nodata=0, wvc_nodata=0,
+            wvc_quantification=WVC_QUANTIFICATION, nodata=REFLECTANCE_NODATA, aot_nodata=AOT_NODATA, wvc_nodata=WVC_NODATA,
             angles=meta.angles or Angles(), calibration_version=CALIBRATION_VERSION, software_version=__version__,
             cloud_percent=cloud, snow_percent=snow, extra=meta.extra)
 
@@ -386,7 +385,7 @@ class TheiaL2AWriter:
                 self._write_quicklook(self._tmp / self._files["QKL"])
             mtd_name = f"{self.name}_MTD_ALL.xml"
             write_mtd_all(self._tmp / mtd_name, self._metadata(), files=self._files)
-            self._publish()
+            self._folder.publish()
         except BaseException:
             self.abort()
             raise
@@ -394,24 +393,13 @@ class TheiaL2AWriter:
         logger.info("wrote %s", self.path)
         return self.path
 
-    def _publish(self) -> None:
-        old = None
-        if self.path.exists():
-            if not self.overwrite:
-                raise ProductExistsError("product appeared while it was being written", self.path)
-            old = Path(tempfile.mkdtemp(prefix=f".{self.name}.", suffix=".old", dir=self.out_dir))
-            os.replace(self.path, old / self.name)
-        os.replace(self._tmp, self.path)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-
     def abort(self) -> None:
         """Discard everything written (nothing appears under the product name)."""
         if self._state == "closed":
             return
         for w in self._writers.values():
             w.abort()
-        shutil.rmtree(self._tmp, ignore_errors=True)
+        self._folder.discard()
         self._state = "aborted"
 
     def __enter__(self) -> "TheiaL2AWriter":
