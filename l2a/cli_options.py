@@ -3,6 +3,11 @@
 Conventions (SPEC section 8): a user mistake or bad input prints one line ``<prog>: error: <file>: <problem>`` on
 stderr and exits with code 2, bad options included; ``-vv`` adds the traceback; ``-v`` logs at DEBUG level,
 ``-q/--quiet`` hides progress bars and info logs.
+
+What the file system refuses (an output folder below a regular file, a name too long, no permission, a full disk)
+reaches :func:`run_cli` as an :class:`OSError` that names its file, or as rasterio's ``RasterioIOError`` whose GDAL
+message names it: both print ``<prog>: error: <file>: <reason>`` and exit 2. Any other exception is a bug and keeps
+its traceback.
 """
 
 from __future__ import annotations
@@ -101,21 +106,46 @@ def run_cli(group: click.Group, prog: str, argv: Sequence[str] | None = None) ->
         click.echo(f"{prog}: error: aborted", err=True)
         return 1
     except click.ClickException as exc:
-        if _verbosity(args) >= 2:
-            traceback.print_exc()
-        click.echo(f"{prog}: error: {_one_line(exc.format_message())}", err=True)
-        return 2
+        return _fail(prog, args, exc.format_message())
     except SyntheoError as exc:
-        if _verbosity(args) >= 2:
-            traceback.print_exc()
-        click.echo(f"{prog}: error: {_one_line(str(exc))}", err=True)
-        return 2
+        return _fail(prog, args, str(exc))
     except KeyboardInterrupt:
         click.echo(f"{prog}: error: interrupted", err=True)
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:
+        message = _os_error_message(exc)
+        if message is None:  # no file named: not a refusal of the file system we can explain, keep the traceback
+            raise
+        return _fail(prog, args, message)
     return 0
+
+
+def _fail(prog: str, args: Sequence[str], message: str) -> int:
+    """Print the error being handled as one line (after its traceback with -vv); return exit code 2."""
+    if _verbosity(args) >= 2:
+        traceback.print_exc()
+    click.echo(f"{prog}: error: {_one_line(message)}", err=True)
+    return 2
+
+
+def _os_error_message(exc: OSError) -> str | None:
+    """``<file>: <reason>`` for an OSError naming its file (``<file> -> <file2>`` for a rename), GDAL's own message
+    for a rasterio I/O error (it names the file); None otherwise."""
+    if exc.filename is not None:
+        where = _file_name(exc.filename)
+        if exc.filename2 is not None:
+            where = f"{where} -> {_file_name(exc.filename2)}"
+        return f"{where}: {exc.strerror or exc}"
+    rasterio_errors = sys.modules.get("rasterio.errors")  # only loaded when rasterio is, so it may have raised
+    if rasterio_errors is not None and isinstance(exc, rasterio_errors.RasterioIOError):
+        return str(exc).splitlines()[0] if str(exc) else None
+    return None
+
+
+def _file_name(name) -> str:
+    return os.fsdecode(name) if isinstance(name, (str, bytes, os.PathLike)) else str(name)
 
 
 def _one_line(text: str) -> str:

@@ -20,6 +20,8 @@ _MARKERS = {
     "l1c": ("MTD_MSIL1C.xml", "*/MTD_MSIL1C.xml"),
     "theia": ("*_L2A_*_MTD_ALL.xml", "*_L2A_*_FRE_B*.tif", "*_L2A_*_SRE_B*.tif", "*_L2A_*_FRE_STACK.tif"),
 }
+
+
 def _matches(names, patterns) -> list[str]:
     return [n for n in names if any(fnmatch.fnmatch(n, p) for p in patterns)]
 
@@ -51,8 +53,8 @@ def detect_format(path: str | os.PathLike) -> tuple[str, Path, ZipIndex | None, 
     if not p.exists():
         raise MissingFileError("no such file or folder", p)
     zindex = None
-    if p.is_file():
-        if p.suffix.lower() != ".zip":
+    if not p.is_dir():
+        if p.suffix.lower() != ".zip" or not p.is_file():   # a device or a pipe is no product either
             raise NotAProductError("not a product (expected a product folder or .zip archive)", p)
         zindex = open_zip_index(p)
         names = list(zindex.names)

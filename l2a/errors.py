@@ -50,6 +50,12 @@ class CorruptRasterError(SyntheoError, OSError):
     """A raster exists but cannot be decoded (truncated, corrupt, wrong grid)."""
 
 
+class RasterKindError(ProductFormatError, CorruptRasterError):
+    """A file of a product opens but is not of the kind its format stores there: a raster of an unexpected data type
+    or band count, or a folder where a file should be (checked when the product is opened, not when pixels are
+    read)."""
+
+
 class MetadataError(ProductFormatError):
     """An XML metadata file is malformed or lacks a field that is needed."""
 
@@ -62,12 +68,22 @@ class UnsafeArchiveError(SyntheoError, OSError):
     """A .zip archive has an entry that would leave its folder, a link, or an absurd size."""
 
 
+class UnreadableArchiveError(ProductFormatError):
+    """A .zip archive cannot be read in place: encrypted entries, a compression method GDAL's ``/vsizip/`` cannot
+    decode (only stored and DEFLATE are), or a member whose data is corrupt."""
+
+
 class InvalidParameterError(SyntheoError, ValueError):
     """A parameter value is out of range or inconsistent."""
 
 
 class GridMismatchError(ProductFormatError):
     """A raster of a product is not on the product's grid, or two products of one tile are on different grids."""
+
+
+class OutputError(SyntheoError, OSError):
+    """An output file or folder cannot be written where asked: the file system (or GDAL, creating a raster) refuses
+    the path, e.g. below a regular file, a name too long, no permission, no space left."""
 
 
 class ProductExistsError(SyntheoError, FileExistsError):

@@ -94,6 +94,26 @@ class Grid:
         """True when this grid is a pixel-aligned part of ``other`` with the same pixel size (see :meth:`window_of`)."""
         return self.window_of(other) is not None
 
+    def window_covering(self, bounds: tuple[float, float, float, float], pad: int = 0) -> Window | None:
+        """The window of this grid's pixels that covers ``bounds`` (left, bottom, right, top, this grid's CRS units),
+        ``pad`` pixels wider on every side and clipped to the grid; None when no pixel of the grid is in it.
+
+        Parameters
+        ----------
+        bounds : (left, bottom, right, top)
+            Rectangle in this grid's CRS units.
+        pad : int
+            Extra pixels on every side (>= 0), room for a resampling kernel.
+        """
+        inverse = ~self.transform
+        x0, y0 = inverse @ (bounds[0], bounds[3])
+        x1, y1 = inverse @ (bounds[2], bounds[1])
+        r0, r1 = max(0, math.floor(min(y0, y1)) - pad), min(self.height, math.ceil(max(y0, y1)) + pad)
+        c0, c1 = max(0, math.floor(min(x0, x1)) - pad), min(self.width, math.ceil(max(x0, x1)) + pad)
+        if r1 <= r0 or c1 <= c0:
+            return None
+        return Window(c0, r0, c1 - c0, r1 - r0)
+
     def same_as(self, other: "Grid", tol: float = 1e-6) -> bool:
         """True when both grids have the same shape and (almost) the same transform (CRSs are not compared)."""
         return self.shape == other.shape and self.transform.almost_equals(other.transform, precision=tol)

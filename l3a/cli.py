@@ -9,6 +9,10 @@ import sys
 import click
 
 from l2a.cli_options import ProgressContext, common_options, indent_option, run_cli, setup_logging
+from l2a.errors import InvalidParameterError
+
+from .dates import month_central_date
+from .params import PROFILES
 
 PROG = "l3a"
 
@@ -26,9 +30,9 @@ def _parse_month(_ctx, _param, value):
     if value is None:
         return None
     try:
-        return dt.datetime.strptime(value, "%Y-%m").date().replace(day=15)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a month as YYYY-MM") from None
+        return month_central_date(value)
+    except InvalidParameterError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def _parse_date(_ctx, _param, value):
@@ -53,7 +57,7 @@ def _parse_bands(_ctx, _param, value):
 @click.option("--date", "central", callback=_parse_date, help="Central date YYYY-MM-DD (instead of --month).")
 @click.option("--half-window", type=click.IntRange(0, 366), default=None,
               help="Half-width of the window, days (default 23).")
-@click.option("--profile", type=click.Choice(["default", "wasp"]), default="default", show_default=True,
+@click.option("--profile", type=click.Choice(list(PROFILES)), default="default", show_default=True,
               help="Parameter profile: the toolkit's, or CNES WASP 1.x choices.")
 @click.option("--brdf/--no-brdf", default=None, help="Directional normalisation to nadir (default: on).")
 @click.option("--bands", callback=_parse_bands, default="all", show_default=True,
@@ -78,11 +82,10 @@ def compose(obj, inputs, tile, month, central, half_window, profile, brdf, bands
 
     from .compose import DEFAULT_BLOCK_ROWS, compose as run
     from .errors import EmptyWindowError
-    from .params import CompositeParams
 
     if (month is None) == (central is None):
         raise click.UsageError("give exactly one of --month and --date")
-    params = CompositeParams.wasp() if profile == "wasp" else CompositeParams()
+    params = PROFILES[profile]
     changes = {}
     if half_window is not None:
         changes["half_window_days"] = half_window
@@ -93,8 +96,6 @@ def compose(obj, inputs, tile, month, central, half_window, profile, brdf, bands
     paths = find_products(inputs)
     if not paths:
         raise EmptyWindowError("no L2A product among the inputs: " + " ".join(inputs))
-    tile = tile.upper()
-    tile = tile if tile.startswith("T") else "T" + tile
     path = run(paths, month or central, params, out_dir, tile=tile, bands=bands, threads=threads,
                block_rows=block_rows or DEFAULT_BLOCK_ROWS, overwrite=overwrite, show_progress=obj.show_progress,
                deflate_level=deflate_level)

@@ -7,7 +7,8 @@ from rasterio.windows import Window
 
 from l2a.io.xmldoc import find_text, parse_xml
 
-from .product import FLG, L3AProduct
+from .flags import FLG_CODES
+from .product import L3AProduct
 
 __all__ = ["l3a_summary"]
 
@@ -29,7 +30,7 @@ def l3a_summary(product: L3AProduct) -> dict:
         "central_date": product.central_date.isoformat(), "platform": product.platform,
         "crs": product.crs.to_string() if product.crs else None, "bands": list(product.bands),
         "grids": {r: {"shape": list(gr.shape), "resolution_m": gr.resolution} for r, gr in product.grids.items()},
-        "flg_percent": {k: round(100.0 * counts[v] / total, 3) for k, v in FLG.items()},
+        "flg_percent": {k: round(100.0 * counts[v] / total, 3) for k, v in FLG_CODES.items()},
     }
     if product.metadata_path is not None:
         root = parse_xml(product.metadata_path)

@@ -38,11 +38,13 @@ import numpy as np
 import rasterio
 from rasterio.windows import Window
 
+from l2a.constants import REFLECTANCE_NODATA
 from l2a.errors import InvalidParameterError, MetadataError, MissingFileError
 from l2a.io.xmldoc import parse_xml
 from l2a.sensors import band_resolution
+from l2a.simulate.landscape import CLASS_LAND, CLASS_SNOW, CLASS_WATER
 
-from .kernels import FLG_CLOUD, FLG_LAND, FLG_NODATA, FLG_SNOW, FLG_WATER
+from .flags import FLG_CLOUD, FLG_LAND, FLG_NODATA, FLG_SNOW, FLG_WATER
 from .params import CompositeParams
 from .product import L3AProduct, open_l3a
 from .weights import (aot_weight, cloud_weight_coarse, coarse_cloud_fraction, date_offset_days, date_weight,
@@ -54,8 +56,9 @@ __all__ = ["ValidationParams", "validate_synthesis", "TARGETS"]
 #: units), flag agreement (fraction of pixels), seam ratio (edge step / inner step).
 TARGETS = {"median": 0.01, "p99": 0.03, "flag_agreement": 0.999, "seam_ratio": 1.1}
 
-_NODATA = -10000
-_TRUTH_CLASS_TO_FLG = np.array([FLG_NODATA, FLG_LAND, FLG_WATER, FLG_SNOW], dtype=np.uint8)
+# the simulator's true classes (0 outside the swath) -> FLG codes
+_TRUTH_CLASS_TO_FLG = np.full(max(CLASS_LAND, CLASS_WATER, CLASS_SNOW) + 1, FLG_NODATA, dtype=np.uint8)
+_TRUTH_CLASS_TO_FLG[[CLASS_LAND, CLASS_WATER, CLASS_SNOW]] = FLG_LAND, FLG_WATER, FLG_SNOW
 
 
 @dataclass(frozen=True)
@@ -244,7 +247,7 @@ def _validate_resolution(product: L3AProduct, res: str, acquisitions: Sequence[_
         flg = product.read_mask("FLG", res, win)
         flg_full[r0:r1] = flg
         masks = np.stack([_read(a.files[f"MASKS_{res}"], win, (1, 2, 3)) for a in acquisitions])
-        cls = _TRUTH_CLASS_TO_FLG[np.minimum(masks[:, 0], 3)]
+        cls = _TRUTH_CLASS_TO_FLG[np.minimum(masks[:, 0], _TRUTH_CLASS_TO_FLG.size - 1)]
         cloudy = (masks[:, 1] > 0) | (masks[:, 2] > 0)
         weight = np.empty(cls.shape, dtype=np.float64)
         for k, (a, (cloud_grid, edge)) in enumerate(zip(acquisitions, coarse)):
@@ -271,7 +274,7 @@ def _validate_resolution(product: L3AProduct, res: str, acquisitions: Sequence[_
         for b in bands:
             frc = product.read_frc(b, win).astype(np.int32)
             per_date = np.stack([_read(a.files[f"REFL_{res}"], win, band_index[b]) for a in acquisitions])
-            seen = per_date != _NODATA
+            seen = per_date != REFLECTANCE_NODATA
             hi = np.where(seen, per_date, np.int16(-32768)).max(axis=0).astype(np.int32)
             lo = np.where(seen, per_date, np.int16(32767)).min(axis=0).astype(np.int32)
             slow = seen.any(axis=0) & (hi - lo < slow_max)

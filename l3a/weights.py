@@ -34,8 +34,8 @@ import numpy as np
 from scipy import ndimage
 
 from .errors import InvalidParameterError
-from .kernels import FLG_CLOUD, FLG_LAND, FLG_NODATA, FLG_SNOW, FLG_WATER
-from .params import CompositeParams
+from .flags import FLG_CLOUD, FLG_LAND, FLG_NODATA, FLG_SNOW, FLG_WATER
+from .params import SNOW_AND_WATER_CLASSES, CompositeParams
 
 __all__ = [
     "coarse_factor",
@@ -432,8 +432,9 @@ def observation_class(nodata: np.ndarray, cloud_or_shadow: np.ndarray | None = N
         uint8 (rows, cols): 0 not observed, 1 cloudy, 2 snow, 3 water, 4 land (the ``obs_class`` of
         :func:`l3a.kernels.compose_block`).
     """
-    if snow_and_water_is not in ("snow", "water"):
-        raise InvalidParameterError(f"snow_and_water_is: {snow_and_water_is!r} is not one of snow, water")
+    if snow_and_water_is not in SNOW_AND_WATER_CLASSES:
+        raise InvalidParameterError(
+            f"snow_and_water_is: {snow_and_water_is!r} is not one of {', '.join(SNOW_AND_WATER_CLASSES)}")
     nodata = np.asarray(nodata, dtype=bool)
     classes = np.full(nodata.shape, FLG_LAND, dtype=np.uint8)
     layers = [(water, FLG_WATER), (snow, FLG_SNOW)]

@@ -212,5 +212,5 @@ class LastValid(MergeMethod):
         return self._out
 
 
-#: Merge methods by name (``mosaic build --method``).
+#: The rule of each merge method named in :data:`mosaic.params.MERGE_METHODS` (``mosaic build --method``).
 MERGE_METHODS = MappingProxyType({"blend": WeightedBlend, "last": LastValid})

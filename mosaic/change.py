@@ -6,7 +6,9 @@ sum is positive. At every zoom each block of up to :data:`BLOCK_TILES` x :data:`
 two mosaics (an average read from the COGs' overviews when a tile pixel spans two or more mosaic pixels), turned into
 NDVI, reprojected to WebMercatorQuad (GDAL, bilinear, NaN as nodata) and subtracted; the difference is coloured with
 :data:`PALETTE` (ColorBrewer BrBG: brown where NDVI fell, teal-green where it rose, white for no change), clipped at
-``+-limit``. Pixels valid in only one month are transparent.
+``+-limit``. Pixels valid in only one month are transparent. Every zoom is rendered from the mosaics (an NDVI
+difference is not the mean of the differences' colours), by one more renderer of :mod:`mosaic.pyramid` fed to the
+same tile store and pyramid writer as ``mosaic tiles``.
 
 Layout of the output folder (the same as ``mosaic tiles``)::
 
@@ -16,28 +18,25 @@ Layout of the output folder (the same as ``mosaic tiles``)::
 
 from __future__ import annotations
 
-import concurrent.futures as cf
-import json
 import logging
-import math
 import os
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-import morecantile
 import numpy as np
-from affine import Affine
 from rasterio.enums import Resampling
-from rasterio.warp import reproject, transform_bounds
-from rasterio.windows import Window
+from rasterio.warp import reproject
 
 from l2a._version import __version__
+from l2a.constants import REFLECTANCE_NODATA
+from l2a.grid import Grid
 from l2a.io.raster import open_raster
 
-from .encode import encode_tile
+from .documents import write_json
+from .params import DEFAULT_LIMIT
+from .pyramid import (METADATA, TILE_SIZE, TMS_NAME, PyramidWriter, TileStore, block_transform, plan_block_read,
+                      tile_counts, tile_ranges)
 from .sources import DatasetPool
-from .tiles import METADATA, TILE_SIZE, tile_ranges
 
 __all__ = ["NDVI_BANDS", "PALETTE", "DEFAULT_LIMIT", "ndvi", "colourize", "missing_ndvi_bands",
            "build_change_pyramid", "legend"]
@@ -46,9 +45,6 @@ logger = logging.getLogger(__name__)
 
 #: Bands of the NDVI (red, near infrared), by the mosaic's band descriptions.
 NDVI_BANDS = ("B4", "B8")
-#: NDVI difference shown at either end of the palette (dimensionless): 0.5 spans a change from bare soil
-#: (NDVI ~0.2) to a dense crop (~0.7), the largest a month usually shows; larger changes saturate.
-DEFAULT_LIMIT = 0.5
 #: Diverging palette, ColorBrewer BrBG (11 classes), as (position in [-1, 1] of the +-limit range, RGB).
 PALETTE = (
     (-1.0, (84, 48, 5)), (-0.8, (140, 81, 10)), (-0.6, (191, 129, 45)), (-0.4, (223, 194, 125)),
@@ -57,7 +53,6 @@ PALETTE = (
 )
 #: Blocks rendered in one read and one reprojection: BLOCK_TILES x BLOCK_TILES tiles (2048 px, ~100 MB a worker).
 BLOCK_TILES = 8
-_NODATA = -10000
 
 
 def ndvi(red: np.ndarray, nir: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -134,10 +129,7 @@ def missing_ndvi_bands(mosaic: str | os.PathLike) -> list[str]:
 @dataclass(frozen=True)
 class _Source:
     path: Path
-    crs: object
-    transform: Affine
-    height: int
-    width: int
+    grid: Grid                # with its CRS
     indexes: tuple[int, int]
     nodata: float
 
@@ -146,71 +138,46 @@ def _open_source(path: Path) -> _Source:
     with open_raster(path, "mosaic") as ds:
         names = list(ds.descriptions)
         indexes = tuple(names.index(b) + 1 for b in NDVI_BANDS)
-        nodata = ds.nodata if ds.nodata is not None else _NODATA
-        return _Source(path, ds.crs, ds.transform, ds.height, ds.width, indexes, nodata)
+        nodata = ds.nodata if ds.nodata is not None else REFLECTANCE_NODATA
+        return _Source(path, Grid(ds.transform, ds.height, ds.width, ds.crs), indexes, nodata)
 
 
-class _NdviBlocks:
-    """NDVI of a mosaic on WebMercator blocks (thread-safe: one open dataset per thread)."""
+class _NdviChange:
+    """Renderer of the change pyramid (see :mod:`mosaic.pyramid`): NDVI(right) - NDVI(left) of a WebMercator block,
+    coloured (layer ``change``). Thread-safe (one open dataset per thread)."""
 
-    def __init__(self, source: _Source, pool: DatasetPool):
-        self.source, self.pool = source, pool
+    layers = ("change",)
 
-    def render(self, bounds: tuple[float, float, float, float], shape: tuple[int, int]) -> np.ndarray:
+    def __init__(self, left: _Source, right: _Source, limit: float):
+        self.sources, self.limit = (left, right), limit
+        self.pool = DatasetPool()
+
+    def close(self) -> None:
+        self.pool.close()
+
+    def ndvi(self, src: _Source, bounds: tuple[float, float, float, float], shape: tuple[int, int]) -> np.ndarray:
         """float32 (rows, cols) NDVI of an EPSG:3857 rectangle ``bounds`` sampled at ``shape``; NaN where unknown."""
-        src = self.source
-        rows, cols = shape
         out = np.full(shape, np.nan, np.float32)
-        src_bounds = transform_bounds("EPSG:3857", src.crs, *bounds, densify_pts=21)
-        inverse = ~src.transform
-        x0, y0 = inverse @ (src_bounds[0], src_bounds[3])
-        x1, y1 = inverse @ (src_bounds[2], src_bounds[1])
-        r0, r1 = max(math.floor(min(y0, y1)) - 2, 0), min(math.ceil(max(y0, y1)) + 2, src.height)
-        c0, c1 = max(math.floor(min(x0, x1)) - 2, 0), min(math.ceil(max(x0, x1)) + 2, src.width)
-        if r1 <= r0 or c1 <= c0:
+        plan = plan_block_read(src.grid, bounds, shape)
+        if plan is None:
             return out
-        pixel = math.sqrt(abs((src_bounds[2] - src_bounds[0]) * (src_bounds[3] - src_bounds[1])) / (rows * cols))
-        ratio = pixel / abs(src.transform.a)
-        factor = int(math.floor(ratio)) if ratio >= 2 else 1
-        window = Window(c0, r0, c1 - c0, r1 - r0)
-        read_shape = (max(1, -(-(r1 - r0) // factor)), max(1, -(-(c1 - c0) // factor)))
-        ds = self.pool.get(src.path)
-        resampling = Resampling.average if factor > 1 else Resampling.nearest
-        refl = ds.read(list(src.indexes), window=window, out_shape=(2,) + read_shape, resampling=resampling)
-        masks = ds.read_masks(list(src.indexes), window=window, out_shape=(2,) + read_shape,
-                              resampling=Resampling.nearest)
+        read = dict(window=plan.window, out_shape=(2,) + plan.out_shape)
+        resampling = Resampling.average if plan.factor > 1 else Resampling.nearest
+        refl = self.pool.read(src.path, list(src.indexes), resampling=resampling, **read)
+        masks = self.pool.read(src.path, list(src.indexes), resampling=Resampling.nearest, masks=True, **read)
         valid = (masks > 0).all(axis=0) & (refl != src.nodata).all(axis=0)
         values = ndvi(refl[0], refl[1], valid)
         if not np.isfinite(values).any():
             return out
-        src_transform = (src.transform @ Affine.translation(c0, r0)
-                         @ Affine.scale((c1 - c0) / read_shape[1], (r1 - r0) / read_shape[0]))
-        dst_transform = Affine((bounds[2] - bounds[0]) / cols, 0, bounds[0], 0, -(bounds[3] - bounds[1]) / rows,
-                               bounds[3])
-        reproject(values, out, src_transform=src_transform, src_crs=src.crs, src_nodata=np.nan,
-                  dst_transform=dst_transform, dst_crs="EPSG:3857", dst_nodata=np.nan,
+        reproject(values, out, src_transform=plan.grid.transform, src_crs=src.grid.crs, src_nodata=np.nan,
+                  dst_transform=block_transform(bounds, shape), dst_crs="EPSG:3857", dst_nodata=np.nan,
                   resampling=Resampling.bilinear, num_threads=1)
         return out
 
-
-class _Writer:
-    """Atomic tile writes (temporary name, then rename); transparent tiles share one encoding."""
-
-    def __init__(self, out: Path):
-        self.out = out
-        self.transparent = encode_tile(np.zeros((4, TILE_SIZE, TILE_SIZE), np.uint8), "png")
-        self.written = 0
-        self._lock = threading.Lock()
-
-    def write(self, z: int, x: int, y: int, rgba: np.ndarray) -> None:
-        path = self.out / str(z) / str(x) / f"{y}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        data = encode_tile(rgba, "png") if rgba[3].any() else self.transparent
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-        with self._lock:
-            self.written += 1
+    def render(self, bounds: tuple[float, float, float, float], shape: tuple[int, int],
+               origin: tuple[int, int]) -> dict[str, np.ndarray]:
+        left, right = (self.ndvi(src, bounds, shape) for src in self.sources)
+        return {"change": colourize(right - left, self.limit)}
 
 
 def build_change_pyramid(left_mosaic: str | os.PathLike, right_mosaic: str | os.PathLike,
@@ -238,51 +205,27 @@ def build_change_pyramid(left_mosaic: str | os.PathLike, right_mosaic: str | os.
     dict
         The pyramid's metadata (also written to ``out_dir/metadata.json``).
     """
-    from tqdm import tqdm
-
     out = Path(out_dir)
     sources = [_open_source(Path(left_mosaic).absolute()), _open_source(Path(right_mosaic).absolute())]
-    pool = DatasetPool()
-    months = [_NdviBlocks(s, pool) for s in sources]
     ranges = tile_ranges(bounds, range(zooms[0], zooms[1] + 1))
-    out.mkdir(parents=True, exist_ok=True)
-    writer = _Writer(out)
-    tms = morecantile.tms.get("WebMercatorQuad")
-
-    def run(z: int, bx0: int, by0: int) -> None:
-        x0, x1, y0, y1 = ranges[z]
-        bx1, by1 = min(bx0 + BLOCK_TILES - 1, x1), min(by0 + BLOCK_TILES - 1, y1)
-        ul, lr = tms.xy_bounds(bx0, by0, z), tms.xy_bounds(bx1, by1, z)
-        shape = ((by1 - by0 + 1) * TILE_SIZE, (bx1 - bx0 + 1) * TILE_SIZE)
-        block = (ul.left, lr.bottom, lr.right, ul.top)
-        left, right = (m.render(block, shape) for m in months)
-        rgba = colourize(right - left, limit)
-        for y in range(by0, by1 + 1):
-            for x in range(bx0, bx1 + 1):
-                r, c = (y - by0) * TILE_SIZE, (x - bx0) * TILE_SIZE
-                writer.write(z, x, y, rgba[:, r:r + TILE_SIZE, c:c + TILE_SIZE])
-
-    jobs = [(z, bx, by) for z, (x0, x1, y0, y1) in ranges.items()
+    store = TileStore(out, {"change": ""}, "png")
+    writer = PyramidWriter(_NdviChange(sources[0], sources[1], limit), store, ranges)
+    # every zoom rendered from the mosaics, in blocks of BLOCK_TILES x BLOCK_TILES tiles from the range's corner
+    jobs = [(writer.write_block, (z, bx, by, BLOCK_TILES)) for z, (x0, x1, y0, y1) in ranges.items()
             for by in range(y0, y1 + 1, BLOCK_TILES) for bx in range(x0, x1 + 1, BLOCK_TILES)]
-    try:
-        with tqdm(total=len(jobs), desc="change", unit="block", disable=not show_progress, leave=False) as bar, \
-                cf.ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="change") as executor:
-            for fut in cf.as_completed([executor.submit(run, *job) for job in jobs]):
-                fut.result()
-                bar.update()
-    finally:
-        pool.close()
-    counts = {str(z): (x1 - x0 + 1) * (y1 - y0 + 1) for z, (x0, x1, y0, y1) in ranges.items()}
+    writer.run([jobs], workers, desc="change", show_progress=show_progress)
+    counts = {str(z): n for z, n in tile_counts(ranges).items()}
     west, south, east, north = bounds
     meta = {
-        "format": "png", "tile_size": TILE_SIZE, "tile_matrix_set": "WebMercatorQuad", "scheme": "xyz",
-        "tiles": "{z}/{x}/{y}.png", "minzoom": zooms[0], "maxzoom": zooms[1], "bounds": [west, south, east, north],
+        "format": "png", "tile_size": TILE_SIZE, "tile_matrix_set": TMS_NAME, "scheme": "xyz",
+        "tiles": store.template("change"), "minzoom": zooms[0], "maxzoom": zooms[1],
+        "bounds": [west, south, east, north],
         "quantity": "NDVI(right) - NDVI(left)", "ndvi": "(B8 - B4) / (B8 + B4)", "limit": limit,
         "legend": legend(limit), "palette": "ColorBrewer BrBG",
         "resampling": "bilinear (GDAL), after an average read when decimating",
         "left_source": str(sources[0].path), "right_source": str(sources[1].path), "tile_counts": counts,
         "software": f"syntheo {__version__}",
     }
-    (out / METADATA).write_text(json.dumps(meta, indent=1))
-    logger.info("change pyramid: %d tiles (zooms %d-%d) in %s", writer.written, zooms[0], zooms[1], out)
+    write_json(out / METADATA, meta)
+    logger.info("change pyramid: %d tiles (zooms %d-%d) in %s", store.written, zooms[0], zooms[1], out)
     return meta

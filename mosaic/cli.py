@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -11,13 +12,20 @@ import click
 
 from l2a.cli_options import ProgressContext, common_options, indent_option, run_cli, setup_logging
 
+# choice tables and defaults come from the library's light parameter module (no GDAL drivers, numba or shapely)
+from .params import (DEFAULT_LIMIT, FLAGGED_STYLES, MAX_ZOOM, MERGE_METHODS, RESAMPLINGS, TILE_FORMATS, MosaicParams,
+                     PyramidParams, Stretch)
+
 PROG = "mosaic"
-# Choice tables are the library's (mosaic.params, mosaic.blend); the copies below keep `mosaic --help` free of
-# heavy imports and are checked against the library by the tests.
-_METHODS = ("blend", "last")
-_RESAMPLINGS = ("auto", "nearest", "bilinear", "cubic", "average")
-_FORMATS = ("png", "webp")
-_FLAGGED = ("transparent", "grey", "hatch")
+
+
+def _default(params_class, name: str):
+    """Default of a field of a parameter dataclass of :mod:`mosaic.params`."""
+    field = next(f for f in dataclasses.fields(params_class) if f.name == name)
+    return field.default if field.default is not dataclasses.MISSING else field.default_factory()
+
+
+_STRETCH = _default(PyramidParams, "stretch")
 
 
 def _workers_default() -> int:
@@ -78,11 +86,13 @@ def cli(ctx, verbose: int, quiet: bool):
               help="Output folder: mosaic.tif, flags.tif, mosaic.vrt, mosaic_STAC.json.")
 @click.option("--workers", type=click.IntRange(min=1), default=_workers_default,
               help="Threads computing output blocks [default: number of cores].")
-@click.option("--method", type=click.Choice(_METHODS), default="blend", show_default=True,
+@click.option("--method", type=click.Choice(MERGE_METHODS), default=_default(MosaicParams, "method"), show_default=True,
               help="blend: weights WGT x feathering ramp; last: the last tile (by name) wins, no blending.")
-@click.option("--feather", "feather_m", type=click.FloatRange(min=0), default=10000.0, show_default=True,
+@click.option("--feather", "feather_m", type=click.FloatRange(min=0), default=_default(MosaicParams, "feather_m"),
+              show_default=True,
               help="Length of the feathering ramp from the edge of each tile's valid data, m.")
-@click.option("--resampling", type=click.Choice(_RESAMPLINGS), default="auto", show_default=True,
+@click.option("--resampling", type=click.Choice(RESAMPLINGS), default=_default(MosaicParams, "resampling"),
+              show_default=True,
               help="Reflectance resampling; auto: bilinear below 2x the source pixel, average beyond. FLG: nearest.")
 @click.option("--allow-mixed-dates", is_flag=True, help="Accept inputs with different central dates (logged).")
 @click.option("--month", default=None, metavar="YYYY-MM",
@@ -95,7 +105,6 @@ def build(obj: ProgressContext, inputs, crs, resolution, bands, cutline, buffer_
     """Mosaic L3A products of one month (any UTM zones) into one seamless grid. INPUTS are L3A product folders or
     folders holding them. Prints a one-line JSON summary."""
     from .build import build_mosaic
-    from .params import MosaicParams
 
     params = MosaicParams(crs=crs, resolution=resolution, bands=bands, method=method, feather_m=feather_m,
                           resampling=resampling, cutline=cutline, buffer_m=buffer_m,
@@ -109,17 +118,18 @@ def build(obj: ProgressContext, inputs, crs, resolution, bands, cutline, buffer_
 @click.argument("mosaic", type=click.Path())
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Output folder: {z}/{x}/{y}.png, flags/{z}/{x}/{y}.png, metadata.json.")
-@click.option("--zoom", required=True, callback=_parse_zoom, help="Zoom levels MIN-MAX (e.g. 5-13), 0-24.")
-@click.option("--format", "tile_format", type=click.Choice(_FORMATS), default="png", show_default=True,
-              help="Tile encoding (WebP is lossless).")
-@click.option("--stretch", default="0,0.2", callback=_parse_stretch, show_default=True,
+@click.option("--zoom", required=True, callback=_parse_zoom,
+              help=f"Zoom levels MIN-MAX (e.g. 5-13), 0-{MAX_ZOOM}.")
+@click.option("--format", "tile_format", type=click.Choice(tuple(TILE_FORMATS)),
+              default=_default(PyramidParams, "format"), show_default=True, help="Tile encoding (WebP is lossless).")
+@click.option("--stretch", default=f"{_STRETCH.low:g},{_STRETCH.high:g}", callback=_parse_stretch, show_default=True,
               help="Reflectances shown black and white, LOW,HIGH (reflectance, 0-1 scale).")
-@click.option("--gamma", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+@click.option("--gamma", type=click.FloatRange(min=0, min_open=True), default=_STRETCH.gamma, show_default=True,
               help="Display gamma (dimensionless; > 1 brightens dark tones).")
-@click.option("--rgb", "rgb_bands", default="B4,B3,B2", show_default=True,
+@click.option("--rgb", "rgb_bands", default=",".join(_default(PyramidParams, "bands")), show_default=True,
               help="Mosaic bands shown as red, green, blue.")
-@click.option("--flagged", type=click.Choice(_FLAGGED), default="transparent", show_default=True,
-              help="How always-cloudy pixels are shown.")
+@click.option("--flagged", type=click.Choice(FLAGGED_STYLES), default=_default(PyramidParams, "flagged"),
+              show_default=True, help="How always-cloudy pixels are shown.")
 @click.option("--workers", type=click.IntRange(min=1), default=_workers_default,
               help="Threads rendering tiles [default: number of cores].")
 @indent_option
@@ -128,7 +138,6 @@ def tiles(obj: ProgressContext, mosaic, out_dir, zoom, tile_format, stretch, gam
           indent):
     """Write the XYZ WebMercatorQuad tile pyramid of MOSAIC (a `mosaic build` output) and its flags overlay.
     Resumable: existing tiles are kept. Prints a one-line JSON summary."""
-    from .params import PyramidParams, Stretch
     from .tiles import build_pyramid
 
     rgb = tuple(b.strip() for b in rgb_bands.split(","))
@@ -162,7 +171,7 @@ def _parse_optional_zoom(ctx, param, value):
 @click.option("--zoom", default=None, callback=_parse_optional_zoom,
               help="Zoom levels MIN-MAX for tiling inputs that are mosaics (pyramids keep theirs) "
                    "[default: from the whole mosaic in one tile to its native zoom].")
-@click.option("--limit", type=click.FloatRange(min=0, max=2, min_open=True), default=0.5, show_default=True,
+@click.option("--limit", type=click.FloatRange(min=0, max=2, min_open=True), default=DEFAULT_LIMIT, show_default=True,
               help="NDVI difference (dimensionless) shown with the ends of the change layer's palette.")
 @click.option("--overwrite", is_flag=True, help="Replace a site already in --out.")
 @click.option("--workers", type=click.IntRange(min=1), default=_workers_default,

@@ -25,20 +25,25 @@ import json
 import logging
 import math
 import os
+import re
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from l2a._version import __version__
 from l2a.errors import MissingFileError, SyntheoError
+from l2a.grid import Grid
+from l2a.io.atomic import AtomicFolder
 from l2a.io.raster import open_raster
 
-from .change import DEFAULT_LIMIT, build_change_pyramid, missing_ndvi_bands
+from .build import OUTPUT_FILES
+from .change import build_change_pyramid, missing_ndvi_bands
+from .documents import read_json, write_json
 from .errors import MosaicFormatError, OutputExistsError, ZoomRangeError
-from .params import MAX_ZOOM, PyramidParams
-from .tiles import METADATA, tile_ranges
+from .outputs import check_output_dir, output_errors, parent_folders
+from .params import DEFAULT_LIMIT, MAX_ZOOM, TILE_FORMATS, PyramidParams
+from .pyramid import METADATA, native_zoom, tile_ranges, tms
 
 __all__ = ["write_compare_site", "CompareResult", "SITE_FILES", "VENDOR_FILES", "SITE_DIR", "MANIFEST"]
 
@@ -52,12 +57,17 @@ SITE_FILES = ("index.html", "viewer.js", "viewer.css", "favicon.svg")
 VENDOR_FILES = ("viewer-libs.js", "viewer-libs.css", "LICENSE-leaflet.txt", "LICENSE-leaflet-side-by-side.txt")
 #: Manifest of a site; its presence lets ``--overwrite`` replace the folder.
 MANIFEST = "compare.json"
-_MOSAIC_NAMES = ("mosaic.tif", "mosaic.vrt")
+_MOSAIC_NAMES = (OUTPUT_FILES["mosaic"], OUTPUT_FILES["vrt"])
 _SIDES = ("left", "right")
 _ATTRIBUTION = "Contains modified Copernicus Sentinel data, processed with syntheo"
 #: Shrink of the layer bounds given to the viewer, degrees (~1 cm): the tiles the viewer asks for are then always a
 #: subset of those ``mosaic tiles`` wrote (it takes every tile that meets the bounds by more than 1e-9 degrees).
 _BOUNDS_MARGIN_DEG = 1e-7
+#: A pyramid's tile path template: ``{z}/{x}/{y}.ext`` below plain sub-folders (nothing that leaves the pyramid, no
+#: other replacement field).
+_TEMPLATE = re.compile(r"(?:[A-Za-z0-9_-][A-Za-z0-9_.-]*/)*\{z\}/\{x\}/\{y\}\.(?:%s)" % "|".join(TILE_FORMATS))
+#: Largest pyramid metadata.json accepted, bytes (``mosaic tiles`` writes ~2 kB).
+_METADATA_MAX_BYTES = 2**20
 
 
 @dataclass
@@ -104,18 +114,55 @@ class _Input:
         return Path(src) if src else None
 
 
+def _is_file(path: Path) -> bool:
+    """Whether a path read from a document names a file (False for a name the file system cannot even look up)."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _metadata_problem(meta) -> str | None:
+    """What makes a pyramid's metadata unusable (types, ranges, tile templates), or None."""
+    if not isinstance(meta, dict):
+        return "not a JSON object"
+    missing = [k for k in ("tiles", "minzoom", "maxzoom", "bounds") if k not in meta]
+    if missing:
+        return f"lacks {', '.join(missing)} (not a `mosaic tiles` pyramid)"
+    for key in ("tiles", "flags_tiles"):
+        value = meta.get(key)
+        if (key == "tiles" or value is not None) and not (isinstance(value, str) and _TEMPLATE.fullmatch(value)):
+            return f"{key} must be a tile path such as {{z}}/{{x}}/{{y}}.png inside the pyramid, not {value!r:.80}"
+    zooms = meta["minzoom"], meta["maxzoom"]
+    if not all(isinstance(z, int) and not isinstance(z, bool) and 0 <= z <= MAX_ZOOM for z in zooms):
+        return f"minzoom and maxzoom must be zoom levels 0-{MAX_ZOOM}, not {zooms!r:.80}"
+    if zooms[0] > zooms[1]:
+        return f"zoom range {zooms[0]}-{zooms[1]} is inverted"
+    bounds = meta["bounds"]
+    if not (isinstance(bounds, list) and len(bounds) == 4 and all(map(_is_number, bounds))
+            and -180 <= bounds[0] < bounds[2] <= 180 and -90 <= bounds[1] < bounds[3] <= 90):
+        return f"bounds must be [west, south, east, north] in degrees, not {bounds!r:.80}"
+    counts = meta.get("tile_counts", {})
+    if not (isinstance(counts, dict) and all(isinstance(n, int) and not isinstance(n, bool) for n in counts.values())):
+        return f"tile_counts must map zooms to numbers of tiles, not {counts!r:.80}"
+    if not isinstance(meta.get("source", ""), (str, type(None))):
+        return "source must be the path of a mosaic"
+    return None
+
+
 def _open_input(path: str | os.PathLike) -> _Input:
     p = Path(path).absolute()
     if not p.exists():
         raise MissingFileError("not found", p)
     if p.is_dir() and (p / METADATA).is_file():
-        try:
-            meta = json.loads((p / METADATA).read_text())
-        except (OSError, ValueError) as exc:
-            raise MosaicFormatError(f"unreadable {METADATA}: {exc}", p) from exc
-        missing = [k for k in ("tiles", "minzoom", "maxzoom", "bounds") if k not in meta]
-        if missing:
-            raise MosaicFormatError(f"{METADATA} lacks {', '.join(missing)} (not a `mosaic tiles` pyramid)", p)
+        meta = read_json(p / METADATA, "pyramid metadata", max_bytes=_METADATA_MAX_BYTES)
+        problem = _metadata_problem(meta)
+        if problem:
+            raise MosaicFormatError(problem, p / METADATA)
         if meta.get("complete") is False:
             raise MosaicFormatError("incomplete pyramid (interrupted `mosaic tiles`): run it again to finish", p)
         return _Input(p, "pyramid", meta)
@@ -132,7 +179,7 @@ def _open_input(path: str | os.PathLike) -> _Input:
 def _default_label(item: _Input) -> str:
     """"July 2018" from the mosaic's CENTRAL_DATE tag, else the folder name."""
     source = item.source
-    if source is not None and source.is_file():
+    if source is not None and _is_file(source):
         try:
             with open_raster(source, "mosaic") as ds:
                 date = ds.tags().get("CENTRAL_DATE")
@@ -144,23 +191,19 @@ def _default_label(item: _Input) -> str:
 
 
 def _auto_zooms(mosaic: Path) -> tuple[int, int]:
-    """Zooms for tiling a mosaic: from the zoom where one tile spans it to the first zoom whose pixel is no larger
-    than the mosaic's (no detail lost)."""
-    import morecantile
+    """Zooms for tiling a mosaic: from the zoom where one tile spans it to its native zoom
+    (:func:`mosaic.pyramid.native_zoom`; the viewer magnifies the deepest tiles beyond it)."""
     from rasterio.warp import transform_bounds
 
-    tms = morecantile.tms.get("WebMercatorQuad")
     with open_raster(mosaic, "mosaic") as ds:
         if ds.crs is None:
             raise MosaicFormatError("mosaic has no CRS", mosaic)
-        cx, cy = (ds.bounds.left + ds.bounds.right) / 2, (ds.bounds.bottom + ds.bounds.top) / 2
-        pixel = transform_bounds(ds.crs, "EPSG:3857", cx, cy, cx + ds.res[0], cy + ds.res[1])
-        extent = transform_bounds(ds.crs, "EPSG:3857", *ds.bounds, densify_pts=21)
-    native = tms.zoom_for_res(math.sqrt(abs((pixel[2] - pixel[0]) * (pixel[3] - pixel[1]))), max_z=MAX_ZOOM,
-                              zoom_level_strategy="upper")
-    world = 2 * math.pi * 6378137.0
+        grid = Grid(ds.transform, ds.height, ds.width, ds.crs)
+    extent = transform_bounds(grid.crs, "EPSG:3857", *grid.bounds, densify_pts=21)
+    native = min(native_zoom(grid), MAX_ZOOM)
+    left, bottom, right, top = tms().xy_bbox
     span = max(extent[2] - extent[0], extent[3] - extent[1], 1e-9)
-    whole = max(0, min(native, int(math.floor(math.log2(world / span)))))
+    whole = max(0, min(native, int(math.floor(math.log2((right - left) / span)))))
     return whole, native
 
 
@@ -214,7 +257,7 @@ def _copy_pyramid(item: _Input, dst: Path) -> dict:
     out_meta = dict(meta)
     if "flags_tiles" not in templates:
         out_meta.pop("flags_tiles", None)
-    (dst / METADATA).write_text(json.dumps(out_meta, indent=1))
+    write_json(dst / METADATA, out_meta)
     return out_meta
 
 
@@ -222,7 +265,7 @@ def _tile_mosaic(item: _Input, dst: Path, zooms: tuple[int, int], workers: int, 
     from .tiles import build_pyramid
 
     build_pyramid(item.path, dst, PyramidParams(zooms[0], zooms[1]), workers=workers, show_progress=show_progress)
-    return json.loads((dst / METADATA).read_text())
+    return read_json(dst / METADATA, "pyramid metadata")
 
 
 def _intersection(a, b):
@@ -238,7 +281,7 @@ def _change_plan(metas: list[dict], inputs: list[_Input]):
         src = Path(meta["source"]) if meta.get("source") else item.source
         if src is None:
             return f"the {side} pyramid names no source mosaic"
-        if not src.is_file():
+        if not _is_file(src):
             return f"{src}: source mosaic of the {side} month not found"
         try:
             missing = missing_ndvi_bands(src)
@@ -295,8 +338,6 @@ def _check_vendor() -> None:
 
 
 def _check_output(out: Path, overwrite: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise OutputExistsError("exists and is not a folder", out)
     if out.is_dir() and any(out.iterdir()):
         if not overwrite:
             raise OutputExistsError("exists and is not empty (use --overwrite to replace a comparison site)", out)
@@ -329,72 +370,73 @@ def write_compare_site(left: str | os.PathLike, right: str | os.PathLike, out_di
     Raises
     ------
     MissingFileError, MosaicFormatError
-        An input that is neither a pyramid nor a mosaic, an incomplete pyramid, unbuilt viewer libraries.
-    OutputExistsError
-        ``out_dir`` holds something else (or a site, without ``overwrite``).
+        An input that is neither a pyramid nor a mosaic, an incomplete pyramid or one whose metadata.json is
+        unreadable, too large, too deeply nested or inconsistent; unbuilt viewer libraries.
+    OutputExistsError, OutputPathError
+        ``out_dir`` holds something else (or a site, without ``overwrite``), or is a path the file system refuses.
     """
     start = time.perf_counter()
     inputs = [_open_input(left), _open_input(right)]
     if labels is not None and (len(labels) != 2 or not all(str(x).strip() for x in labels)):
         raise MosaicFormatError(f"expected two non-empty labels, not {labels!r}")
     labels = tuple(str(x).strip() for x in labels) if labels else tuple(_default_label(i) for i in inputs)
-    out = Path(out_dir).absolute()
     _check_vendor()
+    out = check_output_dir(out_dir)
     _check_output(out, overwrite)
     zooms = _tile_zooms(inputs, zoom)
     if zooms is not None and zooms[0] > zooms[1]:
         raise ZoomRangeError(f"zoom range {zooms[0]}-{zooms[1]} is inverted")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".tmp-{out.name}-", dir=out.parent))
-    try:
-        metas = []
-        for side, item in zip(_SIDES, inputs):
-            if item.kind == "pyramid":
-                metas.append(_copy_pyramid(item, staging / side))
-            else:
-                metas.append(_tile_mosaic(item, staging / side, zooms, workers, show_progress))
-        result = CompareResult(out, labels)
-        config = {"title": f"{labels[0]} | {labels[1]}", "attribution": _ATTRIBUTION,
-                  "left": _layer_config("left", metas[0], labels[0]),
-                  "right": _layer_config("right", metas[1], labels[1]), "change": None}
-        plan = _change_plan(metas, inputs)
-        if isinstance(plan, str):
-            result.change_skipped = plan
-            logger.warning("no change layer: %s", plan)
-        else:
-            bounds, change_zooms, sources = plan
-            change_meta = build_change_pyramid(sources[0], sources[1], staging / "change", bounds, change_zooms,
-                                               limit=limit, workers=workers, show_progress=show_progress)
-            config["change"] = {**_layer_config("change", change_meta, "NDVI change"),
-                                "legend": {**change_meta["legend"],
-                                           "title": f"NDVI change, {labels[1]} \u2212 {labels[0]}"}}
-            result.layers["change"] = {"zooms": list(change_zooms),
-                                       "tiles": sum(change_meta["tile_counts"].values())}
-        for side, meta in zip(_SIDES, metas):
-            result.layers[side] = {"zooms": [int(meta["minzoom"]), int(meta["maxzoom"])],
-                                   "tiles": sum(int(v) for v in meta.get("tile_counts", {}).values()),
-                                   "flags": bool(meta.get("flags_tiles"))}
-        _write_static(staging, config, f"{labels[0]} | {labels[1]} \u2014 syntheo")
-        manifest = {"software": f"syntheo {__version__}", "labels": list(labels),
-                    "inputs": {s: {"path": str(i.path), "kind": i.kind} for s, i in zip(_SIDES, inputs)},
-                    "layers": result.layers, "change_skipped": result.change_skipped}
-        (staging / MANIFEST).write_text(json.dumps(manifest, indent=1))
-        _move_into_place(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    with parent_folders(out):
+        result = _write_site(out, inputs, labels, zooms, limit, workers, show_progress)
     result.seconds = time.perf_counter() - start
     logger.info("comparison site in %s (%.1f s)", out, result.seconds)
     return result
 
 
-def _move_into_place(staging: Path, out: Path) -> None:
-    """Replace ``out`` by ``staging`` (the old site, if any, is renamed aside first, then deleted)."""
-    os.chmod(staging, 0o755)  # mkdtemp makes it private
-    old = None
-    if out.exists():
-        old = out.with_name(f".old-{out.name}-{os.getpid()}")
-        os.replace(out, old)
-    os.replace(staging, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+def _write_site(out: Path, inputs: list[_Input], labels: tuple[str, str], zooms: tuple[int, int] | None,
+                limit: float, workers: int, show_progress: bool) -> CompareResult:
+    """Write the site in a temporary folder beside ``out``, then move it in place (nothing is left on failure)."""
+    with output_errors(out):
+        # the checks of write_compare_site allow replacing an empty folder, or a site with overwrite
+        folder = AtomicFolder(out, overwrite=True, fsync=False)
+    staging = folder.tmp
+    try:
+        with output_errors(out):  # any OSError here is on the output side (inputs raise syntheo errors)
+            metas = []
+            for side, item in zip(_SIDES, inputs):
+                if item.kind == "pyramid":
+                    metas.append(_copy_pyramid(item, staging / side))
+                else:
+                    metas.append(_tile_mosaic(item, staging / side, zooms, workers, show_progress))
+            result = CompareResult(out, labels)
+            config = {"title": f"{labels[0]} | {labels[1]}", "attribution": _ATTRIBUTION,
+                      "left": _layer_config("left", metas[0], labels[0]),
+                      "right": _layer_config("right", metas[1], labels[1]), "change": None}
+            plan = _change_plan(metas, inputs)
+            if isinstance(plan, str):
+                result.change_skipped = plan
+                logger.warning("no change layer: %s", plan)
+            else:
+                bounds, change_zooms, sources = plan
+                change_meta = build_change_pyramid(sources[0], sources[1], staging / "change", bounds, change_zooms,
+                                                   limit=limit, workers=workers, show_progress=show_progress)
+                config["change"] = {**_layer_config("change", change_meta, "NDVI change"),
+                                    "legend": {**change_meta["legend"],
+                                               "title": f"NDVI change, {labels[1]} \u2212 {labels[0]}"}}
+                result.layers["change"] = {"zooms": list(change_zooms),
+                                           "tiles": sum(change_meta["tile_counts"].values())}
+            for side, meta in zip(_SIDES, metas):
+                result.layers[side] = {"zooms": [int(meta["minzoom"]), int(meta["maxzoom"])],
+                                       "tiles": sum(int(v) for v in meta.get("tile_counts", {}).values()),
+                                       "flags": bool(meta.get("flags_tiles"))}
+            _write_static(staging, config, f"{labels[0]} | {labels[1]} \u2014 syntheo")
+            manifest = {"software": f"syntheo {__version__}", "labels": list(labels),
+                        "inputs": {s: {"path": str(i.path), "kind": i.kind} for s, i in zip(_SIDES, inputs)},
+                        "layers": result.layers, "change_skipped": result.change_skipped}
+            write_json(staging / MANIFEST, manifest)
+            folder.publish()
+    except BaseException:
+        folder.discard()
+        raise
+    return result
+

@@ -6,7 +6,7 @@ Every class names one failure a user can act on; messages are one line naming th
 from l2a.errors import InvalidParameterError, SyntheoError
 
 __all__ = ["MosaicError", "MixedDatesError", "NoInputError", "DuplicateTileError", "InvalidCRSError", "CutlineError",
-           "ZoomRangeError", "OutputExistsError", "MosaicFormatError", "InvalidParameterError"]
+           "ZoomRangeError", "OutputExistsError", "OutputPathError", "MosaicFormatError", "InvalidParameterError"]
 
 
 class MosaicError(SyntheoError):
@@ -39,6 +39,10 @@ class ZoomRangeError(MosaicError, ValueError):
 
 class OutputExistsError(MosaicError, FileExistsError):
     """The output already holds a result (or one made with other parameters) and overwriting was not asked."""
+
+
+class OutputPathError(MosaicError, OSError):
+    """An output path the file system refuses: below a regular file, a name too long, no permission, a full disk."""
 
 
 class MosaicFormatError(MosaicError, ValueError):

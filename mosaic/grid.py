@@ -6,16 +6,16 @@
 * :func:`load_cutline` reads a GeoJSON polygon, reprojects and buffers it;
 * :func:`target_grid` snaps the extent to whole pixels (multiples of the resolution, as ``gdalwarp -tap``), so that
   mosaics of different months at one resolution share their grid pixel for pixel;
-* :class:`MosaicGrid` cuts that grid into blocks; :func:`cutline_mask` rasterises the cutline on one block.
+* :func:`cutline_mask` rasterises the cutline on one block of that grid (an :class:`l2a.grid.Grid`, the one grid
+  type, with its CRS);
+* :func:`read_factor` is the one "pixel ratio -> read factor" rule of the mosaic commands.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -25,9 +25,12 @@ from rasterio.crs import CRS
 from rasterio.errors import CRSError
 from rasterio.windows import Window
 
+from l2a.grid import Grid
+
+from .documents import read_json
 from .errors import CutlineError, InvalidCRSError, InvalidParameterError
 
-__all__ = ["MosaicGrid", "parse_crs", "footprint", "load_cutline", "target_grid", "cutline_mask",
+__all__ = ["read_factor", "parse_crs", "footprint", "load_cutline", "target_grid", "cutline_mask",
            "MAX_GRID_SIDE"]
 
 logger = logging.getLogger(__name__)
@@ -36,51 +39,29 @@ logger = logging.getLogger(__name__)
 MAX_GRID_SIDE = 4_000_000
 #: Points per footprint edge when reprojecting it (a 110 km edge sampled every ~5 km).
 _DENSIFY = 21
+#: Largest cutline file accepted, bytes (a country's detailed outline is a few MB, Europe's some tens).
+_CUTLINE_MAX_BYTES = 256 * 2**20
 
 
-@dataclass(frozen=True)
-class MosaicGrid:
-    """A north-up output grid.
+def read_factor(ratio: float) -> int:
+    """Source pixels averaged per side when reading a source for an output whose pixel is ``ratio`` times larger.
 
-    Attributes
+    The one decimation rule of ``mosaic build`` (tile pixels onto the national grid), ``mosaic tiles`` and the change
+    layer (mosaic pixels onto web tiles): ``floor(ratio)`` from 2 up, else 1. Below twice the source pixel every
+    source pixel is read and the resampling kernel does the rest (averaging fewer than 2 x 2 pixels would only
+    blur); from 2 up, ``factor`` x ``factor`` blocks are averaged first, so that no source pixel is skipped and the
+    read does not grow with the output pixel size.
+
+    Parameters
     ----------
-    crs : CRS
-    transform : Affine
-        Pixel-corner transform, CRS units.
-    height, width : int
-        Rows and columns.
+    ratio : float
+        Output pixel size over source pixel size (dimensionless, > 0), measured in the source CRS.
+
+    Returns
+    -------
+    int >= 1
     """
-
-    crs: CRS
-    transform: Affine
-    height: int
-    width: int
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return self.height, self.width
-
-    @property
-    def resolution(self) -> float:
-        """Pixel size, CRS units."""
-        return abs(self.transform.a)
-
-    @property
-    def bounds(self) -> tuple[float, float, float, float]:
-        """(left, bottom, right, top), CRS units."""
-        return self.window_bounds(Window(0, 0, self.width, self.height))
-
-    def window_transform(self, window: Window) -> Affine:
-        return self.transform @ Affine.translation(window.col_off, window.row_off)
-
-    def window_bounds(self, window: Window) -> tuple[float, float, float, float]:
-        t = self.window_transform(window)
-        return t.c, t.f + t.e * window.height, t.c + t.a * window.width, t.f
-
-    def blocks(self, size: int) -> list[Window]:
-        """Row-major list of windows of ``size`` x ``size`` pixels (smaller at the right and bottom edges)."""
-        return [Window(c, r, min(size, self.width - c), min(size, self.height - r))
-                for r in range(0, self.height, size) for c in range(0, self.width, size)]
+    return int(math.floor(ratio)) if ratio >= 2 else 1
 
 
 def parse_crs(text: str) -> CRS:
@@ -183,7 +164,8 @@ def load_cutline(path: str | os.PathLike, dst_crs: CRS, buffer: float = 0.0):
     Raises
     ------
     CutlineError
-        Missing or unreadable file, no polygon, or nothing left after buffering.
+        Missing or unreadable file, one beyond the limits of :func:`mosaic.documents.read_json` (larger than 256 MB,
+        nested deeper than 64 levels), no polygon, or nothing left after buffering.
     """
     from rasterio.warp import transform_geom
     from shapely import make_valid
@@ -193,10 +175,7 @@ def load_cutline(path: str | os.PathLike, dst_crs: CRS, buffer: float = 0.0):
     p = os.fspath(path)
     if not Path(p).is_file():
         raise CutlineError("cutline file not found", p)
-    try:
-        doc = json.loads(Path(p).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CutlineError(f"not a readable GeoJSON file ({str(exc).splitlines()[0][:120]})", p) from None
+    doc = read_json(p, "cutline", error=CutlineError, max_bytes=_CUTLINE_MAX_BYTES)
     src_crs = CRS.from_epsg(4326)
     name = ((doc.get("crs") or {}).get("properties") or {}).get("name") if isinstance(doc, dict) else None
     if name:
@@ -223,7 +202,7 @@ def load_cutline(path: str | os.PathLike, dst_crs: CRS, buffer: float = 0.0):
 
 
 def target_grid(footprints: Sequence, crs: CRS, resolution: float, cutline=None,
-                cutline_path: str | None = None) -> MosaicGrid:
+                cutline_path: str | None = None) -> Grid:
     """The output grid covering the union of the footprints (clipped to the cutline), snapped to whole pixels.
 
     Parameters
@@ -233,6 +212,11 @@ def target_grid(footprints: Sequence, crs: CRS, resolution: float, cutline=None,
     resolution : float
         Pixel size, ``crs`` units.
     cutline : shapely geometry in ``crs``, optional
+
+    Returns
+    -------
+    Grid
+        North-up, with ``crs``; its corner on multiples of ``resolution``.
 
     Raises
     ------
@@ -256,13 +240,13 @@ def target_grid(footprints: Sequence, crs: CRS, resolution: float, cutline=None,
     if width > MAX_GRID_SIDE or height > MAX_GRID_SIDE:
         raise InvalidParameterError(f"resolution {resolution:g} makes a {height} x {width} pixel grid; "
                                     f"the largest side accepted is {MAX_GRID_SIDE}")
-    grid = MosaicGrid(crs, Affine(resolution, 0.0, left, 0.0, -resolution, top), height, width)
+    grid = Grid(Affine(resolution, 0.0, left, 0.0, -resolution, top), height, width, crs)
     logger.info("output grid %s: %d x %d pixels of %g, bounds %s", crs.to_string(), height, width, resolution,
                 tuple(round(b, 3) for b in grid.bounds))
     return grid
 
 
-def cutline_mask(cutline, grid: MosaicGrid, window: Window) -> np.ndarray | None:
+def cutline_mask(cutline, grid: Grid, window: Window) -> np.ndarray | None:
     """Pixels of a block whose centre lies inside the cutline.
 
     Returns

@@ -14,6 +14,13 @@ import math
 import numpy as np
 from numba import njit
 
+# data-model constants as compile-time constants (their homes import nothing heavy)
+from l2a.constants import REFLECTANCE_QUANTIFICATION
+
+from .flags import FLG_CLOUD, FLG_LAND, FLG_SNOW
+
+_SCALE = 1.0 / REFLECTANCE_QUANTIFICATION   # reflectance of one stored unit
+
 __all__ = ["bilinear", "nearest", "sample_bilinear", "sample_bilinear_ref", "sample_nearest", "sample_nearest_ref",
            "interpolate_grid", "interpolate_grid_ref", "stretch_rgba", "stretch_rgba_ref", "downsample_rgba",
            "downsample_rgba_ref"]
@@ -231,7 +238,7 @@ def stretch_rgba(refl, flg, low, high, gamma, flagged, hatch_period, row0, col0,
     refl : float32 (3, rows, cols)
         Red, green, blue reflectance x10000, NaN where not valid.
     flg : uint8 (rows, cols)
-        0 nodata, 1 always cloudy, 2-4 valid, 255 outside.
+        FLG codes (:mod:`mosaic.flags`): 0 nodata, 1 always cloudy, 2-4 valid, 255 outside.
     low, high : float
         Reflectance shown black and white (0-1 scale).
     gamma : float
@@ -246,8 +253,8 @@ def stretch_rgba(refl, flg, low, high, gamma, flagged, hatch_period, row0, col0,
     out : uint8 (4, rows, cols)
     """
     rows, cols = flg.shape
-    scale = 255.0 * 1e-4 / (high - low)      # stored value -> 0-255
-    offset = low * 1e4
+    scale = 255.0 * _SCALE / (high - low)      # stored value -> 0-255
+    offset = low * REFLECTANCE_QUANTIFICATION
     inv_gamma = 1.0 / gamma
     linear = gamma == 1.0
     half = hatch_period // 2
@@ -257,7 +264,7 @@ def stretch_rgba(refl, flg, low, high, gamma, flagged, hatch_period, row0, col0,
             r = refl[0, i, j]
             g = refl[1, i, j]
             b = refl[2, i, j]
-            if f >= 2 and f <= 4 and r == r and g == g and b == b:   # x == x is False for NaN
+            if f >= FLG_SNOW and f <= FLG_LAND and r == r and g == g and b == b:   # x == x is False for NaN
                 for c in range(3):
                     x = (refl[c, i, j] - offset) * scale
                     if x <= 0.0:
@@ -269,7 +276,7 @@ def stretch_rgba(refl, flg, low, high, gamma, flagged, hatch_period, row0, col0,
                             x = 255.0 * (x / 255.0) ** inv_gamma
                         out[c, i, j] = int(x + 0.5)
                 out[3, i, j] = 255
-            elif f == 1 and (flagged == 1 or (flagged == 2 and (row0 + i + col0 + j) % hatch_period < half)):
+            elif f == FLG_CLOUD and (flagged == 1 or (flagged == 2 and (row0 + i + col0 + j) % hatch_period < half)):
                 for c in range(4):
                     out[c, i, j] = grey[c]
             else:
@@ -281,14 +288,14 @@ def stretch_rgba_ref(refl, flg, low, high, gamma, flagged, hatch_period, row0, c
     """Numpy twin of :func:`stretch_rgba`; returns uint8 (4, rows, cols)."""
     rows, cols = flg.shape
     out = np.zeros((4, rows, cols), np.uint8)
-    valid = (flg >= 2) & (flg <= 4) & ~np.isnan(refl).any(axis=0)
-    x = np.clip((refl.astype(np.float64) - low * 1e4) * (1e-4 / (high - low)), 0.0, 1.0)
+    valid = (flg >= FLG_SNOW) & (flg <= FLG_LAND) & ~np.isnan(refl).any(axis=0)
+    x = np.clip((refl.astype(np.float64) - low * REFLECTANCE_QUANTIFICATION) * (_SCALE / (high - low)), 0.0, 1.0)
     if gamma != 1.0:
         x = x ** (1.0 / gamma)
     byte = np.floor(np.nan_to_num(x) * 255.0 + 0.5).astype(np.uint8)
     out[:3] = np.where(valid, byte, 0)
     out[3] = np.where(valid, 255, 0)
-    cloud = flg == 1
+    cloud = flg == FLG_CLOUD
     if flagged == 2:
         r = row0 + np.arange(rows)[:, None]
         c = col0 + np.arange(cols)[None, :]

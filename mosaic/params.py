@@ -1,5 +1,9 @@
-"""Parameters of ``mosaic build`` and ``mosaic tiles``: frozen dataclasses, every field with its unit and the
-reason for its default. Variants come from :func:`dataclasses.replace`."""
+"""Parameters of ``mosaic build``, ``mosaic tiles`` and ``mosaic compare``: frozen dataclasses, every field with
+its unit and the reason for its default, and the choice tables of the commands. Variants come from
+:func:`dataclasses.replace`.
+
+The module imports nothing heavy: the command line reads its choices and defaults here without loading GDAL
+drivers, shapely or numba."""
 
 from __future__ import annotations
 
@@ -8,19 +12,27 @@ from dataclasses import asdict, dataclass, field
 
 from .errors import InvalidParameterError, ZoomRangeError
 
-__all__ = ["MosaicParams", "Stretch", "PyramidParams", "RESAMPLINGS", "FLAGGED_STYLES", "TILE_FORMATS",
-           "MAX_ZOOM"]
+__all__ = ["MosaicParams", "Stretch", "PyramidParams", "MERGE_METHODS", "RESAMPLINGS", "FLAGGED_STYLES",
+           "TILE_FORMATS", "MAX_ZOOM", "DEFAULT_LIMIT"]
+
+#: Merge methods of ``mosaic build`` (each implemented in :data:`mosaic.blend.MERGE_METHODS`): ``blend`` weights
+#: WGT x a feathering ramp, ``last`` lets the last tile in tile-name order win (the GDAL chain, for comparison).
+MERGE_METHODS = ("blend", "last")
 
 #: Reflectance resampling choices of ``mosaic build``: ``auto`` is bilinear while the output pixel is smaller than
 #: twice the source pixel, and an average of the source pixels (masked ones excluded) beyond.
 RESAMPLINGS = ("auto", "nearest", "bilinear", "cubic", "average")
-#: How ``mosaic tiles`` shows always-cloudy pixels: transparent, opaque grey, or grey diagonal hatching.
+#: How ``mosaic tiles`` shows always-cloudy pixels: transparent, opaque grey, or grey diagonal hatching (the
+#: renderer kernel takes a style as its index in this table).
 FLAGGED_STYLES = ("transparent", "grey", "hatch")
 #: Tile encodings (GDAL drivers PNG and WEBP; WebP is lossless so that overview tiles rebuilt from the files on
 #: disk are identical to those built in memory).
 TILE_FORMATS = {"png": "PNG", "webp": "WEBP"}
 #: Deepest zoom of the WebMercatorQuad pyramid accepted (0.15 m pixels at the equator).
 MAX_ZOOM = 24
+#: NDVI difference shown at either end of the change layer's palette (dimensionless): 0.5 spans a change from bare
+#: soil (NDVI ~0.2) to a dense crop (~0.7), the largest a month usually shows; larger changes saturate.
+DEFAULT_LIMIT = 0.5
 
 
 @dataclass(frozen=True)
@@ -36,8 +48,8 @@ class MosaicParams:
     bands : tuple of str or None
         Output bands in this order; None: every band present in all inputs, L2A order.
     method : str
-        Key of :data:`mosaic.blend.MERGE_METHODS`: ``blend`` (weighted, feathered) or ``last`` (last tile in tile-name
-        order wins; the GDAL chain, for comparison).
+        One of :data:`MERGE_METHODS`: ``blend`` (weighted, feathered) or ``last`` (last tile in tile-name order wins;
+        the GDAL chain, for comparison).
     feather_m : float
         Length of the feathering ramp from the edge of a tile's valid data, source metres (>= 0; 0 is a step).
         10 km spans the 9.8 km overlap of neighbouring MGRS tiles of one zone, so that the change from one tile to
@@ -85,6 +97,8 @@ class MosaicParams:
             raise InvalidParameterError(f"min_ramp must be in (0, 1], not {self.min_ramp}")
         if self.min_wgt < 1:
             raise InvalidParameterError(f"min_wgt must be >= 1 (x1000), not {self.min_wgt}")
+        if self.method not in MERGE_METHODS:
+            raise InvalidParameterError(f"method must be one of {', '.join(MERGE_METHODS)}, not {self.method!r}")
         if self.resampling not in RESAMPLINGS:
             raise InvalidParameterError(f"resampling must be one of {', '.join(RESAMPLINGS)}, not {self.resampling!r}")
         if self.month is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", self.month):

@@ -1,6 +1,6 @@
 """Rendering of web tiles: reflectance to RGBA, the flags overlay, and 2 x 2 reduction of RGBA. Arrays only.
 
-True colour (documented stretch, :class:`mosaic.params.Stretch`)::
+True colour (documented stretch, :class:`mosaic.params.Stretch`; :data:`STRETCH_FORMULA`)::
 
     byte = floor(255 * clip((r - low) / (high - low), 0, 1) ** (1 / gamma) + 0.5),   r = stored value x 1e-4
 
@@ -19,23 +19,23 @@ from types import MappingProxyType
 
 import numpy as np
 
+from l2a.constants import REFLECTANCE_QUANTIFICATION
+
 from . import kernels
-from .params import Stretch
+from .flags import FLG_CLOUD, FLG_NODATA
+from .params import FLAGGED_STYLES, Stretch
 
 __all__ = ["stretch_to_byte", "render_rgba", "render_flags", "downsample_rgba", "FLAG_COLOURS", "FLAGGED_RGBA",
-           "HATCH_PERIOD_PX"]
+           "HATCH_PERIOD_PX", "STRETCH_FORMULA"]
 
-#: FLG values of the mosaic's flags band used here.
-_NODATA, _CLOUD, _OUTSIDE = 0, 1, 255
 #: Overlay colours (RGBA) of the flags pyramid by FLG value; other values are transparent.
-FLAG_COLOURS = MappingProxyType({_CLOUD: (230, 40, 230, 170), _NODATA: (40, 40, 40, 150)})
+FLAG_COLOURS = MappingProxyType({FLG_CLOUD: (230, 40, 230, 170), FLG_NODATA: (40, 40, 40, 150)})
 #: Colour of always-cloudy pixels in the true-colour pyramid for the ``grey`` and ``hatch`` styles.
 FLAGGED_RGBA = (150, 150, 150, 255)
 #: Period of the hatching, pixels of the zoom level (stripes half as wide).
 HATCH_PERIOD_PX = 8
-
-
-_FLAGGED_CODES = {"transparent": 0, "grey": 1, "hatch": 2}
+#: The display stretch, as pyramids' metadata records it (``r`` is the reflectance, stored value x 1e-4).
+STRETCH_FORMULA = "byte = floor(255 * clip((r - low) / (high - low), 0, 1) ** (1 / gamma) + 0.5)"
 
 
 def stretch_to_byte(reflectance: np.ndarray, stretch: Stretch) -> np.ndarray:
@@ -51,7 +51,9 @@ def stretch_to_byte(reflectance: np.ndarray, stretch: Stretch) -> np.ndarray:
     -------
     uint8 (bands, rows, cols)
     """
-    x = np.clip((reflectance.astype(np.float64) - stretch.low * 1e4) * (1e-4 / (stretch.high - stretch.low)), 0, 1)
+    scale = 1.0 / REFLECTANCE_QUANTIFICATION
+    x = np.clip((reflectance.astype(np.float64) - stretch.low * REFLECTANCE_QUANTIFICATION)
+                * (scale / (stretch.high - stretch.low)), 0, 1)
     if stretch.gamma != 1.0:
         x = x ** (1.0 / stretch.gamma)
     return np.floor(np.nan_to_num(x) * 255.0 + 0.5).astype(np.uint8)
@@ -66,10 +68,10 @@ def render_rgba(reflectance: np.ndarray, flg: np.ndarray, stretch: Stretch, flag
     reflectance : float32 (3, rows, cols)
         Red, green, blue reflectance x10000, NaN where not valid.
     flg : uint8 (rows, cols)
-        0 nodata, 1 always cloudy, 2-4 valid, 255 outside the mosaic.
+        FLG codes (:mod:`mosaic.flags`): 0 nodata, 1 always cloudy, 2-4 valid, 255 outside the mosaic.
     stretch : Stretch
     flagged : str
-        ``transparent``, ``grey`` or ``hatch`` (style of FLG 1 pixels).
+        One of :data:`mosaic.params.FLAGGED_STYLES`: ``transparent``, ``grey`` or ``hatch`` (style of FLG 1 pixels).
     origin : (row, col)
         Position of the block's first pixel in the zoom level's global pixel grid (aligns the hatching across
         tiles).
@@ -82,7 +84,7 @@ def render_rgba(reflectance: np.ndarray, flg: np.ndarray, stretch: Stretch, flag
         raise ValueError(f"reflectance {reflectance.shape} and flags {flg.shape} do not match")
     out = np.empty((4,) + flg.shape, np.uint8)
     kernels.stretch_rgba(np.ascontiguousarray(reflectance, np.float32), np.ascontiguousarray(flg, np.uint8),
-                         float(stretch.low), float(stretch.high), float(stretch.gamma), _FLAGGED_CODES[flagged],
+                         float(stretch.low), float(stretch.high), float(stretch.gamma), FLAGGED_STYLES.index(flagged),
                          HATCH_PERIOD_PX, int(origin[0]), int(origin[1]), np.asarray(FLAGGED_RGBA, np.uint8), out)
     return out
 
@@ -90,7 +92,7 @@ def render_rgba(reflectance: np.ndarray, flg: np.ndarray, stretch: Stretch, flag
 def render_flags(flg: np.ndarray) -> np.ndarray:
     """Flags overlay RGBA of a block: uint8 (4, rows, cols) from FLG uint8 (rows, cols) (see :data:`FLAG_COLOURS`)."""
     out = np.zeros((4,) + flg.shape, np.uint8)
-    if not ((flg == _CLOUD) | (flg == _NODATA)).any():
+    if not ((flg == FLG_CLOUD) | (flg == FLG_NODATA)).any():
         return out
     for value, colour in FLAG_COLOURS.items():
         sel = flg == value

@@ -28,6 +28,10 @@ from typing import Sequence
 import numpy as np
 from scipy import ndimage
 
+from l2a.constants import REFLECTANCE_NODATA
+
+from .flags import FLG_NODATA, FLG_SNOW
+
 __all__ = ["SeamIndex", "seam_index_np", "mosaic_seam_index", "coverage_bits"]
 
 
@@ -160,8 +164,8 @@ def coverage_bits(products: Sequence, crs, transform, shape: tuple[int, int], re
         flg = p.read_mask("FLG", res)
         dst = np.zeros(shape, np.uint8)
         reproject(flg, dst, src_transform=p.grids[res].transform, src_crs=p.crs, src_nodata=None,
-                  dst_transform=transform, dst_crs=crs, dst_nodata=0, resampling=Resampling.nearest)
-        bits |= np.where(dst >= 2, np.uint64(1) << np.uint64(i), np.uint64(0))
+                  dst_transform=transform, dst_crs=crs, dst_nodata=FLG_NODATA, resampling=Resampling.nearest)
+        bits |= np.where(dst >= FLG_SNOW, np.uint64(1) << np.uint64(i), np.uint64(0))
     return bits
 
 
@@ -170,11 +174,12 @@ def mosaic_seam_index(mosaic: str | os.PathLike, inputs: Sequence[str | os.PathL
     """Seam index of a ``mosaic build`` output (``mosaic.tif`` or its folder) against its L3A products."""
     import rasterio
 
+    from .build import OUTPUT_FILES
     from .sources import find_inputs, open_inputs
 
     path = Path(mosaic)
     if path.is_dir():
-        path = path / "mosaic.tif"
+        path = path / OUTPUT_FILES["mosaic"]
     products = open_inputs(find_inputs(inputs))
     with rasterio.open(path) as ds:
         names = list(ds.descriptions)
@@ -183,5 +188,5 @@ def mosaic_seam_index(mosaic: str | os.PathLike, inputs: Sequence[str | os.PathL
         mask = ds.read_masks(1) > 0
         crs, transform, shape = ds.crs, ds.transform, (ds.height, ds.width)
     values[:, ~mask] = np.nan
-    values[values <= -10000] = np.nan
+    values[values <= REFLECTANCE_NODATA] = np.nan
     return seam_index_np(values, coverage_bits(products, crs, transform, shape), margin_px)

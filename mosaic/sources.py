@@ -1,10 +1,15 @@
 """Input side of ``mosaic build``: finding and checking the L3A products, and reading one product's pixels for one
 output block at a working resolution, masked before any resampling.
 
-A product's resolution group (R1 or R2) is read on a *working grid*: its own pixels (factor 1), or, when the output
-pixel is at least twice the source pixel (previews), blocks of ``factor`` x ``factor`` pixels averaged over their
-valid (FLG 2-4) pixels only, read in row chunks so that memory does not grow with the output pixel size. Always-cloudy
-pixels (FLG 1) are averaged apart, for the fallback value of pixels that no tile sees clear.
+A product's resolution group (R1 or R2) is read on a *working grid* (its grid scaled by the read factor of
+:func:`mosaic.grid.read_factor`): its own pixels (factor 1), or, when the output pixel is at least twice the source
+pixel (previews), blocks of ``factor`` x ``factor`` pixels averaged over their valid (FLG 2-4) pixels only, read in
+row chunks so that memory does not grow with the output pixel size. Always-cloudy pixels (FLG 1) are averaged apart,
+for the fallback value of pixels that no tile sees clear.
+
+Rasters are read through a :class:`DatasetPool` (one open dataset per thread); a raster that opens but cannot be
+decoded when its pixels are read (a band truncated after the product was checked) is a one-line
+:class:`~l2a.errors.CorruptRasterError` naming the file.
 """
 
 from __future__ import annotations
@@ -17,27 +22,26 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-import rasterio
-from affine import Affine
+from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
-from l2a.errors import BandNotFoundError, MissingFileError
-from l2a.grid import Grid
-from l2a.sensors import L2A_BANDS, band_resolution, normalize_band
-from l3a.product import FLG, L3AProduct, is_l3a_folder, open_l3a
+from l2a.constants import REFLECTANCE_NODATA
+from l2a.errors import CorruptRasterError, MissingFileError
+from l2a.io.raster import open_raster
+from l2a.sensors import band_resolution
+from l3a.bands import select_bands as select_output_bands
+from l3a.product import L3AProduct, is_l3a_folder, open_l3a
 
 from .errors import DuplicateTileError, MixedDatesError, NoInputError
+from .flags import FLG_CLOUD, FLG_NODATA, FLG_SNOW
 
 __all__ = ["find_inputs", "open_inputs", "select_month", "select_bands", "check_dates", "DatasetPool", "WorkingRead",
-           "read_working",
-           "coarse_usable", "working_grid", "OUTSIDE"]
+           "read_working", "coarse_usable"]
 
 logger = logging.getLogger(__name__)
 
 #: Full-resolution pixels read at once when averaging source pixels into a coarser working grid.
 _CHUNK_PIXELS = 4_000_000
-#: FLG value used on the working grid for pixels outside the tile's frame.
-OUTSIDE = 255
 
 
 def find_inputs(paths: Sequence[str | os.PathLike]) -> list[Path]:
@@ -114,7 +118,8 @@ def check_dates(products: Sequence[L3AProduct], allow_mixed: bool = False) -> No
 
 
 def select_bands(products: Sequence[L3AProduct], bands: Sequence[str] | None) -> tuple[str, ...]:
-    """Output bands: those asked (checked in every product), or every band common to all products, L2A order.
+    """Output bands: those asked (checked in every product, in the order asked), or every band common to all
+    products, L2A order (:func:`l3a.bands.select_bands`); then the masks they need are checked.
 
     Raises
     ------
@@ -123,22 +128,7 @@ def select_bands(products: Sequence[L3AProduct], bands: Sequence[str] | None) ->
     MissingFileError
         A product lacks the FLG or WGT mask of a resolution group it needs.
     """
-    if bands:
-        wanted = tuple(dict.fromkeys(normalize_band(b) for b in bands))
-        for b in wanted:
-            band_resolution(b)
-            for p in products:
-                if b not in p.bands:
-                    raise BandNotFoundError(f"band {b} is not in this product (it has {', '.join(p.bands)})",
-                                            p.path)
-    else:
-        common = set.intersection(*(set(p.bands) for p in products))
-        wanted = tuple(b for b in L2A_BANDS if b in common)
-        if not wanted:
-            raise BandNotFoundError("the input products have no band in common")
-        dropped = sorted(set().union(*(set(p.bands) for p in products)) - common)
-        if dropped:
-            logger.warning("bands %s are not in every product: left out", ", ".join(dropped))
+    wanted = select_output_bands(products, bands, keep_request_order=True)
     for res in {band_resolution(b) for b in wanted}:
         for p in products:
             for kind in ("FLG", "WGT"):
@@ -149,7 +139,10 @@ def select_bands(products: Sequence[L3AProduct], bands: Sequence[str] | None) ->
 
 
 class DatasetPool:
-    """Open datasets per thread (a rasterio dataset must not be shared between threads), closed together."""
+    """Open datasets per thread (a rasterio dataset must not be shared between threads), closed together.
+
+    :meth:`read` (pixels or masks) turns GDAL's read failures into :class:`~l2a.errors.CorruptRasterError`.
+    """
 
     def __init__(self):
         self._local = threading.local()
@@ -163,10 +156,24 @@ class DatasetPool:
         key = os.fspath(path)
         ds = cache.get(key)
         if ds is None:
-            ds = cache[key] = rasterio.open(key)
+            ds = cache[key] = open_raster(key)
             with self._lock:
                 self._all.append(ds)
         return ds
+
+    def read(self, path: str | os.PathLike, indexes=None, *, masks: bool = False, **kwargs) -> np.ndarray:
+        """``DatasetReader.read`` (or ``read_masks`` when ``masks``) of the raster at ``path``, in this thread.
+
+        Raises
+        ------
+        MissingFileError, CorruptRasterError
+            The raster is absent, or cannot be opened or decoded (a truncated file); the message names it.
+        """
+        ds = self.get(path)
+        try:
+            return ds.read_masks(indexes, **kwargs) if masks else ds.read(indexes, **kwargs)
+        except RasterioError as exc:
+            raise CorruptRasterError(f"cannot read pixels ({_root_cause(exc)})", os.fspath(path)) from exc
 
     def close(self) -> None:
         with self._lock:
@@ -176,13 +183,26 @@ class DatasetPool:
         self._local = threading.local()
 
 
-def _read_padded(ds, rows: tuple[int, int], cols: tuple[int, int], fill) -> np.ndarray:
+def _root_cause(exc: BaseException) -> str:
+    """The first line of the innermost message of an exception chain (GDAL's own words, e.g. "TIFFFillTile: Read
+    error ... got 73057 bytes, expected 147038", rather than rasterio's "Read failed. See previous exception")."""
+    text = ""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        text = str(exc).strip() or text
+        exc = exc.__cause__ or exc.__context__
+    return text.splitlines()[0][:200] if text else "unknown error"
+
+
+def _read_padded(pool: DatasetPool, path: Path, rows: tuple[int, int], cols: tuple[int, int], fill) -> np.ndarray:
     """Read rows [r0, r1) x cols [c0, c1) of band 1, padding with ``fill`` where the window leaves the raster."""
     (r0, r1), (c0, c1) = rows, cols
+    ds = pool.get(path)
     out = np.full((r1 - r0, c1 - c0), fill, dtype=ds.dtypes[0])
     rr0, rr1, cc0, cc1 = max(r0, 0), min(r1, ds.height), max(c0, 0), min(c1, ds.width)
     if rr1 > rr0 and cc1 > cc0:
-        out[rr0 - r0:rr1 - r0, cc0 - c0:cc1 - c0] = ds.read(1, window=Window(cc0, rr0, cc1 - cc0, rr1 - rr0))
+        out[rr0 - r0:rr1 - r0, cc0 - c0:cc1 - c0] = pool.read(path, 1, window=Window(cc0, rr0, cc1 - cc0, rr1 - rr0))
     return out
 
 
@@ -202,14 +222,15 @@ def coarse_usable(pool: DatasetPool, product: L3AProduct, res: str, cell_px: int
     -------
     bool (ceil(rows / cell_px) + 2, ceil(cols / cell_px) + 2); cells partly outside the frame are unusable.
     """
-    ds = pool.get(product.mask_path("FLG", res))
+    path = product.mask_path("FLG", res)
+    ds = pool.get(path)
     rows_c, cols_c = -(-ds.height // cell_px), -(-ds.width // cell_px)
     out = np.zeros((rows_c + 2, cols_c + 2), bool)
     step = max(1, _CHUNK_PIXELS // max(1, cols_c * cell_px * cell_px))
     for a in range(0, rows_c, step):
         b = min(rows_c, a + step)
-        flg = _read_padded(ds, (a * cell_px, b * cell_px), (0, cols_c * cell_px), FLG["nodata"])
-        out[1 + a:1 + b, 1:-1] = _reduce((flg >= FLG["snow"]).astype(np.uint8), cell_px, "min") > 0
+        flg = _read_padded(pool, path, (a * cell_px, b * cell_px), (0, cols_c * cell_px), FLG_NODATA)
+        out[1 + a:1 + b, 1:-1] = _reduce((flg >= FLG_SNOW).astype(np.uint8), cell_px, "min") > 0
     return out
 
 
@@ -257,26 +278,25 @@ def read_working(pool: DatasetPool, product: L3AProduct, res: str, bands: Sequen
     fraction = np.zeros(shape, np.float32)
     flg_out = np.zeros(shape, np.uint8)
     cloud = None
-    flg_ds = pool.get(product.mask_path("FLG", res))
-    wgt_ds = pool.get(product.mask_path("WGT", res))
-    band_ds = [pool.get(product.frc_path(b)) for b in bands]
+    flg_path, wgt_path = product.mask_path("FLG", res), product.mask_path("WGT", res)
+    band_paths = [product.frc_path(b) for b in bands]
     step = max(1, _CHUNK_PIXELS // max(1, (c1 - c0) * factor * factor))
     for a in range(r0, r1, step):
         b = min(r1, a + step)
         out_rows = slice(a - r0, b - r0)
         src = ((a * factor, b * factor), (c0 * factor, c1 * factor))
-        flg = _read_padded(flg_ds, *src, FLG["nodata"])
-        if not (flg >= FLG["cloud"]).any():
+        flg = _read_padded(pool, flg_path, *src, FLG_NODATA)
+        if not (flg >= FLG_CLOUD).any():
             continue
-        planes = [_read_padded(ds, *src, -10000) for ds in band_ds]
-        present = np.logical_and.reduce([p != -10000 for p in planes]) if planes else True
-        valid = (flg >= FLG["snow"]) & present
-        is_cloud = (flg == FLG["cloud"]) & present
-        best = np.where(valid, flg, np.where(is_cloud, FLG["cloud"], FLG["nodata"])).astype(np.uint8)
+        planes = [_read_padded(pool, path, *src, REFLECTANCE_NODATA) for path in band_paths]
+        present = np.logical_and.reduce([p != REFLECTANCE_NODATA for p in planes]) if planes else True
+        valid = (flg >= FLG_SNOW) & present
+        is_cloud = (flg == FLG_CLOUD) & present
+        best = np.where(valid, flg, np.where(is_cloud, FLG_CLOUD, FLG_NODATA)).astype(np.uint8)
         flg_out[out_rows] = _reduce(best, factor, "max") if factor > 1 else best
         count = _reduce(valid.astype(np.float32), factor, "sum") if factor > 1 else valid.astype(np.float32)
         fraction[out_rows] = count / float(factor * factor)
-        raw_wgt = _read_padded(wgt_ds, *src, 0).astype(np.float32)
+        raw_wgt = _read_padded(pool, wgt_path, *src, 0).astype(np.float32)
         wgt[out_rows] = np.nan_to_num(_mean(np.where(valid, raw_wgt, np.float32(0)), count, factor))
         for i, p in enumerate(planes):
             refl[i, out_rows] = _mean(np.where(valid, p.astype(np.float32), np.float32(0)), count, factor)
@@ -289,8 +309,3 @@ def read_working(pool: DatasetPool, product: L3AProduct, res: str, bands: Sequen
                 cloud[i, out_rows] = _mean(np.where(is_cloud, p.astype(np.float32), np.float32(0)), ccount, factor)
     return WorkingRead(flg_out, refl, wgt, fraction, cloud)
 
-
-def working_grid(grid: Grid, factor: int) -> tuple[Affine, int, int]:
-    """Transform, rows and cols of a source grid coarsened by ``factor`` (partial cells at the far edges kept)."""
-    t = grid.transform @ Affine.scale(factor)
-    return t, -(-grid.height // factor), -(-grid.width // factor)

@@ -19,16 +19,19 @@ import time
 import numba
 import numpy as np
 
+from l2a.constants import REFLECTANCE_NODATA
+from l3a.flags import FLG_CLOUD, FLG_LAND, FLG_NODATA, FLG_SNOW, FLG_WATER
 from l3a.kernels import compose_block, compose_block_ref
 
 
 def make_inputs(dates: int, bands: int, rows: int, cols: int, seed: int = 0):
     rng = np.random.default_rng(seed)
     refl = rng.integers(0, 6000, size=(dates, bands, rows, cols), dtype=np.int16)
-    refl[rng.random((dates, bands, rows, cols), dtype=np.float32) < 0.05] = -10000
+    refl[rng.random((dates, bands, rows, cols), dtype=np.float32) < 0.05] = REFLECTANCE_NODATA
     weight = rng.random((dates, rows, cols), dtype=np.float32)
     draw = rng.random((dates, rows, cols), dtype=np.float32)
-    obs_class = np.select([draw < 0.05, draw < 0.30, draw < 0.35, draw < 0.40], [0, 1, 2, 3], 4).astype(np.uint8)
+    obs_class = np.select([draw < 0.05, draw < 0.30, draw < 0.35, draw < 0.40],
+                          [FLG_NODATA, FLG_CLOUD, FLG_SNOW, FLG_WATER], FLG_LAND).astype(np.uint8)
     day_number = 17700.0 + np.arange(dates, dtype=np.float64) * 5.0
     latest_rank = np.arange(dates, dtype=np.int32)
     return refl, weight, obs_class, day_number, latest_rank

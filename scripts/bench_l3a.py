@@ -45,8 +45,15 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CENTRAL = dt.date(2018, 7, 15)
+MONTH = "2018-07"  # the synthesis month (its central date: l3a.dates.month_central_date)
 BASE_SIZE = 1098
+
+
+def _central() -> dt.date:
+    # imported here: the measured children import only what their part needs
+    from l3a.dates import month_central_date
+
+    return month_central_date(MONTH)
 
 
 def _half_window(dates: int) -> int:
@@ -69,19 +76,20 @@ def _estimate_bytes(size: int, dates: int, inputs_cached: bool) -> int:
 def _simulate(cache: Path, size: int, dates: int) -> list[Path]:
     """The ``dates`` products of T31TCJ nearest the central date, simulated at ``size`` (cached)."""
     half = _half_window(dates)
+    central = _central()
     sim = cache / f"sim-{size}-{half}"
     done = sim / ".complete"
     if not done.exists():
         shutil.rmtree(sim, ignore_errors=True)
-        start = CENTRAL - dt.timedelta(days=half)
-        end = CENTRAL + dt.timedelta(days=half)
+        start = central - dt.timedelta(days=half)
+        end = central + dt.timedelta(days=half)
         subprocess.run([str(ROOT / ".venv" / "bin" / "l2a"), "-q", "simulate", "--out", str(sim), "--tiles",
                         "T31TCJ", "--start", start.isoformat(), "--end", end.isoformat(), "--size", str(size),
                         "--seed", "7"], check=True)
         done.write_text("ok")
     products = sorted(p for p in sim.iterdir() if p.is_dir() and "_L2A_" in p.name)
     products.sort(key=lambda p: abs((dt.date(int(p.name[11:15]), int(p.name[15:17]), int(p.name[17:19]))
-                                     - CENTRAL).days))
+                                     - central).days))
     if len(products) < dates:
         raise SystemExit(f"the simulation holds {len(products)} products, fewer than --dates {dates}")
     return sorted(products[:dates])
@@ -93,9 +101,12 @@ def _enlarge(src: Path, out_dir: Path, factor: int, threads: int) -> Path:
     from rasterio.windows import Window
 
     from l2a import open_l2a
-    from l2a.grid import Grid
+    from l2a.constants import REFLECTANCE_NODATA
     from l2a.formats.theia.bits import encode_clm, encode_mg2
+    from l2a.formats.theia.values import AOT_NODATA, AOT_QUANTIFICATION
     from l2a.formats.theia.writer import L2AMetadata, TheiaL2AWriter
+    from l2a.grid import Grid
+    from l2a.sensors import band_resolution
 
     with open_l2a(src) as p:
         grids = {res: Grid(g.transform @ __import__("affine").Affine.scale(1 / factor), g.height * factor,
@@ -113,11 +124,11 @@ def _enlarge(src: Path, out_dir: Path, factor: int, threads: int) -> Path:
                     up = lambda a: np.repeat(np.repeat(a, factor, axis=-2), factor, axis=-1)  # noqa: E731
                     rng = np.random.default_rng([rng_seed, row, 0 if res == "R1" else 1])
                     for b in p.bands:
-                        if (b in ("B2", "B3", "B4", "B8")) != (res == "R1"):
+                        if band_resolution(b) != res:
                             continue
                         data = up(p.read_band(b, win)).astype(np.int32)
                         texture = rng.integers(-100, 101, data.shape, dtype=np.int32)
-                        valid = data != -10000
+                        valid = data != REFLECTANCE_NODATA
                         data[valid] = np.clip(data[valid] + data[valid] * texture[valid] // 10000, -9999, 32767)
                         w.write_band(b, data.astype(np.int16), big)
                     m = p.read_masks(res, win)
@@ -128,7 +139,8 @@ def _enlarge(src: Path, out_dir: Path, factor: int, threads: int) -> Path:
                     if p.has_aot:
                         aot = p.read_aot(win, res)
                         atb = np.stack([np.zeros(aot.shape, np.uint8),
-                                        np.where(np.isnan(aot), 0, np.clip(np.rint(aot * 200), 1, 255))
+                                        np.where(np.isnan(aot), AOT_NODATA,
+                                                 np.clip(np.rint(aot * AOT_QUANTIFICATION), 1, 255))
                                         .astype(np.uint8)])
                         w.write_atb(res, up(atb), big)
     return w.path
@@ -175,7 +187,7 @@ def part_compose(inputs: list[str], threads: int, scratch: str, deflate_level: i
     from l3a.compose import compose
     from l3a.params import CompositeParams
 
-    return str(compose(inputs, CENTRAL, CompositeParams(), scratch, tile="T31TCJ", threads=threads,
+    return str(compose(inputs, _central(), CompositeParams(), scratch, tile="T31TCJ", threads=threads,
                        deflate_level=deflate_level))
 
 
@@ -208,9 +220,11 @@ def part_encode(product: str, threads: int, scratch: str, deflate_level: int | N
 
 def part_warmup() -> None:
     """Compile (or load from numba's cache) the kernels ``l3a compose`` calls, with its argument types, so that a
-    first run after an edit of l3a/kernels.py does not count the compilation."""
+    first run after an edit of the l3a/kernels/ package does not count the compilation."""
     import numpy as np
 
+    from l2a.constants import REFLECTANCE_NODATA
+    from l2a.formats.theia.values import AOT_NODATA, AOT_QUANTIFICATION
     from l3a.kernels import compose_block, day_of_year_from_day_number, prepare_date_block
 
     refl = np.zeros((1, 2, 2, 3), np.int16)
@@ -221,9 +235,10 @@ def part_warmup() -> None:
     for aot in (plane, None):
         prepare_date_block(refl[0], plane, plane, plane, plane, aot, np.ones((1, 1), np.float32),
                            np.ones((1, 1), np.float32), np.ones((2, 1, 1), np.float32), np.ones(2, bool), index,
-                           frac, col_index, col_frac, refl_nodata=-10000, apply_edge=True, aot_scale=200.0,
-                           aot_nodata=0.0, date_weight=1.0, aot_weight_min=0.33, aot_weight_max=1.0, aot_max=0.8,
-                           snow_and_water=0, out_weight=weight[0], out_class=obs_class[0])
+                           frac, col_index, col_frac, refl_nodata=REFLECTANCE_NODATA, apply_edge=True,
+                           aot_scale=float(AOT_QUANTIFICATION), aot_nodata=float(AOT_NODATA), date_weight=1.0,
+                           aot_weight_min=0.33, aot_weight_max=1.0, aot_max=0.8, snow_and_water=0,
+                           out_weight=weight[0], out_class=obs_class[0])
     out = (np.empty((2, 2, 3), np.int16), np.empty((2, 3), np.int16), np.empty((2, 3)), np.empty((2, 3), np.uint8),
            np.empty((2, 3), np.uint8))
     compose_block(refl, weight, obs_class, np.zeros(1), np.zeros(1, np.int32), 0, 0, *out)
@@ -238,6 +253,7 @@ def part_xarray(inputs: list[str], threads: int) -> None:
     import xarray as xr
 
     from l2a import open_l2a
+    from l2a.constants import REFLECTANCE_NODATA
     from l2a.sensors import L2A_BANDS, band_resolution
 
     products = [open_l2a(p) for p in inputs]
@@ -249,7 +265,7 @@ def part_xarray(inputs: list[str], threads: int) -> None:
         res = band_resolution(band)
         data = p.read_band(band, win).astype(np.float32)
         m = p.read_masks(res, win)
-        bad = m["cloud"] | m["shadow"] | m["nodata"] | (data == -10000)
+        bad = m["cloud"] | m["shadow"] | m["nodata"] | (data == REFLECTANCE_NODATA)
         data[bad] = np.nan
         return data
 

@@ -25,7 +25,6 @@ timed, as a user would see it); numba's compiled kernels are cached by a warm-up
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import math
 import os
@@ -42,14 +41,6 @@ FRANCE_KM2 = 549_000.0
 FRANCE_LAT = 46.5
 #: CESBIO's France mosaic with the GDAL chain at 10 m: "several dozens of hours" (taken as 24 h, the low end).
 CESBIO_10M_HOURS = 24.0
-
-
-def _synthetic():
-    spec = importlib.util.spec_from_file_location("synthetic", ROOT / "tests" / "mosaic" / "synthetic.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["synthetic"] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
 
 
 def _run(cmd: list[str], env=None) -> float:
@@ -125,6 +116,9 @@ def main() -> None:
 
     from rasterio.errors import NotGeoreferencedWarning
 
+    from l2a.constants import REFLECTANCE_NODATA
+    from l2a.sensors import L2A_BANDS
+
     warnings.simplefilter("ignore", NotGeoreferencedWarning)  # tile files read back for the comparison
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pixel", type=float, default=60.0, help="R1 pixel of the synthetic tiles and output, m")
@@ -149,9 +143,9 @@ def main() -> None:
     if args.inputs:
         inputs = [str(p) for p in args.inputs]
     else:
-        synthetic = _synthetic()
-        country = synthetic.Country(tiles=tuple(synthetic.MGRS_TILES), pixel_m=args.pixel,
-                                    bands=("B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B11", "B12"))
+        from l3a import synthetic
+
+        country = synthetic.Country(tiles=tuple(synthetic.MGRS_TILES), pixel_m=args.pixel, bands=L2A_BANDS)
         inputs = [str(p) for p in synthetic.make_country(work / "l3a", country)]
     result["inputs"] = {"tiles": len(inputs), "seconds_to_make": round(time.perf_counter() - start, 1)}
 
@@ -195,8 +189,9 @@ def main() -> None:
         with rasterio.open(work / "blend" / "mosaic.tif") as ds:
             left, bottom, right, top = ds.bounds
         warp_s = _run(["gdalwarp", "-q", "-overwrite", "-t_srs", "EPSG:2154", "-tr", str(args.pixel), str(args.pixel),
-                       "-te", str(left), str(bottom), str(right), str(top), "-r", "bilinear", "-srcnodata", "-10000",
-                       "-dstnodata", "-10000", "-multi", "-wo", f"NUM_THREADS={args.workers}", "-of", "COG",
+                       "-te", str(left), str(bottom), str(right), str(top), "-r", "bilinear",
+                       "-srcnodata", str(REFLECTANCE_NODATA), "-dstnodata", str(REFLECTANCE_NODATA), "-multi",
+                       "-wo", f"NUM_THREADS={args.workers}", "-of", "COG",
                        "-co", "COMPRESS=DEFLATE", "-co", "PREDICTOR=2", "-co", f"NUM_THREADS={args.workers}",
                        *vrts, str(work / "gdalwarp.tif")])
         # the same work for us: the same 4 bands

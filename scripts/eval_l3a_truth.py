@@ -33,19 +33,17 @@ sys.path.insert(0, str(ROOT))
 
 from l2a.simulate import SimulationConfig, simulate  # noqa: E402
 from l3a import CompositeParams, compose, validate_synthesis  # noqa: E402
+from l3a.dates import month_central_date  # noqa: E402
 from l3a.validate import TARGETS  # noqa: E402
 
 
 def _simulator_hash() -> str:
     h = hashlib.sha256()
-    for path in sorted((ROOT / "l2a" / "simulate").glob("*.py")):
+    # the simulator's package and the BRDF model it renders with
+    for path in sorted((ROOT / "l2a" / "simulate").glob("*.py")) + [ROOT / "l2a" / "brdf.py"]:
         h.update(path.name.encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:10]
-
-
-def _month(text: str) -> dt.date:
-    return dt.datetime.strptime(text, "%Y-%m").date().replace(day=15)
 
 
 def _run_figures(result: dict) -> dict:
@@ -69,7 +67,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     tiles = tuple(t.strip() for t in args.tiles.split(",") if t.strip())
-    centrals = [_month(m) for m in args.months.split(",")]
+    centrals = [month_central_date(m) for m in args.months.split(",")]
     half = CompositeParams().half_window_days
     start = min(centrals) - dt.timedelta(days=half)
     end = max(centrals) + dt.timedelta(days=half)

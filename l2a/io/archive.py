@@ -3,7 +3,10 @@
 Products are never extracted: rasters are read in place through GDAL's ``/vsizip/`` file system and small XML
 members through :mod:`zipfile`. Before anything is read the member list is checked, and an archive is refused
 (:class:`~l2a.errors.UnsafeArchiveError`) when any entry would leave its folder (absolute path, ``..``, drive
-letter), is a link, or declares a size or compression ratio that only a zip bomb has.
+letter), is a link, or declares a size or compression ratio that only a zip bomb has; it is refused as unreadable
+(:class:`~l2a.errors.UnreadableArchiveError`) when an entry is encrypted or compressed by another method than stored
+or DEFLATE (the only two ``/vsizip/`` decodes: LZMA, bzip2, Deflate64 or AES entries would fail in the middle of a
+read), and (:class:`~l2a.errors.RasterKindError`) when a folder inside is named like a product file.
 """
 
 from __future__ import annotations
@@ -11,12 +14,14 @@ from __future__ import annotations
 import os
 import stat
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from l2a.errors import MissingFileError, NotAProductError, UnsafeArchiveError
+from l2a.errors import MissingFileError, NotAProductError, UnreadableArchiveError, UnsafeArchiveError
+from l2a.io.members import check_folder_name
 
-__all__ = ["ZipIndex", "open_zip_index", "MAX_MEMBER_BYTES", "MAX_COMPRESSION_RATIO", "MAX_MEMBERS"]
+__all__ = ["ZipIndex", "open_zip_index", "MAX_MEMBER_BYTES", "MAX_COMPRESSION_RATIO", "MAX_MEMBERS", "READABLE_METHODS"]
 
 #: Largest uncompressed member accepted, bytes (a 10980 x 10980 int16 band is 241 MB raw).
 MAX_MEMBER_BYTES = 4 * 1024**3
@@ -24,6 +29,11 @@ MAX_MEMBER_BYTES = 4 * 1024**3
 MAX_COMPRESSION_RATIO = 200
 #: Most members accepted in one archive.
 MAX_MEMBERS = 20000
+#: Compression methods GDAL's /vsizip/ decodes (stored, DEFLATE).
+READABLE_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+_METHOD_NAMES = {9: "Deflate64", 12: "bzip2", 14: "LZMA", 93: "Zstandard", 95: "xz", 98: "PPMd", 99: "AES encryption"}
+#: Bit 0 of an entry's general-purpose flags: the entry is encrypted.
+_ENCRYPTED_FLAG = 0x1
 
 
 @dataclass(frozen=True)
@@ -49,8 +59,15 @@ class ZipIndex:
         """Content of a (small) member, refusing to inflate past ``limit`` bytes whatever its header says."""
         if member not in self.names:
             raise MissingFileError(f"no member {member} in archive", self.path)
-        with zipfile.ZipFile(self.path) as zf, zf.open(member) as f:
-            data = f.read(limit + 1)
+        try:
+            with zipfile.ZipFile(self.path) as zf, zf.open(member) as f:
+                data = f.read(limit + 1)
+        except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError) as exc:
+            # corrupt data (bad CRC, broken DEFLATE stream), or an archive changed since it was indexed
+            raise UnreadableArchiveError(f"cannot read member {member}: {' '.join(str(exc).split())[:200]}",
+                                         self.path) from exc
+        except FileNotFoundError as exc:
+            raise MissingFileError("archive not found", self.path) from exc
         if len(data) > limit:
             raise UnsafeArchiveError(f"member {member} inflates past {limit} bytes", self.path)
         return data
@@ -68,6 +85,24 @@ def _check_member(info: zipfile.ZipInfo, archive: str) -> None:
         raise UnsafeArchiveError(f"entry {name!r} declares {info.file_size} bytes (limit {MAX_MEMBER_BYTES})", archive)
     if info.file_size > 1024 * 1024 and info.file_size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1):
         raise UnsafeArchiveError(f"entry {name!r} has a compression ratio typical of a zip bomb", archive)
+    if info.flag_bits & _ENCRYPTED_FLAG:
+        raise UnreadableArchiveError(f"entry {name!r} is encrypted", archive)
+    if info.compress_type not in READABLE_METHODS:
+        method = _METHOD_NAMES.get(info.compress_type, "unknown")
+        raise UnreadableArchiveError(f"entry {name!r} uses compression method {info.compress_type} ({method}); only "
+                                     "stored and DEFLATE entries can be read in place", archive)
+
+
+def _check_folders(names: list[str], archive: str) -> None:
+    """Refuse folders named like product files, whether listed as entries or implied by member paths."""
+    folders = set()
+    for name in names:
+        parts = name.rstrip("/").split("/")
+        folders.update("/".join(parts[:i]) for i in range(1, len(parts)))
+        if name.endswith("/"):
+            folders.add(name.rstrip("/"))
+    for folder in sorted(folders):
+        check_folder_name(folder, f"{archive}/{folder}")
 
 
 def open_zip_index(path: str | os.PathLike) -> ZipIndex:
@@ -79,6 +114,10 @@ def open_zip_index(path: str | os.PathLike) -> ZipIndex:
         If the file is not a zip archive.
     UnsafeArchiveError
         If any member is unsafe.
+    UnreadableArchiveError
+        If any member is encrypted or compressed by a method ``/vsizip/`` cannot decode.
+    RasterKindError
+        If a folder inside is named like a product file.
     """
     archive = os.path.abspath(os.fspath(path))
     try:
@@ -96,5 +135,6 @@ def open_zip_index(path: str | os.PathLike) -> ZipIndex:
         total += info.file_size
     if total > 16 * MAX_MEMBER_BYTES:
         raise UnsafeArchiveError(f"archive inflates to {total} bytes", archive)
+    _check_folders([i.filename.replace("\\", "/") for i in infos], archive)
     names = tuple(i.filename.replace("\\", "/") for i in infos if not i.is_dir())
     return ZipIndex(archive, names)

@@ -1,18 +1,25 @@
 """Reading rasters with the toolkit's error conventions (missing -> MissingFileError, undecodable ->
-CorruptRasterError) and window checks. Readers of every format go through these few functions."""
+CorruptRasterError, of the wrong kind -> RasterKindError) and window checks. Readers of every format go through these
+few functions.
+
+Readers check the kind of every raster (data type of each band, band count) when they open a product, with
+:func:`check_raster_kind` or ``open_raster(..., dtypes=..., count=...)``: a complex or multi-band file given as a
+band or a mask is refused at once, naming the file, instead of being read as something else later.
+"""
 
 from __future__ import annotations
 
 import os
+from typing import Collection
 
 import numpy as np
 import rasterio
 from rasterio.errors import RasterioIOError
 from rasterio.windows import Window
 
-from l2a.errors import CorruptRasterError, InvalidParameterError, MissingFileError
+from l2a.errors import CorruptRasterError, InvalidParameterError, MissingFileError, RasterKindError
 
-__all__ = ["open_raster", "read_raster", "check_window", "window_shape"]
+__all__ = ["open_raster", "read_raster", "check_raster_kind", "check_window", "window_shape"]
 
 
 def _is_missing(path: str) -> bool:
@@ -21,8 +28,20 @@ def _is_missing(path: str) -> bool:
     return not os.path.exists(path)
 
 
-def open_raster(path: str | os.PathLike, what: str = "raster") -> rasterio.DatasetReader:
-    """Open a raster for reading.
+def open_raster(path: str | os.PathLike, what: str = "raster", *, dtypes: Collection[str] | None = None,
+                count: int | tuple[int, int] | None = None) -> rasterio.DatasetReader:
+    """Open a raster for reading, optionally checking its kind (see :func:`check_raster_kind`).
+
+    Parameters
+    ----------
+    path : str or path-like
+        File or GDAL virtual path.
+    what : str
+        What the raster is, for messages (``"band B4"``, ``"CLM mask"``).
+    dtypes : collection of str, optional
+        Data types accepted for every band (numpy names: ``"int16"``, ``"float32"``); not checked if None.
+    count : int or (int, int), optional
+        Band count accepted: exact, or an inclusive (min, max) range; not checked if None.
 
     Raises
     ------
@@ -30,14 +49,69 @@ def open_raster(path: str | os.PathLike, what: str = "raster") -> rasterio.Datas
         If the file does not exist.
     CorruptRasterError
         If GDAL cannot open it (truncated, not a raster, unsupported).
+    RasterKindError
+        If the path is a folder or not a regular file, or the raster is not of the kind asked for.
     """
     p = os.fspath(path)
     if _is_missing(p):
         raise MissingFileError(f"{what} not found", p)
+    if not p.startswith("/vsi") and not os.path.isfile(p):  # a folder, a device or a pipe (which would block)
+        kind = "a folder, not a file" if os.path.isdir(p) else "not a regular file (a device, pipe or socket)"
+        raise RasterKindError(f"{what} is {kind}", p)
     try:
-        return rasterio.open(p)
+        ds = rasterio.open(p)
     except RasterioIOError as exc:
         raise CorruptRasterError(f"cannot open {what}: {str(exc).splitlines()[0][:200]}", p) from exc
+    if dtypes is not None or count is not None:
+        try:
+            check_raster_kind(ds, dtypes, count, what)
+        except RasterKindError:
+            ds.close()
+            raise
+    return ds
+
+
+def _or_list(values: Collection[str]) -> str:
+    values = list(values)
+    return values[0] if len(values) == 1 else f"{', '.join(values[:-1])} or {values[-1]}"
+
+
+def check_raster_kind(raster: rasterio.DatasetReader | str | os.PathLike, dtypes: Collection[str] | None = None,
+                      count: int | tuple[int, int] | None = 1, what: str = "raster") -> None:
+    """Check that a raster is of the kind a format stores in that place.
+
+    Parameters
+    ----------
+    raster : rasterio dataset, str or path-like
+        An open dataset, or a path (opened and closed here).
+    dtypes : collection of str, optional
+        Data types accepted for every band, numpy names (``("int16",)``, ``("uint8", "float32")``); any if None.
+    count : int or (int, int), optional
+        Band count accepted: exact (1 for a band or a mask), or an inclusive (min, max) range; any if None.
+    what : str
+        What the raster is, for messages (``"band B4"``, ``"CLM mask"``).
+
+    Raises
+    ------
+    RasterKindError
+        Naming the file: a band of another data type (complex, 32-bit integer...), or another band count.
+    MissingFileError, CorruptRasterError
+        When ``raster`` is a path that does not exist or does not open.
+    """
+    if isinstance(raster, (str, os.PathLike)):
+        with open_raster(raster, what) as ds:
+            check_raster_kind(ds, dtypes, count, what)
+        return
+    if count is not None:
+        low, high = (count, count) if isinstance(count, int) else count
+        if not low <= raster.count <= high:
+            expected = str(low) if low == high else f"{low} to {high}"
+            raise RasterKindError(f"{what} has {raster.count} band(s), expected {expected}", raster.name)
+    if dtypes is not None:
+        wrong = sorted({d for d in raster.dtypes if d not in dtypes})
+        if wrong:
+            raise RasterKindError(f"{what} is stored as {', '.join(wrong)}, expected {_or_list(dtypes)}",
+                                  raster.name)
 
 
 def check_window(window: Window | None, height: int, width: int, source: str | None = None) -> Window:

@@ -9,6 +9,8 @@ __all__ = ["drop_stale_numba_cache"]
 
 #: Modules whose numba functions end up compiled into the kernels of :mod:`l2a.simulate.kernels`.
 _JIT_MODULES = ("noise", "landscape", "atmosphere", "clouds", "orbits", "kernels")
+#: The same, outside this package (paths relative to it): the BRDF model.
+_JIT_SOURCES_OUTSIDE = ("../brdf.py",)
 
 
 def drop_stale_numba_cache() -> None:
@@ -16,13 +18,14 @@ def drop_stale_numba_cache() -> None:
 
     numba keys a cached function on its own module's source stamp only, while the compiled code includes what it
     calls from the other modules: after editing, e.g., ``landscape.py``, ``scene_block`` would be loaded stale from
-    the cache. The digest of all the package's sources is kept beside the cache; any difference drops the cache
-    (one recompilation, ~20 s). Cheap (reads ~100 kB); does nothing where the cache is not writable.
+    the cache. The digest of all those sources (:mod:`l2a.brdf` included) is kept beside the cache; any difference
+    drops the cache (one recompilation, ~20 s). Cheap (reads ~100 kB); does nothing where the cache is not writable.
     """
     here = Path(__file__).parent
     cache = here / "__pycache__"
     try:
-        digest = hashlib.sha1(b"".join((here / f"{m}.py").read_bytes() for m in _JIT_MODULES)).hexdigest()
+        sources = [here / f"{m}.py" for m in _JIT_MODULES] + [here / p for p in _JIT_SOURCES_OUTSIDE]
+        digest = hashlib.sha1(b"".join(path.read_bytes() for path in sources)).hexdigest()
         stamp = cache / "simulate-sources.sha1"
         if stamp.exists() and stamp.read_text() == digest:
             return

@@ -21,8 +21,8 @@ with, per band (constants in :data:`BAND_CONSTANTS`), air mass ``m = 1/mu_s + 1/
   ``W`` (g/cm2): strong absorption in B9 (945 nm) and B10 (1375 nm, where the surface is barely seen and cirrus is).
 
 Clouds (a layer of reflectance ``R`` above the clear atmosphere, transmittance ``1 - R/f``), cloud shadows (surface
-lit by diffuse light only: ``rho_s (f_dif + (1 - f_dif) T_dir)``) and the directional reflectance (kernel BRDF with
-the fixed coefficients of SPEC section 4) are applied by :func:`observe`. A replacement forward model (the L2A core's
+lit by diffuse light only: ``rho_s (f_dif + (1 - f_dif) T_dir)``) and the directional reflectance (the kernel BRDF
+model of :mod:`l2a.brdf`, SPEC section 4) are applied by :func:`observe`. A replacement forward model (the L2A core's
 6S look-up table) provides the same two numba functions :func:`toa_from_surface` and :func:`surface_from_toa` on a
 row of band constants.
 """
@@ -33,6 +33,8 @@ import math
 
 import numpy as np
 from numba import njit
+
+from l2a.brdf import BRDF_COEFFICIENTS, kernels, kernels_ref
 
 from .noise import fbm, smoothstep, value_noise
 
@@ -64,13 +66,9 @@ def _table() -> np.ndarray:
     f_dif = [0.35, 0.28, 0.20, 0.15, 0.13, 0.11, 0.10, 0.09, 0.085, 0.08, 0.05, 0.05, 0.04]
     liquid = [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.95, 0.85, 0.70]
     ice = [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.95, 0.65, 0.45]
-    # BRDF (f_iso, f_vol, f_geo), SPEC section 4 (Roy et al.); B1 as B2, B9 as B8A, B10 as B11
-    brdf = {"B2": (.0774, .0372, .0079), "B3": (.1306, .0580, .0178), "B4": (.1690, .0574, .0227),
-            "B5": (.2085, .0845, .0256), "B6": (.2316, .1003, .0273), "B7": (.2599, .1197, .0294),
-            "B8": (.3093, .1535, .0330), "B8A": (.3093, .1535, .0330), "B11": (.3430, .1154, .0453),
-            "B12": (.2658, .0639, .0387)}
+    # BRDF coefficients of l2a.brdf (Roy et al.); B1 as B2, B9 as B8A, B10 as B11
     order = ("B2", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B8A", "B11", "B11", "B12")
-    iso, vol, geo = zip(*(brdf[b] for b in order))
+    iso, geo, vol = zip(*(BRDF_COEFFICIENTS[b] for b in order))
     table = np.column_stack([wl, _rayleigh(wl), k_o3, a_w, n_w, tau_g, f_dif, liquid, ice, iso, vol, geo,
                              (wl / 0.55) ** -_ANGSTROM])
     table.setflags(write=False)
@@ -163,30 +161,11 @@ def surface_from_toa(k, rho_toa, mu_s, mu_v, cos_scat, aot, wv, p):
 
 
 @njit(cache=True, nogil=True)
-def _kernels(ts, tv, dphi):
-    """Ross-Thick (``- pi/4`` form) and Li-Sparse-Reciprocal (h/b = 2, b/r = 1) kernels, angles in radians."""
-    cs, cv = math.cos(ts), math.cos(tv)
-    ss, sv = math.sin(ts), math.sin(tv)
-    cxi = min(max(cs * cv + ss * sv * math.cos(dphi), -1.0), 1.0)
-    xi = math.acos(cxi)
-    k_vol = ((math.pi / 2.0 - xi) * cxi + math.sin(xi)) / (cs + cv) - math.pi / 4.0
-    tan_s, tan_v = ss / cs, sv / cv
-    d2 = tan_s * tan_s + tan_v * tan_v - 2.0 * tan_s * tan_v * math.cos(dphi)
-    sec = 1.0 / cs + 1.0 / cv
-    cost = 2.0 * math.sqrt(max(d2 + (tan_s * tan_v * math.sin(dphi)) ** 2, 0.0)) / sec
-    cost = min(max(cost, -1.0), 1.0)
-    t = math.acos(cost)
-    overlap = (t - math.sin(t) * cost) * sec / math.pi
-    k_geo = overlap - sec + 0.5 * (1.0 + cxi) / (cs * cv)
-    return k_vol, k_geo
-
-
-@njit(cache=True, nogil=True)
 def brdf_kernels(sun_zen, view_zen, rel_az):
     """(K_vol, K_geo) at the given geometry and at nadir view with the same sun; angles in degrees."""
     ts, tv, dphi = math.radians(sun_zen), math.radians(view_zen), math.radians(rel_az)
-    kv, kg = _kernels(ts, tv, dphi)
-    kv0, kg0 = _kernels(ts, 0.0, 0.0)
+    kv, kg = kernels(ts, tv, dphi)
+    kv0, kg0 = kernels(ts, 0.0, 0.0)
     return kv, kg, kv0, kg0
 
 
@@ -295,23 +274,9 @@ def surface_from_toa_ref(k, rho_toa, mu_s, mu_v, cos_scat, aot, wv, p):
     return y / (tt + s * y)
 
 
-def _kernels_ref(ts, tv, dphi):
-    cs, cv, ss, sv = np.cos(ts), np.cos(tv), np.sin(ts), np.sin(tv)
-    cxi = np.clip(cs * cv + ss * sv * np.cos(dphi), -1.0, 1.0)
-    xi = np.arccos(cxi)
-    k_vol = ((np.pi / 2.0 - xi) * cxi + np.sin(xi)) / (cs + cv) - np.pi / 4.0
-    tan_s, tan_v = ss / cs, sv / cv
-    d2 = tan_s ** 2 + tan_v ** 2 - 2.0 * tan_s * tan_v * np.cos(dphi)
-    sec = 1.0 / cs + 1.0 / cv
-    cost = np.clip(2.0 * np.sqrt(np.maximum(d2 + (tan_s * tan_v * np.sin(dphi)) ** 2, 0.0)) / sec, -1.0, 1.0)
-    t = np.arccos(cost)
-    overlap = (t - np.sin(t) * cost) * sec / np.pi
-    return k_vol, overlap - sec + 0.5 * (1.0 + cxi) / (cs * cv)
-
-
 def brdf_ratio_ref(k, sun_zen, view_zen, rel_az):
     """numpy twin of :func:`brdf_ratio`."""
     ts, tv, dphi = (np.radians(np.asarray(a, np.float64)) for a in (sun_zen, view_zen, rel_az))
-    kv, kg = _kernels_ref(ts, tv, dphi)
-    kv0, kg0 = _kernels_ref(ts, np.zeros_like(ts), np.zeros_like(ts))
+    kv, kg = kernels_ref(ts, tv, dphi)
+    kv0, kg0 = kernels_ref(ts, np.zeros_like(ts), np.zeros_like(ts))
     return (k[C_ISO] + k[C_VOL] * kv + k[C_GEO] * kg) / (k[C_ISO] + k[C_VOL] * kv0 + k[C_GEO] * kg0)

@@ -32,7 +32,9 @@ from l2a.errors import (  # noqa: E402
     NotAProductError,
     UnsafeXMLError,
 )
-from l2a.formats.safe.common import RasterInfo, TileMetadata, parse_utc, resolve_grids  # noqa: E402
+from l2a.formats.safe.files import RasterInfo  # noqa: E402
+from l2a.formats.safe.grids import resolve_grids  # noqa: E402
+from l2a.formats.safe.metadata import TileMetadata, parse_utc  # noqa: E402
 from l2a.formats.safe.l1c import L1C_BANDS, L1CProduct, dn_to_toa  # noqa: E402
 from l2a.grid import Grid  # noqa: E402
 from l2a.io.xmldoc import parse_xml  # noqa: E402

@@ -36,7 +36,8 @@ from l2a.formats.theia.bits import (
 )
 from l2a.formats.theia.mtd import parse_mtd_all, read_mtd_all
 from l2a.formats.theia.names import format_product_name, parse_product_name
-from l2a.formats.theia.reader import STACK_BANDS, TheiaL2A
+from l2a.formats.theia.rasters import STACK_BANDS
+from l2a.formats.theia.reader import TheiaL2A
 from l2a.grid import Grid
 from l2a.sensors import L2A_BANDS
 from l2a.tiles import normalize_tile, s2_tile_origin

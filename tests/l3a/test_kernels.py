@@ -5,14 +5,10 @@ import datetime as dt
 import numpy as np
 import pytest
 
+from l2a.constants import REFLECTANCE_NODATA
 from l3a import weights
+from l3a.flags import DTS_NODATA, FLG_CLOUD, FLG_LAND, FLG_NODATA, FLG_SNOW, FLG_WATER
 from l3a.kernels import (
-    DTS_NODATA,
-    FLG_CLOUD,
-    FLG_LAND,
-    FLG_NODATA,
-    FLG_SNOW,
-    FLG_WATER,
     SNOW_AND_WATER_CODES,
     SNOW_WATER_RULE_CODES,
     compose_block,
@@ -25,7 +21,7 @@ from l3a.kernels import (
 from l3a.params import PROFILES, CompositeParams
 from l3a.weights import day_number
 
-ND = -10000
+ND = REFLECTANCE_NODATA
 WEIGHTED, LATEST = SNOW_WATER_RULE_CODES["weighted"], SNOW_WATER_RULE_CODES["latest"]
 OUTPUTS = ("refl", "wgt", "day", "flg", "nob")
 UNSET = 32000

@@ -1,4 +1,5 @@
-"""L3AWriter: rasters finished in the background, per resolution, and what a failure there leaves."""
+"""L3AWriter: rasters finished in the background, per resolution, what a failure there leaves, and the overwrite
+policy."""
 
 import datetime as dt
 import hashlib
@@ -12,7 +13,9 @@ from rasterio.windows import Window
 
 import l2a.io.cog
 from l2a.grid import Grid
-from l3a.product import L3AMetadata, L3AWriter, open_l3a
+from l2a.errors import ProductExistsError
+from l3a.product import L3AMetadata, open_l3a
+from l3a.writer import L3AWriter
 
 BANDS = ("B2", "B3", "B4", "B8", "B11")
 
@@ -121,3 +124,29 @@ def test_background_failure_stops_the_run_at_the_next_finish(tmp_path, monkeypat
             reached.append(True)
     assert not reached
     assert list(tmp_path.iterdir()) == []
+
+
+def test_existing_product_is_kept_unless_overwrite(tmp_path, monkeypatch):
+    first = _write(tmp_path, finish_early=False)
+    digests = _raster_digests(first)
+    with pytest.raises(ProductExistsError, match="already exists"):
+        L3AWriter(tmp_path, _meta(), threads=1)
+    # a failed overwrite leaves the old product as it was, and nothing else
+    _fail_finishing(monkeypatch, "_FRC_B2")
+    with pytest.raises(OSError, match="disk full"):
+        with L3AWriter(tmp_path, _meta(), threads=1, overwrite=True) as writer:
+            writer.finish("R1")
+    assert [p.name for p in tmp_path.iterdir()] == [first.name]
+    assert _raster_digests(first) == digests
+    monkeypatch.undo()
+    with L3AWriter(tmp_path, _meta(), threads=1, overwrite=True) as writer:
+        g = writer.meta.grids["R1"]
+        writer.write_frc("B2", np.full((g.height, g.width), 7, np.int16))
+    assert [p.name for p in tmp_path.iterdir()] == [first.name]
+    assert open_l3a(first).read_frc("B2")[0, 0] == 7
+
+
+def test_product_module_still_exports_the_writer():
+    import l3a.product
+
+    assert l3a.product.L3AWriter is L3AWriter

@@ -12,7 +12,7 @@ import pytest
 from l2a.simulate import SimulationConfig, simulate
 from l3a import CompositeParams, compose
 from l3a.cli import main as l3a_main
-from l3a.kernels import FLG_CLOUD, FLG_LAND, FLG_NODATA, FLG_SNOW, FLG_WATER
+from l3a.flags import FLG_CLOUD, FLG_LAND, FLG_NODATA, FLG_SNOW, FLG_WATER
 from l3a.validate import TARGETS, ValidationParams, _expected_flags, _quantiles, validate_synthesis
 from l2a.errors import InvalidParameterError
 

@@ -9,20 +9,29 @@ import pytest
 _HERE = Path(__file__).parent
 
 
-def _load_synthetic():
-    name = "mosaic_tests_synthetic"
+def _load(name: str, filename: str):
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, _HERE / "synthetic.py")
+        spec = importlib.util.spec_from_file_location(name, _HERE / filename)
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module  # dataclasses look their module up
         spec.loader.exec_module(module)
     return sys.modules[name]
 
 
+def _load_synthetic():
+    return _load("mosaic_tests_synthetic", "synthetic.py")
+
+
 @pytest.fixture(scope="session")
 def synthetic():
     """The synthetic-country builder module (tests/mosaic/synthetic.py)."""
     return _load_synthetic()
+
+
+@pytest.fixture(scope="session")
+def viewer_data():
+    """The two-month test mosaics of the viewer (tests/mosaic/viewer_data.py)."""
+    return _load("mosaic_tests_viewer_data", "viewer_data.py")
 
 
 @pytest.fixture(scope="session")

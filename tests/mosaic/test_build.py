@@ -106,9 +106,9 @@ def test_same_bytes_whatever_the_order_and_workers(tmp_path, mosaic_dir, country
 
 
 def test_interrupted_build_leaves_nothing(tmp_path, country, monkeypatch):
-    from mosaic import build as build_module
+    from mosaic.blocks import Mosaicker
 
-    original = build_module._Mosaicker.block
+    original = Mosaicker.block
     calls = {"n": 0}
 
     def failing(self, window):
@@ -117,7 +117,7 @@ def test_interrupted_build_leaves_nothing(tmp_path, country, monkeypatch):
             raise KeyboardInterrupt
         return original(self, window)
 
-    monkeypatch.setattr(build_module._Mosaicker, "block", failing)
+    monkeypatch.setattr(Mosaicker, "block", failing)
     out = tmp_path / "out"
     with pytest.raises(KeyboardInterrupt):
         build_mosaic(country[1], out, MosaicParams(crs=L93, resolution=150.0, bands=("B4",)), workers=2)
@@ -307,3 +307,50 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, country, capsys, case):
     code, _, err = _run([*args, "--out", str(out)], capsys)
     assert code == 2 and err.startswith("mosaic: error: ") and err.count("\n") == 1, err
     assert "Traceback" not in err and (out.is_file() if case == "out is a file" else not out.exists())
+
+
+def test_deeply_nested_cutline_is_one_line(tmp_path, country, capsys):
+    inputs = [str(p) for p in country[1]]
+    deep = tmp_path / "deep.geojson"
+    deep.write_text("[" * 100_000 + "]" * 100_000)                       # the parser itself would overflow
+    nested = {"type": "Polygon", "coordinates": [[[0.5, 43.5], [1, 43.5], [1, 44], [0.5, 43.5]]]}
+    for _ in range(100):
+        nested = {"type": "GeometryCollection", "geometries": [nested]}
+    collections = tmp_path / "collections.geojson"
+    collections.write_text(json.dumps(nested))                            # parses, but too deep to walk
+    for cutline in (deep, collections):
+        out = tmp_path / f"out-{cutline.stem}"
+        code, _, err = _run(["build", *inputs, "--crs", L93, "--res", "3000", "--cutline", str(cutline), "--out",
+                             str(out)], capsys)
+        assert code == 2 and err.count("\n") == 1, err
+        assert err.startswith(f"mosaic: error: {cutline}: ") and "nested deeper than" in err
+        assert not out.exists()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_band_truncated_after_the_check_is_one_line_and_leaves_nothing(tmp_path, country, capsys, workers):
+    import shutil
+
+    inputs = tmp_path / "in"
+    for p in country[1]:
+        shutil.copytree(p, inputs / p.name)
+    frc = sorted(next(inputs.iterdir()).glob("*_FRC_B4.tif"))[0]
+    with open(frc, "r+b") as f:                                           # header and tile index intact, pixels cut
+        f.truncate(frc.stat().st_size // 2)
+    parent = tmp_path / "new" / "parent"
+    out = parent / "out"
+    code, _, err = _run(["build", str(inputs), "--crs", L93, "--res", "600", "--bands", "B4,B8", "--workers",
+                         str(workers), "--out", str(out)], capsys)
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith(f"mosaic: error: {frc}: cannot read pixels")
+    assert list(tmp_path.iterdir()) == [inputs]                           # no output, no temporary, no parent
+
+
+@pytest.mark.parametrize("where", ["below a file", "name too long"])
+def test_output_paths_the_file_system_refuses(tmp_path, country, capsys, where):
+    inputs = [str(p) for p in country[1]]
+    (tmp_path / "file.txt").write_text("x")
+    out = {"below a file": tmp_path / "file.txt" / "sub" / "out", "name too long": tmp_path / ("n" * 300)}[where]
+    code, _, err = _run(["build", *inputs, "--crs", L93, "--res", "3000", "--out", str(out)], capsys)
+    assert code == 2 and err.count("\n") == 1 and err.startswith(f"mosaic: error: {out}: "), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt"]

@@ -199,7 +199,9 @@ def test_auto_zooms_for_mosaics(months, tmp_path):
     root, _, _ = months
     result = write_compare_site(root / "mosaic-july", root / "mosaic-august", tmp_path / "s")
     low, high = result.layers["left"]["zooms"]
-    assert high == 12 and low <= 10          # 60 m pixels: zoom 12 has 38 m pixels; 24 km fit one tile at 10
+    # 60 m pixels (EPSG:3857): the native zoom is 11 (76 m pixels), the deepest not finer than the mosaic's (zoom 12
+    # has 38 m); 24 km fit one tile at zoom 10
+    assert high == 11 and low <= 10
     assert result.labels == ("July 2018", "August 2018")
 
 
@@ -278,3 +280,57 @@ def test_site_templates_are_package_data():
         assert (SITE_DIR / name).is_file()
     page = (SITE_DIR / "index.html").read_text()
     assert '<link rel="icon" href="favicon.svg"' in page and "__CONFIG__" in page
+
+
+def _hostile_metadata():
+    good = {"tiles": "{z}/{x}/{y}.png", "minzoom": 9, "maxzoom": 11, "bounds": [1.0, 43.0, 1.5, 43.5]}
+    return [
+        ("[" * 100_000 + "]" * 100_000, "nested deeper than"),
+        (json.dumps({**good, "extra": json.loads("[" * 100 + "]" * 100)}), "nested deeper than"),
+        (" " * (2**20 + 1), "larger than"),
+        ("{not json", "not valid JSON"),
+        (json.dumps([good]), "not a JSON object"),
+        (json.dumps({**good, "tiles": "../../elsewhere/{z}/{x}/{y}.png"}), "tiles must be a tile path"),
+        (json.dumps({**good, "flags_tiles": "{z.__class__}/{x}/{y}.png"}), "flags_tiles must be a tile path"),
+        (json.dumps({**good, "maxzoom": 99}), "zoom levels"),
+        (json.dumps({**good, "minzoom": "9"}), "zoom levels"),
+        (json.dumps({**good, "bounds": [1, 43, "east", 44]}), "bounds must be"),
+        (json.dumps({**good, "tile_counts": [1, 2]}), "tile_counts must"),
+    ]
+
+
+@pytest.mark.parametrize("text,words", _hostile_metadata())
+def test_pyramid_metadata_beyond_limits_is_one_line(months, tmp_path, capsys, text, words):
+    _, left, right = months
+    hostile = tmp_path / "hostile"
+    shutil.copytree(left, hostile)
+    (hostile / "metadata.json").write_text(text)
+    out = tmp_path / "site"
+    code = _mosaic(["compare", hostile, right, "--out", out])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and words in err, err
+    assert err.startswith(f"mosaic: error: {hostile / 'metadata.json'}: ")
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.parametrize("where", ["below a file", "name too long"])
+def test_output_paths_the_file_system_refuses(months, tmp_path, capsys, where):
+    _, left, right = months
+    (tmp_path / "file.txt").write_text("x")
+    out = {"below a file": tmp_path / "file.txt" / "site", "name too long": tmp_path / ("n" * 300)}[where]
+    code = _mosaic(["compare", left, right, "--out", out])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and err.startswith(f"mosaic: error: {out}: "), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt"]
+
+
+@pytest.mark.parametrize("source", ["nul\x00byte.tif", "/" + "n" * 300 + "/mosaic.tif"])
+def test_unusable_source_path_in_metadata_means_no_change_layer(months, tmp_path, capsys, source):
+    _, left, right = months
+    copy = tmp_path / "right"
+    shutil.copytree(right, copy)
+    meta = json.loads((copy / "metadata.json").read_text())
+    (copy / "metadata.json").write_text(json.dumps({**meta, "source": source}))
+    assert _mosaic(["compare", left, copy, "--out", tmp_path / "site", "--workers", "1"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["change"] is False and "not found" in summary["change_skipped"]

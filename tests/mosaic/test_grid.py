@@ -91,6 +91,20 @@ def test_load_cutline_refuses_missing_and_unreadable(tmp_path):
         load_cutline(_geojson(tmp_path, SQUARE), L93, buffer=-1e6)
 
 
+def test_load_cutline_refuses_documents_beyond_limits(tmp_path):
+    deep = tmp_path / "deep.geojson"
+    deep.write_text('{"type": "Polygon", "coordinates": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    properties = {"type": "Feature", "geometry": SQUARE, "properties": json.loads("[" * 70 + "]" * 70)}
+    for path in (deep, _geojson(tmp_path, properties, "props.geojson")):
+        with pytest.raises(CutlineError) as exc:
+            load_cutline(path, L93)
+        assert str(exc.value) == f"{path}: cutline is nested deeper than 64 levels"
+    nested = {"type": "GeometryCollection", "geometries": [SQUARE]}
+    for _ in range(20):                                      # deep enough to be odd, well within the limit
+        nested = {"type": "GeometryCollection", "geometries": [nested]}
+    assert load_cutline(_geojson(tmp_path, nested, "nested.geojson"), L93).area > 0
+
+
 def test_target_grid_refuses_a_cutline_off_the_tiles(tmp_path):
     far = box(900000, 6900000, 910000, 6910000)
     with pytest.raises(CutlineError):

@@ -119,10 +119,10 @@ def test_base_tiles_show_the_mosaic_with_the_documented_stretch(pyramid_dir, mos
 
 
 def test_resume_after_interrupted_run_gives_the_same_files(tmp_path, pyramid_dir, mosaic_dir, monkeypatch):
-    from mosaic import tiles as tiles_module
+    from mosaic.pyramid import TileStore
 
     out = tmp_path / "resumed"
-    original = tiles_module._TileStore.write
+    original = TileStore.write
     calls = {"n": 0}
 
     def failing(self, *args):
@@ -131,10 +131,10 @@ def test_resume_after_interrupted_run_gives_the_same_files(tmp_path, pyramid_dir
             raise KeyboardInterrupt
         return original(self, *args)
 
-    monkeypatch.setattr(tiles_module._TileStore, "write", failing)
+    monkeypatch.setattr(TileStore, "write", failing)
     with pytest.raises(KeyboardInterrupt):
         build_pyramid(mosaic_dir / "mosaic.tif", out, PyramidParams(5, 9), workers=1)
-    monkeypatch.setattr(tiles_module._TileStore, "write", original)
+    monkeypatch.setattr(TileStore, "write", original)
     assert json.loads((out / "metadata.json").read_text())["complete"] is False
     partial = {p.relative_to(out) for p in out.rglob("*.png")}
     assert 0 < len(partial) < len(list(pyramid_dir.rglob("*.png")))
@@ -218,3 +218,34 @@ def test_bad_tiles_input(tmp_path, mosaic_dir, capsys, case):
     code, _, err = _run(["tiles", source, "--out", str(out), "--zoom", "6-7", *extra], capsys)
     assert code == 2 and err.startswith("mosaic: error: ") and err.count("\n") == 1, err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("where", ["below a file", "name too long"])
+def test_output_paths_the_file_system_refuses(tmp_path, mosaic_dir, capsys, where):
+    (tmp_path / "file.txt").write_text("x")
+    out = {"below a file": tmp_path / "file.txt" / "t", "name too long": tmp_path / ("n" * 300)}[where]
+    code, _, err = _run(["tiles", str(mosaic_dir / "mosaic.tif"), "--out", str(out), "--zoom", "6-7"], capsys)
+    assert code == 2 and err.count("\n") == 1 and err.startswith(f"mosaic: error: {out}: "), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt"]
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000 + "]" * 100_000, '{"format": ' * 80 + "1" + "}" * 80, "\xff\xfe"])
+def test_resume_over_hostile_metadata_is_refused(tmp_path, mosaic_dir, capsys, text):
+    out = tmp_path / "t"
+    out.mkdir()
+    (out / "metadata.json").write_bytes(text.encode("latin-1"))
+    code, _, err = _run(["tiles", str(mosaic_dir / "mosaic.tif"), "--out", str(out), "--zoom", "6-7"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "made with other parameters" in err, err
+    assert [p.name for p in out.iterdir()] == ["metadata.json"]
+
+
+def test_mosaic_truncated_mid_run_is_one_line(tmp_path, mosaic_dir, capsys):
+    import shutil
+
+    copy = tmp_path / "m"
+    shutil.copytree(mosaic_dir, copy)
+    with open(copy / "mosaic.tif", "r+b") as f:
+        f.truncate((copy / "mosaic.tif").stat().st_size // 2)
+    code, _, err = _run(["tiles", str(copy / "mosaic.tif"), "--out", str(tmp_path / "t"), "--zoom", "6-9"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith(f"mosaic: error: {copy / 'mosaic.tif'}: cannot")

@@ -17,8 +17,11 @@ one (NaN left only outside the swath).
 Grids: each band's raster is checked against the grid ``MTD_TL.xml`` declares for its native resolution. Cropped
 products (the ALCD test crops: 30 x 30 px JP2 files where every band, 20 and 60 m ones included, was resampled to
 10 m) are accepted when the rasters are a window of the tile on its lattice; the rasters' grid is then used, with a
-logged warning (see :mod:`l2a.formats.safe.common`). So ``grids[20]`` may have 10 m pixels: always take a band's grid from
-:meth:`L1CProduct.band_grid`.
+logged warning (see :mod:`l2a.formats.safe.grids`). So ``grids[20]`` may have 10 m pixels: always take a band's grid
+from :meth:`L1CProduct.band_grid`.
+
+Every band raster is checked when the product is opened: one band, stored as uint16 (ESA) or as int16 or uint8
+(re-encoded crops); anything else is a :class:`~l2a.errors.RasterKindError` naming the file.
 """
 
 from __future__ import annotations
@@ -37,23 +40,20 @@ from rasterio.windows import Window
 from l2a.angles import Angles
 from l2a.errors import (
     BandNotFoundError,
-    CorruptRasterError,
     InvalidParameterError,
     MissingFileError,
     ProductFormatError,
 )
-from l2a.formats.safe.common import (
-    BAND_IDS,
+from l2a.formats.safe.files import SafeFiles, probe_raster
+from l2a.formats.safe.grids import resolve_grids
+from l2a.formats.safe.metadata import (
     ProductMetadata,
-    SafeFiles,
     TileMetadata,
-    native_resolution_m,
     parse_product_metadata,
-    probe_raster,
     read_tile_metadata,
-    resolve_grids,
     resolve_identity,
 )
+from l2a.formats.safe.names import BAND_IDS, native_resolution_m
 from l2a.grid import Grid
 from l2a.io.raster import check_window, read_raster
 from l2a.sensors import normalize_band
@@ -290,9 +290,9 @@ def open_l1c_safe(path: str | os.PathLike, *, zip_index=None, root: str = "") ->
         No ``MTD_MSIL1C.xml`` or no band raster.
     MetadataError, UnsafeXMLError
         Malformed or hostile metadata; no platform, time or tile to be found.
-    CorruptRasterError, GridMismatchError
-        A band raster that does not open, is not an integer raster, or is neither on the tile's grid nor a
-        window of it (naming the file).
+    CorruptRasterError, RasterKindError, GridMismatchError
+        A band raster that does not open, is not a one-band raster of DN (uint16, int16 or uint8), or is neither
+        on the tile's grid nor a window of it (naming the file).
     """
     files = SafeFiles(path, zip_index, root)
     mtd = "MTD_MSIL1C.xml"
@@ -301,9 +301,7 @@ def open_l1c_safe(path: str | os.PathLike, *, zip_index=None, root: str = "") ->
     tile_metadata = read_tile_metadata(files, granule)
     infos, dtypes = [], {}
     for band in (b for b in L1C_BANDS if b in band_files):
-        info = probe_raster(files, band_files[band], what=f"band {band}")
-        if info.dtype not in _DN_DTYPES:
-            raise CorruptRasterError(f"band {band} is stored as {info.dtype}; expected uint16", info.display)
+        info = probe_raster(files, band_files[band], what=f"band {band}", dtypes=_DN_DTYPES, count=1)
         dtypes[band] = info.dtype
         infos.append((info, native_resolution_m(band)))
     recoded = [b for b, d in dtypes.items() if d != "uint16"]

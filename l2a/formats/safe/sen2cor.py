@@ -20,10 +20,12 @@ Masks come from the scene classification (SCL, 20 m; nearest neighbour, i.e. 2 x
 0 nodata, 1 saturated, 3 shadow, 8/9/10 cloud, 6 water, 11 snow, 2/4/5/7 clear. AOT = DN / AOT_QUANTIFICATION_VALUE,
 NaN where DN is 0 or SCL is nodata.
 
-At open every raster of IMG_DATA (bands at every resolution, SCL, AOT, WVP, TCI) is opened and checked against its
+At open every raster of IMG_DATA (bands at every resolution, SCL, AOT, WVP, TCI) is opened, its kind checked (one
+uint16 band for the bands, AOT and WVP, one uint8 band for SCL, three for TCI) and its grid checked against its
 resolution grid from ``MTD_TL.xml`` (Tile_Geocoding), and the 10 m and 20 m grids against each other; a raster off its
-grid is a :class:`~l2a.errors.GridMismatchError`, an undecodable one a :class:`~l2a.errors.CorruptRasterError`, both
-naming the file. Without ``MTD_TL.xml`` (a warning) grids come from the rasters and there are no angles.
+grid is a :class:`~l2a.errors.GridMismatchError`, an undecodable one a :class:`~l2a.errors.CorruptRasterError`, one of
+another kind a :class:`~l2a.errors.RasterKindError`, all naming the file. Without ``MTD_TL.xml`` (a warning) grids
+come from the rasters and there are no angles.
 """
 
 from __future__ import annotations
@@ -37,19 +39,16 @@ from rasterio.windows import Window
 
 from l2a.constants import MASK_NAMES, REFLECTANCE_NODATA
 from l2a.errors import GridMismatchError, MissingFileError, ProductFormatError
-from l2a.formats.safe.common import (
+from l2a.formats.safe.files import SafeFiles, probe_raster
+from l2a.formats.safe.grids import describe_grid, resolve_grids
+from l2a.formats.safe.metadata import (
     ProductMetadata,
-    RasterInfo,
-    SafeFiles,
     TileMetadata,
-    describe_grid,
-    esa_band_name,
     parse_product_metadata,
-    probe_raster,
     read_tile_metadata,
-    resolve_grids,
     resolve_identity,
 )
+from l2a.formats.safe.names import esa_band_name
 from l2a.grid import Grid
 from l2a.io.raster import read_raster, window_shape
 from l2a.product import L2AProduct, RasterSource, check_resolution
@@ -68,6 +67,9 @@ _RASTER = re.compile(
     r"(?P<kind>B\d{2}|B8A|SCL|AOT|WVP|TCI)_(?P<res>10|20|60)m\.jp2$")
 _GROUP_M = {"R1": 10, "R2": 20}
 _DEFAULT_AOT_QUANTIFICATION = 1000.0
+#: Data type and band count of each raster kind of IMG_DATA (``kind`` of the file name; bands are B01 ... B12, B8A).
+_RASTER_KINDS = {"band": (("uint16",), 1), "AOT": (("uint16",), 1), "WVP": (("uint16",), 1), "SCL": (("uint8",), 1),
+                 "TCI": (("uint8",), 3)}
 
 
 def dn_to_reflectance(dn: np.ndarray, offset: float, quantification: float, nodata_dn: int = 0) -> np.ndarray:
@@ -281,11 +283,6 @@ def _check_groups(grids: dict[str, Grid], source: str) -> None:
                                 "aggregated 2 x 2", source)
 
 
-def _check_dtype(info: RasterInfo) -> None:
-    if not np.issubdtype(np.dtype(info.dtype), np.integer):
-        raise ProductFormatError(f"raster is stored as {info.dtype}; Sen2Cor writes integers", info.display)
-
-
 def open_sen2cor(path: str | os.PathLike, *, zip_index=None, root: str = "") -> Sen2CorL2A:
     """Open a Sen2Cor L2A SAFE product.
 
@@ -310,8 +307,10 @@ def open_sen2cor(path: str | os.PathLike, *, zip_index=None, root: str = "") -> 
         Malformed or hostile metadata, or no platform / acquisition time anywhere.
     CorruptRasterError, GridMismatchError
         A raster that does not open or does not lie on its grid (naming the file).
+    RasterKindError
+        A raster of another data type or band count than Sen2Cor writes (naming the file).
     ProductFormatError
-        Several granules, non-integer rasters.
+        Several granules.
     """
     files = SafeFiles(path, zip_index, root)
     mtd = "MTD_MSIL2A.xml"
@@ -326,10 +325,9 @@ def open_sen2cor(path: str | os.PathLike, *, zip_index=None, root: str = "") -> 
     if scl_file is None:
         logger.warning("%s: no SCL_20m raster; masks read as clear", files.display(f"GRANULE/{granule}"))
     infos = []
-    for (_, res), rel in sorted(found.items(), key=lambda item: item[1]):
-        info = probe_raster(files, rel, what=rel.rsplit("/", 1)[-1])
-        _check_dtype(info)
-        infos.append((info, res))
+    for (kind, res), rel in sorted(found.items(), key=lambda item: item[1]):
+        dtypes, count = _RASTER_KINDS.get(kind, _RASTER_KINDS["band"])
+        infos.append((probe_raster(files, rel, what=rel.rsplit("/", 1)[-1], dtypes=dtypes, count=count), res))
     found_grids, crs = resolve_grids(infos, tile_metadata, allow_subset=False)
     declared = {} if tile_metadata is None else tile_metadata.grids
     grids = {g: found_grids.get(m, declared.get(m)) for g, m in _GROUP_M.items()}

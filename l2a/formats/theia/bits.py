@@ -25,6 +25,10 @@ SAT (saturation), uint8: one bit per band of the resolution group, in group orde
 (R1: B2 bit 0, B3 bit 1, B4 bit 2, B8 bit 3; R2: B5 bit 0, B6 1, B7 2, B8A 3, B11 4, B12 5).
 
 EDG is not a bit field: 1 = outside the image / nodata, 0 = observed.
+
+Besides the bit numbers, the values that readers test (``CLM_CLOUD_OR_SHADOW_BITS``, ``MG2_WATER_BIT``,
+``MG2_SNOW_BIT``) are the one table from which the synthesis kernels and the raw Theia reading of :mod:`l3a` take the
+layout (numba kernels receive them as arguments).
 """
 
 from __future__ import annotations
@@ -36,8 +40,8 @@ import numpy as np
 __all__ = [
     "CLM_ALL", "CLM_ALL_CLOUDS", "CLM_REFL", "CLM_REFL_VAR", "CLM_EXTENSION", "CLM_SHADOWS", "CLM_SHADVAR",
     "CLM_CIRRUS", "MG2_WATER", "MG2_CLOUD", "MG2_SNOW", "MG2_SHADOW", "MG2_TOPOGRAPHY_SHADOW", "MG2_HIDDEN_SURFACE",
-    "MG2_SUN_TOO_LOW", "MG2_TANGENT_SUN", "encode_clm", "decode_clm", "encode_mg2", "decode_mg2", "encode_sat",
-    "decode_sat", "to_uint8",
+    "MG2_SUN_TOO_LOW", "MG2_TANGENT_SUN", "CLM_CLOUD_OR_SHADOW_BITS", "MG2_WATER_BIT", "MG2_SNOW_BIT", "encode_clm",
+    "decode_clm", "encode_mg2", "decode_mg2", "encode_sat", "decode_sat", "to_uint8",
 ]
 
 # CLM bit numbers (0-based)
@@ -48,6 +52,14 @@ CLM_ALL, CLM_ALL_CLOUDS, CLM_REFL, CLM_REFL_VAR, CLM_EXTENSION, CLM_SHADOWS, CLM
 
 _CLM_CLOUD_BITS = sum(1 << b for b in (CLM_ALL_CLOUDS, CLM_REFL, CLM_REFL_VAR, CLM_EXTENSION, CLM_CIRRUS))
 _CLM_SHADOW_BITS = (1 << CLM_SHADOWS) | (1 << CLM_SHADVAR)
+
+#: CLM bits of which any one makes a pixel cloudy or shadowed (every bit: ``cloud | shadow`` of :func:`decode_clm`
+#: is ``clm & CLM_CLOUD_OR_SHADOW_BITS != 0``), as a value to AND with the raster.
+CLM_CLOUD_OR_SHADOW_BITS = _CLM_CLOUD_BITS | _CLM_SHADOW_BITS | (1 << CLM_ALL)
+#: Value of the MG2 water bit (bit 0), to AND with the raster.
+MG2_WATER_BIT = 1 << MG2_WATER
+#: Value of the MG2 snow bit (bit 2), to AND with the raster.
+MG2_SNOW_BIT = 1 << MG2_SNOW
 
 
 def _bool(a) -> np.ndarray:
@@ -165,7 +177,7 @@ def decode_mg2(mg2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         bool (rows, cols): bit 0 and bit 2.
     """
     m = np.asarray(mg2).astype(np.uint16, copy=False)
-    return (m & (1 << MG2_WATER)) != 0, (m & (1 << MG2_SNOW)) != 0
+    return (m & MG2_WATER_BIT) != 0, (m & MG2_SNOW_BIT) != 0
 
 
 def encode_sat(saturated_per_band: Sequence[np.ndarray]) -> np.ndarray:

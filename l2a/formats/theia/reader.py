@@ -1,15 +1,16 @@
 """Reader of Theia/MUSCATE (MAJA) Level-2A products, folder or .zip; the toolkit's own L2A products use this format.
 
-Files are found by name (:mod:`l2a.formats.theia.names`): ``*_FRE_B{n}.tif`` / ``*_SRE_B{n}.tif``, iota2 ``*_FRE_STACK.tif``
-stacks, ``MASKS/*_{CLM,MG2,EDG,SAT}_R{1,2}.tif``, ``*_ATB_R{1,2}.tif`` and ``*_MTD_ALL.xml``. Metadata come from
-MTD_ALL.xml when present, else from the product name (platform, date and time to the millisecond, tile) and the
-rasters (CRS, grids). At open time every raster present must open, decode its last block (a truncated file fails
-here, not in the middle of a synthesis) and lie on the product's grid of its resolution group
-(:class:`~l2a.errors.GridMismatchError` names the file). What is missing (MTD_ALL.xml, MG2, ATB, SAT, R2 masks,
-CLM, EDG) gives one :class:`IncompleteProductWarning` and counts as clear, never as cloud.
+Files are found by name (:mod:`l2a.formats.theia.names`): ``*_FRE_B{n}.tif`` / ``*_SRE_B{n}.tif``, iota2
+``*_FRE_STACK.tif`` stacks, ``MASKS/*_{CLM,MG2,EDG,SAT}_R{1,2}.tif``, ``*_ATB_R{1,2}.tif`` and ``*_MTD_ALL.xml``.
+Metadata come from MTD_ALL.xml when present, else from the product name (platform, date and time to the millisecond,
+tile) and the rasters (CRS, grids). At open time every raster present must be of its role's kind (data type, band
+count), open, decode its last block (a truncated file fails here, not in the middle of a synthesis) and lie on the
+product's grid of its resolution group; :mod:`l2a.formats.theia.rasters` does these checks, each failure naming the
+file. What is missing (MTD_ALL.xml, MG2, ATB, SAT, R2 masks, CLM, EDG) gives one :class:`IncompleteProductWarning`
+and counts as clear, never as cloud.
 
 Tolerances for third-party files (the iota2 test crops): float32 reflectance, either DN (x 10000) or reflectance
-0-1 (decided once per file from its values), uint16 stacks with nodata 0, float32 masks.
+0-1 (decided once per file from its values), uint16 or int16 stacks with nodata 0, float32 masks.
 
 Masks of a missing resolution group are resampled from the other group on the fly:
 
@@ -27,13 +28,11 @@ import logging
 import math
 import os
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from affine import Affine
-from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+from rasterio.errors import RasterioIOError
 from rasterio.windows import Window
 
 from l2a.constants import (
@@ -43,9 +42,7 @@ from l2a.constants import (
     RESOLUTIONS,
 )
 from l2a.errors import (
-    BandNotFoundError,
     CorruptRasterError,
-    GridMismatchError,
     IncompleteProductWarning,
     InvalidParameterError,
     MissingFileError,
@@ -54,6 +51,14 @@ from l2a.errors import (
 from l2a.formats.theia.bits import decode_clm, decode_mg2, decode_sat, to_uint8
 from l2a.formats.theia.mtd import TheiaMetadata, parse_mtd_all, read_mtd_all
 from l2a.formats.theia.names import TheiaFiles, classify_members, parse_product_name
+from l2a.formats.theia.rasters import (
+    OTHER_GROUP,
+    BandSource,
+    TheiaRaster,
+    inspect_raster,
+    product_grids,
+    stack_bands,
+)
 from l2a.grid import Grid
 from l2a.io.archive import ZipIndex
 from l2a.io.members import list_members
@@ -65,39 +70,13 @@ from l2a.sensors import (
     R1_BANDS,
     R2_BANDS,
     band_resolution,
-    normalize_band,
 )
 
-__all__ = ["TheiaL2A", "open_theia", "STACK_BANDS"]
+__all__ = ["TheiaL2A", "open_theia"]
 
 logger = logging.getLogger(__name__)
 
-#: Band order of the iota2 ``*_FRE_STACK.tif`` multi-band files (all at 10 m).
-STACK_BANDS = ("B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B11", "B12")
-#: Float rasters whose valid values stay within +-this are reflectance 0-1 (else DN = reflectance x 10000).
-FLOAT_REFLECTANCE_MAX = 2.0
-_OTHER = {"R1": "R2", "R2": "R1"}
 _MAJORITY_PLANES = ("snow", "water")
-
-
-@dataclass(frozen=True)
-class _Raster:
-    """One raster of the product as checked at open time."""
-
-    member: str          # path relative to the product root
-    gdal_path: str       # path or /vsizip/ path
-    res: str             # resolution group whose grid it lies on
-    grid: Grid
-    count: int
-    nodata: float | None
-    factor: float = 1.0  # multiply stored values by this to get reflectance x 10000 (bands only)
-    descriptions: tuple = ()
-
-
-@dataclass(frozen=True)
-class _BandSource:
-    raster: _Raster
-    index: int           # 1-based band index in the raster
 
 
 class TheiaL2A(L2AProduct):
@@ -123,16 +102,16 @@ class TheiaL2A(L2AProduct):
         super().__init__(path, bands=tuple(b for b in L2A_BANDS if b in bands), **kwargs)
         self.reflectance = reflectance
         self.metadata = metadata
-        self._bands: dict[str, _BandSource] = bands
-        self._masks: dict[tuple[str, str], _Raster] = masks
-        self._atb: dict[str, _Raster] = atb
+        self._bands: dict[str, BandSource] = bands
+        self._masks: dict[tuple[str, str], TheiaRaster] = masks
+        self._atb: dict[str, TheiaRaster] = atb
         self._aot_nodata = aot_nodata
         md = metadata or TheiaMetadata()
         self.orbit_number, self.relative_orbit = md.orbit_number, md.relative_orbit
         self.cloud_percent, self.snow_percent = md.cloud_percent, md.snow_percent
 
     # --- helpers ----------------------------------------------------------------------------------------------
-    def _read(self, raster: _Raster, window: Window, index: int | None = 1) -> np.ndarray:
+    def _read(self, raster: TheiaRaster, window: Window, index: int | None = 1) -> np.ndarray:
         with open_raster(raster.gdal_path) as ds:
             try:
                 return ds.read(index, window=window)
@@ -140,7 +119,7 @@ class TheiaL2A(L2AProduct):
                 raise CorruptRasterError(f"cannot decode raster: {str(exc).splitlines()[0][:200]}",
                                          raster.gdal_path) from exc
 
-    def _gather(self, raster: _Raster, res: str, window: Window, index: int | None):
+    def _gather(self, raster: TheiaRaster, res: str, window: Window, index: int | None):
         """Values of ``raster`` (on another grid) under each pixel of ``window`` of grid ``res``: array
         (rows, n, cols, n) (or (bands, rows, n, cols, n)), and bool (rows, n, cols, n) True inside the raster."""
         rows, cols = _footprint(self.grids[res], raster.grid, window)
@@ -157,7 +136,7 @@ class TheiaL2A(L2AProduct):
         """Decoded planes of one mask kind at ``res`` (resampled from the other group if needed), or None."""
         if (kind, res) in self._masks:
             return _decode(kind, to_uint8(self._read(self._masks[kind, res], window)))
-        other = _OTHER[res]
+        other = OTHER_GROUP[res]
         if (kind, other) not in self._masks:
             return None
         data, _ = self._gather(self._masks[kind, other], res, window, 1)
@@ -273,7 +252,7 @@ class TheiaL2A(L2AProduct):
             dn = self._read(self._atb[res], win, 2).astype(np.float64)
             aot = np.where(dn == self._aot_nodata, np.nan, dn / q)
         else:
-            data, inside = self._gather(self._atb[_OTHER[res]], res, win, 2)
+            data, inside = self._gather(self._atb[OTHER_GROUP[res]], res, win, 2)
             valid = inside & (data != self._aot_nodata)
             count = valid.sum(axis=(1, 3))
             with np.errstate(invalid="ignore", divide="ignore"):
@@ -307,7 +286,7 @@ class TheiaL2A(L2AProduct):
         check_resolution(res)
         raster = self._masks.get((kind, res))
         if raster is None:
-            raster = self._masks.get((kind, _OTHER[res]))
+            raster = self._masks.get((kind, OTHER_GROUP[res]))
         return None if raster is None else RasterSource(raster.gdal_path, 1, raster.res)
 
     def aot_source(self, res: str = "R1") -> RasterSource | None:
@@ -317,7 +296,7 @@ class TheiaL2A(L2AProduct):
         check_resolution(res)
         raster = self._atb.get(res)
         if raster is None:
-            raster = self._atb.get(_OTHER[res])
+            raster = self._atb.get(OTHER_GROUP[res])
         if raster is None:
             return None
         return RasterSource(raster.gdal_path, 2, raster.res, float(self.aot_quantification or 200.0), 0.0,
@@ -373,133 +352,6 @@ def _to_dn(raw: np.ndarray, factor: float, nodata: float | None) -> np.ndarray:
 
 
 # --- open -------------------------------------------------------------------------------------------------------
-def _float_factor(ds, index: int, nodata: float | None, quantification: float) -> float:
-    """``quantification`` for a float band holding reflectance 0-1, 1.0 for DN (decided on a decimated read)."""
-    shape = (min(ds.height, 256), min(ds.width, 256))
-    try:
-        sample = ds.read(index, out_shape=shape).astype(np.float64)
-    except RasterioIOError as exc:
-        raise CorruptRasterError(f"cannot decode raster: {str(exc).splitlines()[0][:200]}", ds.name) from exc
-    valid = np.isfinite(sample)
-    if nodata is not None and not math.isnan(nodata):
-        valid &= sample != nodata
-    if not valid.any():
-        return 1.0
-    return quantification if np.percentile(np.abs(sample[valid]), 99) <= FLOAT_REFLECTANCE_MAX else 1.0
-
-
-def _inspect(gdal_path: str, member: str, res: str, *, is_band: bool, quantification: float):
-    """Open a raster, decode its last block, and describe it: returns (_Raster, CRS)."""
-    with warnings.catch_warnings():   # a raster without georeferencing gets our own error below
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        ds = open_raster(gdal_path, "raster")
-    with ds:
-        try:
-            ds.read(window=Window(ds.width - 1, ds.height - 1, 1, 1))
-        except RasterioIOError as exc:
-            raise CorruptRasterError(f"raster is truncated or corrupt: {str(exc).splitlines()[0][:200]}",
-                                     gdal_path) from exc
-        t = ds.transform
-        if ds.crs is None or t.is_identity:
-            raise CorruptRasterError("raster has no georeferencing (CRS or geotransform lost)", gdal_path)
-        if t.b != 0 or t.d != 0 or t.e >= 0 or t.a <= 0:
-            raise GridMismatchError(f"raster is not north-up ({tuple(t)[:6]})", gdal_path)
-        factor = 1.0
-        if is_band and np.dtype(ds.dtypes[0]).kind == "f":
-            factor = _float_factor(ds, 1, ds.nodata, quantification)
-        raster = _Raster(member, gdal_path, res, Grid(t, ds.height, ds.width), ds.count, ds.nodata, factor,
-                         tuple(ds.descriptions))
-        return raster, ds.crs
-
-
-def _stack_bands(raster: _Raster) -> tuple[str, ...]:
-    names = []
-    for d in raster.descriptions:
-        try:
-            names.append(normalize_band(d or ""))
-        except BandNotFoundError:  # not a band name: fall back to the iota2 order
-            names = []
-            break
-    if names and all(n in L2A_BANDS for n in names):
-        return tuple(names)
-    if raster.count != len(STACK_BANDS):
-        n = min(raster.count, len(STACK_BANDS))
-        warnings.warn(f"{raster.gdal_path}: stack has {raster.count} band(s) without names; taking them as "
-                      f"{','.join(STACK_BANDS[:n])}", IncompleteProductWarning, stacklevel=4)
-    return STACK_BANDS[:raster.count]
-
-
-def _is_crop(grid: Grid, declared: Grid) -> bool:
-    """True when ``grid`` is a pixel-aligned part of ``declared`` (same pixel size)."""
-    ta, td = grid.transform, declared.transform
-    if not (math.isclose(ta.a, td.a, rel_tol=1e-9) and math.isclose(ta.e, td.e, rel_tol=1e-9)):
-        return False
-    dc, dr = (ta.c - td.c) / td.a, (ta.f - td.f) / td.e
-    if abs(dc - round(dc)) > 1e-6 or abs(dr - round(dr)) > 1e-6:
-        return False
-    c0, r0 = round(dc), round(dr)
-    return c0 >= 0 and r0 >= 0 and c0 + grid.width <= declared.width and r0 + grid.height <= declared.height
-
-
-def _derive(grid: Grid, factor: float) -> Grid:
-    t = grid.transform
-    return Grid(Affine(t.a * factor, 0.0, t.c, 0.0, t.e * factor, t.f), math.ceil(grid.height / factor),
-                math.ceil(grid.width / factor))
-
-
-def _grids(rasters: list[_Raster], crs_of: dict, mtd: TheiaMetadata | None):
-    """Grids per resolution group: from the rasters (all of a group must agree), completed from MTD_ALL.xml or
-    derived from the other group. Returns (grids, crs)."""
-    grids, crs = {}, None
-    first = {}
-    for r in rasters:
-        if crs is None:
-            crs, first_crs = crs_of[r.member], r
-        elif crs_of[r.member] != crs:
-            raise GridMismatchError(f"CRS {crs_of[r.member]} differs from {crs} of {first_crs.member}", r.gdal_path)
-        ref = grids.setdefault(r.res, r.grid)
-        first.setdefault(r.res, r)
-        if not r.grid.same_as(ref):
-            raise GridMismatchError(
-                f"not on the {r.res} grid of the product: {r.grid.height} x {r.grid.width} px at "
-                f"{tuple(r.grid.transform)[:6]}, expected {ref.height} x {ref.width} px at {tuple(ref.transform)[:6]} "
-                f"(from {first[r.res].member})", r.gdal_path)
-    declared = {res: g.grid for res, g in (mtd.geopositions.items() if mtd else ()) if res in RESOLUTIONS}
-    exact = {}
-    for res, grid in grids.items():
-        if res in declared:
-            exact[res] = grid.same_as(declared[res])
-            if not exact[res] and not _is_crop(grid, declared[res]):
-                raise GridMismatchError(f"raster grid {tuple(grid.transform)[:6]} ({grid.height} x {grid.width}) "
-                                        f"does not match the {res} geoposition of MTD_ALL.xml", first[res].gdal_path)
-            if not exact[res]:
-                logger.info("%s: rasters are a crop of the %s grid declared in MTD_ALL.xml", first[res].gdal_path,
-                            res)
-    if mtd is not None and mtd.crs is not None and crs is not None and mtd.crs != crs \
-            and mtd.crs.to_epsg() != crs.to_epsg():
-        raise GridMismatchError(f"rasters are in {crs}, MTD_ALL.xml declares {mtd.crs}", first_crs.gdal_path)
-    if len(grids) == 2:
-        g1, g2 = grids["R1"], grids["R2"]
-        (l1, b1, r1, t1), (l2, b2, r2, t2) = g1.bounds, g2.bounds
-        if not math.isclose(g2.resolution, 2 * g1.resolution, rel_tol=1e-6) or \
-                min(r1, r2) <= max(l1, l2) or min(t1, t2) <= max(b1, b2):
-            raise GridMismatchError(f"R2 grid ({g2.resolution} m) is not twice as coarse as the R1 grid "
-                                    f"({g1.resolution} m) over the same area", first["R2"].gdal_path)
-    if not grids:
-        if not declared:
-            raise ProductFormatError("product has no raster and no geoposition in its metadata")
-        return dict(declared), (mtd.crs if mtd else None)
-    for res in RESOLUTIONS:
-        if res in grids:
-            continue
-        other = _OTHER[res]
-        if res in declared and exact.get(other, False):
-            grids[res] = declared[res]
-        else:
-            grids[res] = _derive(grids[other], 2.0 if res == "R2" else 0.5)
-    return grids, crs
-
-
 def _identity(mtd: TheiaMetadata | None, names: list[str], source):
     """platform, tile, datetime and product id from MTD_ALL.xml, else from the product or file names."""
     parsed = next((p for p in (parse_product_name(n) for n in names if n) if p is not None), None)
@@ -560,34 +412,31 @@ def open_theia(path: str | os.PathLike, *, zip_index: ZipIndex | None = None, ro
     quant = (mtd.reflectance_quantification if mtd and mtd.reflectance_quantification else 10000.0)
     rasters, crs_of, bands, masks, atb = [], {}, {}, {}, {}
 
-    def inspect(member, res, is_band=False):
-        raster, crs = _inspect(locate(member), member, res, is_band=is_band, quantification=quant)
+    def inspect(member, res, role):
+        raster, crs = inspect_raster(locate(member), member, res, role, quantification=quant)
         rasters.append(raster)
         crs_of[member] = crs
         return raster
 
     for rkind in (kind, "SRE" if kind == "FRE" else "FRE"):
         for band, member in files.bands[rkind].items():
-            raster = inspect(member, band_resolution(band), is_band=True)
+            raster = inspect(member, band_resolution(band), "band")
             if rkind == kind:
-                bands[band] = _BandSource(raster, 1)
+                bands[band] = BandSource(raster, 1)
     for rkind, member in sorted(files.stacks.items(), key=lambda kv: kv[0] != kind):
-        raster = inspect(member, "R1", is_band=True)
+        raster = inspect(member, "R1", "stack")
         if rkind == kind:
-            for i, band in enumerate(_stack_bands(raster), start=1):
-                bands.setdefault(band, _BandSource(raster, i))
+            for i, band in enumerate(stack_bands(raster), start=1):
+                bands.setdefault(band, BandSource(raster, i))
     for key, member in files.masks.items():
-        masks[key] = inspect(member, key[1])
+        masks[key] = inspect(member, key[1], "mask")
     for res, member in files.atb.items():
-        atb[res] = inspect(member, res)
-        if atb[res].count < 2:
-            raise CorruptRasterError(f"ATB raster has {atb[res].count} band(s), expected 2 (WVC, AOT)",
-                                     atb[res].gdal_path)
+        atb[res] = inspect(member, res, "ATB")
     other = "SRE" if kind == "FRE" else "FRE"
     if not bands and (files.bands[other] or other in files.stacks):
         raise MissingFileError(f"product has no {kind} reflectance files (it has {other}; open it with "
                                f"reflectance={other!r})", p)
-    grids, crs = _grids(rasters, crs_of, mtd)
+    grids, crs = product_grids(rasters, crs_of, mtd)
     platform, tile, when, product_id = _identity(mtd, [mtd.product_id if mtd else None, product_dir,
                                                        files.file_id], p)
     _warn_missing(p, files, mtd, masks, atb)
@@ -627,7 +476,7 @@ def _warn_missing(path, files: TheiaFiles, mtd, masks, atb) -> None:
         if not present:
             missing.append(f"{kind} ({what})")
         elif len(present) == 1:
-            missing.append(f"{kind}_{_OTHER[present[0]]} (resampled from {kind}_{present[0]})")
+            missing.append(f"{kind}_{OTHER_GROUP[present[0]]} (resampled from {kind}_{present[0]})")
     if not atb:
         missing.append("ATB (no aerosol optical thickness)")
     if missing:

@@ -1,32 +1,19 @@
-"""Shared parsing of ESA SAFE products (Sentinel-2 L1C and Sen2Cor L2A), used by :mod:`l2a.formats.safe.l1c` and
-:mod:`l2a.formats.safe.sen2cor`: :class:`SafeFiles` (a product's files in a folder or .zip), :func:`parse_product_metadata`
-(``MTD_MSIL1C.xml`` / ``MTD_MSIL2A.xml``), :func:`parse_tile_metadata` (``GRANULE/*/MTD_TL.xml``: geocoding, sensing
-time, 23 x 23 sun grid, per-detector viewing grids merged per band), :func:`parse_product_name` and
-:func:`resolve_grids` (every raster on the grid the tile declares).
+"""Metadata of ESA SAFE products (Sentinel-2 L1C and Sen2Cor L2A): :func:`parse_product_metadata`
+(``MTD_MSIL1C.xml`` / ``MTD_MSIL2A.xml``: quantification, offsets, special values, platform),
+:func:`parse_tile_metadata` (``GRANULE/*/MTD_TL.xml``: geocoding, sensing time, 23 x 23 sun grid, per-detector viewing
+grids merged per band), and :func:`resolve_identity` (platform, time and tile from the best source available).
 
-Band ids in ESA metadata count 0..12 in the order B1 B2 B3 B4 B5 B6 B7 B8 **B8A** B9 B10 B11 B12
-(reference-l2a-formats.md section 4.1); :data:`BAND_IDS` maps them to Theia names.
-
-Rasters that are a crop of the tile. ``MTD_TL.xml`` always declares the full tile (10980 x 10980 px at 10 m from
-ULX/ULY). Cropped products, such as the ALCD test products (30 x 30 px JP2 files, every band resampled to 10 m,
-georeferenced by the GMLJP2 box and by identical ``.aux.xml`` PAM files), do not match it. With
-``allow_subset=True`` :func:`resolve_grids` accepts a raster whose grid is a window of the declared tile: same CRS,
-north-up square pixels whose size divides the band's native resolution (10 m pixels for a 60 m band: resampled),
-origin on the tile's lattice at that pixel size, extent inside the tile. The raster's own grid is then used and a
-warning is logged; angle grids keep the tile's origin, so angles interpolated on the crop's grid stay right. Any
-other difference is a :class:`~l2a.errors.GridMismatchError` naming the file.
+Band ids in ESA metadata count 0..12 (:data:`l2a.formats.safe.names.BAND_IDS`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
 import os
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
 from typing import Iterable, Mapping
 
 from affine import Affine
@@ -34,53 +21,19 @@ from rasterio.crs import CRS
 from rasterio.errors import CRSError
 
 from l2a.angles import AngleGrid, Angles, merge_detectors, parse_values_list
-from l2a.errors import (
-    GridMismatchError,
-    InvalidParameterError,
-    MetadataError,
-    MissingFileError,
-)
+from l2a.errors import InvalidParameterError, MetadataError
+from l2a.formats.safe.files import SafeFiles
+from l2a.formats.safe.names import BAND_IDS, band_of_id, parse_product_name
 from l2a.grid import Grid
-from l2a.io.archive import ZipIndex
-from l2a.io.members import list_members
-from l2a.io.raster import open_raster
-from l2a.io.xmldoc import find_float, find_text, parse_xml, parse_xml_bytes
-from l2a.sensors import SENSORS, normalize_platform
+from l2a.io.xmldoc import find_float, find_text
+from l2a.sensors import normalize_platform
 
-__all__ = [
-    "BAND_IDS", "SafeFiles", "ProductMetadata", "TileMetadata", "ProductName", "RasterInfo", "band_of_id",
-    "esa_band_name", "native_resolution_m", "parse_product_metadata", "parse_tile_metadata", "parse_tile_angles",
-    "parse_product_name", "parse_utc", "probe_raster", "resolve_grids", "resolve_identity", "read_tile_metadata",
-    "describe_grid",
-]
+__all__ = ["ProductMetadata", "TileMetadata", "parse_utc", "parse_product_metadata", "parse_tile_metadata",
+           "parse_tile_angles", "read_tile_metadata", "resolve_identity"]
 
 logger = logging.getLogger(__name__)
 
-#: Theia band names in the order of ESA's band ids 0..12.
-BAND_IDS = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B10", "B11", "B12")
-
 _UTC = dt.timezone.utc
-
-
-def band_of_id(band_id, source=None) -> str:
-    """Theia name of an ESA band id (``0`` -> ``B1``, ``8`` -> ``B8A``); :class:`MetadataError` if not 0..12."""
-    try:
-        i = int(str(band_id).strip())
-    except ValueError:
-        raise MetadataError(f"band id {band_id!r} is not an integer", source) from None
-    if not 0 <= i < len(BAND_IDS):
-        raise MetadataError(f"band id {i} is outside 0..12", source)
-    return BAND_IDS[i]
-
-
-def esa_band_name(band: str) -> str:
-    """ESA file spelling of a Theia band name (``B2`` -> ``B02``, ``B8A`` -> ``B8A``, ``B11`` -> ``B11``)."""
-    return band if band.endswith("A") else f"B{int(band[1:]):02d}"
-
-
-def native_resolution_m(band: str) -> int:
-    """Native pixel size of a Sentinel-2 band, m (10, 20 or 60)."""
-    return int(SENSORS["S2A"][band].resolution_m)
 
 
 def parse_utc(text: str, source=None) -> dt.datetime:
@@ -98,102 +51,6 @@ def parse_utc(text: str, source=None) -> dt.datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=_UTC)
     return value.astimezone(_UTC)
-
-
-# --- files ----------------------------------------------------------------------------------------------------
-class SafeFiles:
-    """The files of one SAFE product, in a folder or a checked .zip, addressed by POSIX paths relative to the
-    product root (``MTD_MSIL2A.xml``, ``GRANULE/L2A_.../MTD_TL.xml``).
-
-    Parameters
-    ----------
-    path : str or path-like
-        Product folder or .zip archive as given to :func:`l2a.open_l2a` / :func:`l2a.open_l1c`.
-    zip_index : ZipIndex, optional
-        Checked member list when ``path`` is an archive.
-    root : str
-        Product root inside the folder or archive (``""`` when ``path`` is the product itself).
-    """
-
-    def __init__(self, path: str | os.PathLike, zip_index: ZipIndex | None = None, root: str = ""):
-        self.path = Path(path)
-        self.zip_index = zip_index
-        self.root = root.strip("/")
-        self._prefix = f"{self.root}/" if self.root else ""
-        if zip_index is not None:
-            names = [n[len(self._prefix):] for n in zip_index.names if n.startswith(self._prefix)]
-        else:
-            names = list_members(self.path / self.root if self.root else self.path)
-        self.names = tuple(sorted(names))
-
-    @property
-    def product_name(self) -> str:
-        """Name of the product folder without ``.SAFE`` (or of the archive without ``.zip``)."""
-        name = PurePosixPath(self.root).name if self.root else self.path.name
-        for suffix in (".zip", ".SAFE", ".safe"):
-            name = name.removesuffix(suffix)
-        return name
-
-    def location(self, rel: str) -> str:
-        """Path of a member for GDAL: a file path, or a ``/vsizip/`` path inside an archive."""
-        if self.zip_index is not None:
-            return self.zip_index.vsi(self._prefix + rel)
-        return os.fspath(self.path / self.root / rel if self.root else self.path / rel)
-
-    def display(self, rel: str) -> str:
-        """Path of a member for messages (``archive.zip/member`` inside an archive)."""
-        if self.zip_index is not None:
-            return f"{self.zip_index.path}/{self._prefix}{rel}"
-        return self.location(rel)
-
-    def read_xml(self, rel: str) -> ET.Element:
-        """Parse an XML member safely (defusedxml, namespaces stripped).
-
-        Raises
-        ------
-        MissingFileError, MetadataError, UnsafeXMLError
-        """
-        if rel not in self.names:
-            raise MissingFileError("metadata file not found", self.display(rel))
-        if self.zip_index is not None:
-            return parse_xml_bytes(self.zip_index.read_bytes(self._prefix + rel), self.display(rel))
-        return parse_xml(self.location(rel))
-
-    def match(self, pattern: re.Pattern) -> list[tuple[str, re.Match]]:
-        """Members whose relative path matches a compiled regular expression, with their match objects."""
-        out = []
-        for name in self.names:
-            m = pattern.match(name)
-            if m:
-                out.append((name, m))
-        return out
-
-
-# --- product name ---------------------------------------------------------------------------------------------
-_PRODUCT_NAME = re.compile(
-    r"^(?P<platform>S2[A-C])_MSI(?P<level>L1C|L2A)_(?P<start>\d{8}T\d{6})_N(?P<baseline>\d{4})_R(?P<orbit>\d{3})_"
-    r"(?P<tile>T\d{2}[A-Z]{3})_\d{8}T\d{6}")
-
-
-@dataclass(frozen=True)
-class ProductName:
-    """Fields of a compact SAFE product name: platform (``S2A``, ``S2B``, ``S2C``), level (``L1C``/``L2A``),
-    datatake sensing start (UTC), processing baseline (``"05.10"``) and tile (``T31TCJ``)."""
-
-    platform: str
-    level: str
-    datetime: dt.datetime
-    baseline: str
-    tile: str
-
-
-def parse_product_name(name: str) -> ProductName | None:
-    """Parse ``S2B_MSIL1C_20240305T104819_N0510_R051_T31TCJ_20240305T125347[.SAFE]``; None if it is not one."""
-    m = _PRODUCT_NAME.match(name)
-    if not m:
-        return None
-    when = dt.datetime.strptime(m["start"], "%Y%m%dT%H%M%S").replace(tzinfo=_UTC)
-    return ProductName(m["platform"], m["level"], when, f"{m['baseline'][:2]}.{m['baseline'][2:]}", m["tile"])
 
 
 # --- product metadata (MTD_MSIL1C.xml / MTD_MSIL2A.xml) ---------------------------------------------------------
@@ -441,123 +298,6 @@ def parse_tile_angles(root: ET.Element, ulx: float, uly: float, source) -> Angle
             mean_view[band_of_id(el.get("bandId"), source)] = pair
     return Angles(sun=sun, view=view, mean_sun=_mean_pair(tile_angles.find("Mean_Sun_Angle"), source),
                   mean_view=mean_view)
-
-
-# --- rasters and grids ----------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class RasterInfo:
-    """Header of one raster: where it is, its grid, CRS (None when not georeferenced), first-band dtype, count."""
-
-    display: str
-    location: str
-    grid: Grid
-    crs: CRS | None
-    dtype: str
-    count: int
-
-
-def probe_raster(files: SafeFiles, rel: str, what: str = "raster") -> RasterInfo:
-    """Open a member raster (header only) and return its :class:`RasterInfo`.
-
-    Raises
-    ------
-    MissingFileError, CorruptRasterError
-        Naming the file.
-    """
-    location = files.location(rel)
-    with open_raster(location, what) as ds:
-        return RasterInfo(files.display(rel), location, Grid(ds.transform, ds.height, ds.width), ds.crs,
-                          ds.dtypes[0], ds.count)
-
-
-def describe_grid(grid: Grid) -> str:
-    """``"30 x 30 px of 10 m at (350000, 4850020)"``."""
-    t = grid.transform
-    return f"{grid.height} x {grid.width} px of {abs(t.a):g} m at ({t.c:.10g}, {t.f:.10g})"
-
-
-def _fit_to_tile(grid: Grid, declared: Grid, display: str) -> Grid:
-    """``grid`` when it is a window of the tile (see module docstring), else GridMismatchError."""
-    t, d = grid.transform, declared.transform
-    if t.b or t.d or t.a <= 0 or t.e >= 0 or not math.isclose(t.a, -t.e, rel_tol=1e-9):
-        raise GridMismatchError(f"raster grid {tuple(t)[:6]} is not north-up with square pixels", display)
-    ratio = declared.resolution / t.a
-    if ratio < 1 - 1e-9 or abs(ratio - round(ratio)) > 1e-9:
-        raise GridMismatchError(f"pixel size {t.a:g} m does not divide the band's {declared.resolution:g} m", display)
-    col, row = (t.c - d.c) / t.a, (d.f - t.f) / t.a
-    if abs(col - round(col)) > 1e-6 or abs(row - round(row)) > 1e-6:
-        raise GridMismatchError(f"raster origin ({t.c:.10g}, {t.f:.10g}) is not on the tile's {t.a:g} m lattice",
-                                display)
-    ratio, col, row = round(ratio), round(col), round(row)
-    if col < 0 or row < 0 or col + grid.width > declared.width * ratio or row + grid.height > declared.height * ratio:
-        raise GridMismatchError(f"raster {describe_grid(grid)} extends outside the tile {describe_grid(declared)}",
-                                display)
-    return grid
-
-
-def resolve_grids(rasters: Iterable[tuple[RasterInfo, int]], tile: TileMetadata | None, *,
-                  allow_subset: bool = False) -> tuple[dict[int, Grid], CRS | None]:
-    """Check rasters against the tile's declared grids and return the grid of each resolution.
-
-    Parameters
-    ----------
-    rasters : iterable of (RasterInfo, int)
-        Each raster with the resolution (m) whose grid it must lie on.
-    tile : TileMetadata or None
-        Declared geocoding; None when ``MTD_TL.xml`` is missing (grids then come from the rasters, which must
-        agree per resolution).
-    allow_subset : bool
-        Accept rasters that are a window of the declared tile (a crop), with a logged warning; otherwise a raster
-        must lie exactly on the declared grid.
-
-    Returns
-    -------
-    grids : dict int -> Grid
-        Grid of each resolution that has rasters.
-    crs : CRS or None
-        The tile's CRS (the rasters' one without tile metadata; None without rasters either).
-
-    Raises
-    ------
-    GridMismatchError
-        Naming the first raster that is not georeferenced, in another CRS, off its grid, or unlike the other
-        rasters of its resolution.
-    MetadataError
-        If the tile metadata declares no grid at a resolution that has rasters.
-    """
-    grids: dict[int, Grid] = {}
-    crs = None if tile is None else tile.crs
-    for info, res in rasters:
-        if info.crs is None:
-            raise GridMismatchError("raster is not georeferenced (no CRS)", info.display)
-        if crs is None:
-            crs = info.crs
-        elif info.crs != crs:
-            raise GridMismatchError(f"raster CRS {info.crs.to_string()} differs from the tile's {crs.to_string()}",
-                                    info.display)
-        grid = info.grid
-        if tile is not None:
-            declared = tile.grids.get(res)
-            if declared is None:
-                raise MetadataError(f"Tile_Geocoding declares no {res} m grid", tile.source)
-            if grid.same_as(declared):
-                grid = declared
-            elif allow_subset:
-                grid = _fit_to_tile(grid, declared, info.display)
-            else:
-                raise GridMismatchError(f"raster is {describe_grid(grid)}, not on the tile's {res} m grid "
-                                        f"({describe_grid(declared)})", info.display)
-        if res in grids and not grids[res].same_as(grid):
-            raise GridMismatchError(f"raster is {describe_grid(grid)}, unlike the other {res} m rasters "
-                                    f"({describe_grid(grids[res])})", info.display)
-        grids.setdefault(res, grid)
-    if tile is not None:
-        subsets = [f"{res} m: {describe_grid(g)} instead of {describe_grid(tile.grids[res])}"
-                   for res, g in sorted(grids.items()) if not g.same_as(tile.grids[res])]
-        if subsets:
-            logger.warning("%s: rasters are a crop of the tile MTD_TL.xml declares; using the rasters' grids (%s)",
-                           tile.source, "; ".join(subsets))
-    return dict(sorted(grids.items())), crs
 
 
 def resolve_identity(files: SafeFiles, metadata: ProductMetadata, tile_metadata: TileMetadata | None,

@@ -1,4 +1,5 @@
-"""BRDF c-factor (Roy et al. 2016): kernel values, symmetry, magnitudes."""
+"""The BRDF model (Roy et al. 2016): kernel values, symmetry, magnitudes, the numba kernels against their numpy twin,
+and the simulator's use of the same coefficients."""
 
 import math
 
@@ -6,15 +7,17 @@ import numpy as np
 import pytest
 
 from l2a.errors import BandNotFoundError
-from l3a.brdf import (
+from l2a.brdf import (
     BRDF_COEFFICIENTS,
-    apply_c_factor,
     c_factor,
+    kernels,
+    kernels_ref,
     li_sparse_r,
     model_reflectance,
     relative_azimuth,
     ross_thick,
 )
+from l2a.simulate.atmosphere import BAND_CONSTANTS, C_GEO, C_ISO, C_VOL
 
 
 def test_kernels_at_nadir_nadir_are_zero():
@@ -84,11 +87,17 @@ def test_c_factor_bands_and_nan():
         c_factor("B1", 30, 8, 30)
 
 
-def test_apply_c_factor():
-    reflectance = np.array([1000, -10000, -15, 32000, -9999], np.int16)
-    factor = np.array([1.0505, 1.1, 1.1, 1.1, 1.0], np.float32)
-    got = apply_c_factor(reflectance, factor)
-    assert got.dtype == np.int16
-    np.testing.assert_array_equal(got, [1051, -10000, -17, 32767, -9999])
-    # a valid value never lands on nodata
-    assert apply_c_factor(np.array([-9091], np.int16), np.float32(1.1))[0] == -9999
+def test_numba_kernels_match_their_numpy_twin():
+    rng = np.random.default_rng(1)
+    sza, vza, raa = np.radians(rng.uniform(0, 75, 300)), np.radians(rng.uniform(0, 15, 300)), rng.uniform(-4, 4, 300)
+    got = np.array([kernels(*a) for a in zip(sza, vza, raa)])
+    np.testing.assert_allclose(got, np.stack(kernels_ref(sza, vza, raa), axis=1), rtol=1e-12, atol=1e-14)
+    assert kernels(0.0, 0.0, 1.0) == pytest.approx((0.0, 0.0), abs=1e-12)
+
+
+def test_simulator_uses_the_same_coefficients():
+    # BAND_CONSTANTS rows in ESA order (B1..B12 with B8A); B1 as B2, B9 as B8A, B10 as B11
+    rows = {"B2": 1, "B3": 2, "B4": 3, "B5": 4, "B6": 5, "B7": 6, "B8": 7, "B8A": 8, "B11": 11, "B12": 12}
+    for band, row in rows.items():
+        k = BAND_CONSTANTS[row]
+        assert (k[C_ISO], k[C_GEO], k[C_VOL]) == BRDF_COEFFICIENTS[band]

@@ -1,13 +1,18 @@
-"""Directional (BRDF) normalisation to nadir view by the c-factor of Roy et al. (2016).
+"""Directional reflectance of Sentinel-2 bands: the kernel BRDF model of Roy et al. (2016), its coefficients, and the
+c-factor that normalises an observation to nadir view.
+
+The one home of the model: the simulator renders directional reflectance with it (:mod:`l2a.simulate`) and the
+synthesis normalises with it (:mod:`l3a.compose`).
 
 ``rho(sza, vza, raa) = f_iso + f_vol * K_vol + f_geo * K_geo`` with fixed per-band coefficients (Roy et al. 2016;
 red-edge bands from Roy et al. 2017), the Ross-Thick volume kernel and the Li-Sparse-Reciprocal geometric kernel
 (Lucht et al. 2000, the MODIS BRDF/albedo product's kernels, h/b = 2, b/r = 1). The observed reflectance is
 multiplied by ``c = rho(sza, 0, 0) / rho(sza, vza, raa)``: nadir view, the actual sun zenith.
 
-Conventions: angles in degrees; ``sza``, ``vza`` zeniths (0-90); ``raa`` relative azimuth = view azimuth - sun
-azimuth, so ``raa = 0`` puts the sensor on the sun's side (backscatter; the hot spot when ``vza == sza``), 180 the
-forward-scattering direction. Only ``cos(raa)`` matters, so any sign or multiple of 360 gives the same kernels.
+Conventions: angles in degrees in the public functions (radians in :func:`kernels`); ``sza``, ``vza`` zeniths
+(0-90); ``raa`` relative azimuth between view and sun: 0 puts the sensor on the sun's side (backscatter; the hot spot
+when ``vza == sza``), 180 the forward-scattering direction. Only ``cos(raa)`` matters, so any sign or multiple of 360
+gives the same kernels.
 
 Kernels (``xi`` phase angle, ``cos xi = cos sza cos vza + sin sza sin vza cos raa``):
 
@@ -26,17 +31,20 @@ At sun and view both at nadir both kernels are exactly 0 (``xi = 0``: ``(pi/2)/2
 ``O = 1``, ``K_geo = 1 - 2 + 1 = 0``), so ``rho = f_iso`` there. WASP swaps the two kernels, uses ``h/b = 1`` and adds a
 hot spot (reference-wasp.md section 6.3); this module follows Roy et al.
 
-Pure numpy, vectorised, float64 inside, float32 out. The angle fields are smooth (Sentinel-2 gives them on 5 km
-nodes): evaluate :func:`c_factor` on a coarse grid (for example 240 m) and resample it with
-:func:`l3a.weights.upsample_coarse` rather than per 10 m pixel.
+:func:`kernels` is the numba form (scalars, for the simulator's pixel loops) and :func:`kernels_ref` its numpy twin
+(arrays, the same operations in the same order); the public functions on arrays are built on the twin, float64 inside.
+The angle fields are smooth (Sentinel-2 gives them on 5 km nodes): evaluate :func:`c_factor` on a coarse grid and
+resample it rather than per 10 m pixel.
 """
 
 from __future__ import annotations
 
+import math
 from types import MappingProxyType
 from typing import Mapping
 
 import numpy as np
+from numba import njit
 
 from l2a.errors import BandNotFoundError
 from l2a.sensors import normalize_band
@@ -45,12 +53,14 @@ __all__ = [
     "BRDF_COEFFICIENTS",
     "HEIGHT_TO_BASE",
     "BASE_TO_RADIUS",
+    "brdf_coefficients",
+    "kernels",
+    "kernels_ref",
     "relative_azimuth",
     "ross_thick",
     "li_sparse_r",
     "model_reflectance",
     "c_factor",
-    "apply_c_factor",
 ]
 
 #: (f_iso, f_geo, f_vol) per Sentinel-2 band, Roy et al. (2016) Table 1 (B2, B3, B4, B8/B8A, B11, B12) and Roy et al.
@@ -69,7 +79,55 @@ BRDF_COEFFICIENTS: Mapping[str, tuple[float, float, float]] = MappingProxyType({
 })
 
 HEIGHT_TO_BASE = 2.0  # h/b of the Li-Sparse crowns (MODIS, Roy et al.)
-BASE_TO_RADIUS = 1.0  # b/r: spherical crowns (MODIS, Roy et al.)
+BASE_TO_RADIUS = 1.0  # b/r: spherical crowns (MODIS, Roy et al.); the kernels are written for this value only
+
+
+@njit(cache=True, nogil=True)
+def kernels(sza, vza, raa):
+    """Ross-Thick and Li-Sparse-Reciprocal kernels at one geometry (numba).
+
+    Parameters
+    ----------
+    sza, vza : float
+        Sun and view zenith angles, radians (0 - pi/2).
+    raa : float
+        Relative azimuth between view and sun, radians.
+
+    Returns
+    -------
+    k_vol, k_geo : float
+        K_vol and K_geo (unitless); both 0 at ``sza = vza = 0``.
+    """
+    cs, cv = math.cos(sza), math.cos(vza)
+    ss, sv = math.sin(sza), math.sin(vza)
+    cxi = min(max(cs * cv + ss * sv * math.cos(raa), -1.0), 1.0)
+    xi = math.acos(cxi)
+    k_vol = ((math.pi / 2.0 - xi) * cxi + math.sin(xi)) / (cs + cv) - math.pi / 4.0
+    tan_s, tan_v = ss / cs, sv / cv
+    d2 = tan_s * tan_s + tan_v * tan_v - 2.0 * tan_s * tan_v * math.cos(raa)
+    sec = 1.0 / cs + 1.0 / cv
+    cost = HEIGHT_TO_BASE * math.sqrt(max(d2 + (tan_s * tan_v * math.sin(raa)) ** 2, 0.0)) / sec
+    cost = min(max(cost, -1.0), 1.0)
+    t = math.acos(cost)
+    overlap = (t - math.sin(t) * cost) * sec / math.pi
+    k_geo = overlap - sec + 0.5 * (1.0 + cxi) / (cs * cv)
+    return k_vol, k_geo
+
+
+def kernels_ref(sza, vza, raa):
+    """numpy twin of :func:`kernels`: the same operations on arrays (radians, broadcastable), float64 out."""
+    sza, vza, raa = (np.asarray(a, np.float64) for a in (sza, vza, raa))
+    cs, cv, ss, sv = np.cos(sza), np.cos(vza), np.sin(sza), np.sin(vza)
+    cxi = np.clip(cs * cv + ss * sv * np.cos(raa), -1.0, 1.0)
+    xi = np.arccos(cxi)
+    k_vol = ((np.pi / 2.0 - xi) * cxi + np.sin(xi)) / (cs + cv) - np.pi / 4.0
+    tan_s, tan_v = ss / cs, sv / cv
+    d2 = tan_s ** 2 + tan_v ** 2 - 2.0 * tan_s * tan_v * np.cos(raa)
+    sec = 1.0 / cs + 1.0 / cv
+    cost = np.clip(HEIGHT_TO_BASE * np.sqrt(np.maximum(d2 + (tan_s * tan_v * np.sin(raa)) ** 2, 0.0)) / sec, -1.0, 1.0)
+    t = np.arccos(cost)
+    overlap = (t - np.sin(t) * cost) * sec / np.pi
+    return k_vol, overlap - sec + 0.5 * (1.0 + cxi) / (cs * cv)
 
 
 def relative_azimuth(sun_azimuth_deg, view_azimuth_deg) -> np.ndarray:
@@ -91,32 +149,8 @@ def relative_azimuth(sun_azimuth_deg, view_azimuth_deg) -> np.ndarray:
     return np.where(diff > 180.0, 360.0 - diff, diff).astype(np.float32)
 
 
-def _angles(sza_deg, vza_deg, raa_deg):
-    sza = np.radians(np.asarray(sza_deg, dtype=np.float64))
-    vza = np.radians(np.asarray(vza_deg, dtype=np.float64))
-    raa = np.radians(np.asarray(raa_deg, dtype=np.float64))
-    return sza, vza, raa
-
-
-def _ross_thick(sza, vza, raa):
-    cos_xi = np.clip(np.cos(sza) * np.cos(vza) + np.sin(sza) * np.sin(vza) * np.cos(raa), -1.0, 1.0)
-    xi = np.arccos(cos_xi)
-    return ((np.pi / 2.0 - xi) * cos_xi + np.sin(xi)) / (np.cos(sza) + np.cos(vza)) - np.pi / 4.0
-
-
-def _li_sparse_r(sza, vza, raa, h_b=HEIGHT_TO_BASE, b_r=BASE_TO_RADIUS):
-    # parameterised zeniths (equal to the true ones for b/r = 1)
-    sza_p = np.arctan(b_r * np.tan(sza))
-    vza_p = np.arctan(b_r * np.tan(vza))
-    tan_s, tan_v = np.tan(sza_p), np.tan(vza_p)
-    sec_s, sec_v = 1.0 / np.cos(sza_p), 1.0 / np.cos(vza_p)
-    cos_raa, sin_raa = np.cos(raa), np.sin(raa)
-    cos_xi_p = np.cos(sza_p) * np.cos(vza_p) + np.sin(sza_p) * np.sin(vza_p) * cos_raa
-    d2 = np.maximum(tan_s ** 2 + tan_v ** 2 - 2.0 * tan_s * tan_v * cos_raa, 0.0)
-    cos_t = np.clip(h_b * np.sqrt(d2 + (tan_s * tan_v * sin_raa) ** 2) / (sec_s + sec_v), -1.0, 1.0)
-    t = np.arccos(cos_t)
-    overlap = (t - np.sin(t) * cos_t) * (sec_s + sec_v) / np.pi
-    return overlap - sec_s - sec_v + 0.5 * (1.0 + cos_xi_p) * sec_s * sec_v
+def _radians(sza_deg, vza_deg, raa_deg):
+    return tuple(np.radians(np.asarray(a, dtype=np.float64)) for a in (sza_deg, vza_deg, raa_deg))
 
 
 def ross_thick(sza_deg, vza_deg, raa_deg) -> np.ndarray:
@@ -134,7 +168,7 @@ def ross_thick(sza_deg, vza_deg, raa_deg) -> np.ndarray:
     numpy.ndarray
         float32, K_vol (unitless); 0 at sza = vza = 0; symmetric in sza and vza.
     """
-    return _ross_thick(*_angles(sza_deg, vza_deg, raa_deg)).astype(np.float32)
+    return kernels_ref(*_radians(sza_deg, vza_deg, raa_deg))[0].astype(np.float32)
 
 
 def li_sparse_r(sza_deg, vza_deg, raa_deg) -> np.ndarray:
@@ -152,10 +186,17 @@ def li_sparse_r(sza_deg, vza_deg, raa_deg) -> np.ndarray:
     numpy.ndarray
         float32, K_geo (unitless, <= 0 in practice); 0 at sza = vza = 0; symmetric in sza and vza.
     """
-    return _li_sparse_r(*_angles(sza_deg, vza_deg, raa_deg)).astype(np.float32)
+    return kernels_ref(*_radians(sza_deg, vza_deg, raa_deg))[1].astype(np.float32)
 
 
-def _coefficients(band: str) -> tuple[float, float, float]:
+def brdf_coefficients(band: str) -> tuple[float, float, float]:
+    """(f_iso, f_geo, f_vol) of a band (``"B4"``, ``"B04"``, ``"B8A"``...).
+
+    Raises
+    ------
+    BandNotFoundError
+        If the band has no coefficients.
+    """
     name = normalize_band(band)
     try:
         return BRDF_COEFFICIENTS[name]
@@ -165,9 +206,9 @@ def _coefficients(band: str) -> tuple[float, float, float]:
 
 def model_reflectance(band: str, sza_deg, vza_deg, raa_deg) -> np.ndarray:
     """Model reflectance ``rho(sza, vza, raa) = f_iso + f_vol K_vol + f_geo K_geo`` of a band, float64 (0-1)."""
-    f_iso, f_geo, f_vol = _coefficients(band)
-    sza, vza, raa = _angles(sza_deg, vza_deg, raa_deg)
-    return f_iso + f_vol * _ross_thick(sza, vza, raa) + f_geo * _li_sparse_r(sza, vza, raa)
+    f_iso, f_geo, f_vol = brdf_coefficients(band)
+    k_vol, k_geo = kernels_ref(*_radians(sza_deg, vza_deg, raa_deg))
+    return f_iso + f_vol * k_vol + f_geo * k_geo
 
 
 def c_factor(band: str, sza_deg, vza_deg, raa_deg) -> np.ndarray:
@@ -195,37 +236,10 @@ def c_factor(band: str, sza_deg, vza_deg, raa_deg) -> np.ndarray:
     BandNotFoundError
         If the band has no coefficients.
     """
-    f_iso, f_geo, f_vol = _coefficients(band)
-    sza, vza, raa = _angles(sza_deg, vza_deg, raa_deg)
-    zero = np.zeros_like(vza)
-    nadir = f_iso + f_vol * _ross_thick(sza, zero, raa) + f_geo * _li_sparse_r(sza, zero, raa)
-    observed = f_iso + f_vol * _ross_thick(sza, vza, raa) + f_geo * _li_sparse_r(sza, vza, raa)
+    f_iso, f_geo, f_vol = brdf_coefficients(band)
+    sza, vza, raa = _radians(sza_deg, vza_deg, raa_deg)
+    nadir_vol, nadir_geo = kernels_ref(sza, np.zeros_like(vza), raa)
+    k_vol, k_geo = kernels_ref(sza, vza, raa)
     with np.errstate(invalid="ignore", divide="ignore"):
-        factor = nadir / observed
+        factor = (f_iso + f_vol * nadir_vol + f_geo * nadir_geo) / (f_iso + f_vol * k_vol + f_geo * k_geo)
     return np.where(np.isfinite(factor), factor, 1.0).astype(np.float32)
-
-
-def apply_c_factor(reflectance: np.ndarray, factor: np.ndarray, nodata: int = -10000) -> np.ndarray:
-    """Normalised reflectance ``round(reflectance * factor)`` (half away from zero), nodata kept.
-
-    Parameters
-    ----------
-    reflectance : numpy.ndarray
-        int16 (rows, cols), reflectance x 10000, ``nodata`` where missing.
-    factor : numpy.ndarray
-        float32 (rows, cols) or broadcastable, from :func:`c_factor`.
-    nodata : int
-        Nodata value of ``reflectance`` (-10000).
-
-    Returns
-    -------
-    numpy.ndarray
-        int16 (rows, cols), reflectance x 10000, clipped to the int16 range; a valid value never becomes ``nodata``
-        (it is moved one step up).
-    """
-    reflectance = np.asarray(reflectance)
-    scaled = reflectance.astype(np.float64) * np.asarray(factor, dtype=np.float64)
-    rounded = np.sign(scaled) * np.floor(np.abs(scaled) + 0.5)
-    rounded = np.clip(rounded, -32768, 32767).astype(np.int16)
-    rounded[rounded == nodata] = nodata + 1
-    return np.where(reflectance == nodata, np.int16(nodata), rounded)
