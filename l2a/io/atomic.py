@@ -26,10 +26,23 @@ __all__ = ["AtomicFolder", "atomic_write_bytes", "temporary_sibling", "fsync_tre
 logger = logging.getLogger(__name__)
 
 
+#: Longest file name most file systems accept (ext4, XFS, btrfs, tmpfs: 255 bytes).
+_NAME_MAX = 255
+
+
 def temporary_sibling(target: str | os.PathLike, suffix: str = ".tmp") -> Path:
-    """A unique hidden path beside ``target`` (``.NAME.<12 hex>.tmp``), on the same file system."""
+    """A unique hidden path beside ``target`` (``.NAME.<12 hex>.tmp``), on the same file system.
+
+    ``NAME`` is shortened (by whole characters, from its end) when needed so that the temporary name stays within
+    255 bytes: any name the file system accepts as a target has a temporary sibling it accepts too.
+    """
     target = Path(target)
-    return target.parent / f".{target.name}.{uuid.uuid4().hex[:12]}{suffix}"
+    tail = f".{uuid.uuid4().hex[:12]}{suffix}"
+    room = _NAME_MAX - 1 - len(os.fsencode(tail))
+    name = target.name
+    while len(os.fsencode(name)) > room:
+        name = name[:-1]
+    return target.parent / f".{name}{tail}"
 
 
 def _fsync_path(path: Path) -> None:

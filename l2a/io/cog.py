@@ -24,10 +24,12 @@ import numpy as np
 import rasterio
 import rasterio.shutil
 from affine import Affine
+from rasterio._err import CPLE_BaseError
 from rasterio.crs import CRS
+from rasterio.errors import RasterioIOError
 from rasterio.windows import Window
 
-from l2a.errors import InvalidParameterError
+from l2a.errors import InvalidParameterError, OutputError
 from l2a.io.atomic import publish
 from l2a.io.xmldoc import parse_xml
 
@@ -129,7 +131,12 @@ class CogWriter:
                        transform=transform, nodata=nodata, bigtiff="IF_SAFER", **_TEMP_COMPRESSION)
         if block:
             profile.update(tiled=True, blockxsize=block, blockysize=block)
-        self._ds = rasterio.open(self._tmp, "w", **profile)
+        try:
+            self._ds = rasterio.open(self._tmp, "w", **profile)
+        except (RasterioIOError, CPLE_BaseError) as exc:
+            # GDAL refuses paths the OS accepts (e.g. longer than its own buffers): an output error naming the file
+            _remove(self._tmp)
+            raise OutputError(f"cannot create the raster ({exc})", self.path) from exc
         if descriptions is not None:
             for i, d in enumerate(descriptions, start=1):
                 self._ds.set_band_description(i, d)
@@ -214,6 +221,9 @@ class CogWriter:
                                  num_threads=str(self.threads), bigtiff="IF_SAFER", **level)
             os.chmod(tmp_cog, 0o666 & ~_umask())  # mkstemp makes 0600 files; outputs are ordinary files
             publish(tmp_cog, self.path, overwrite=True)
+        except (RasterioIOError, CPLE_BaseError) as exc:
+            _remove(tmp_cog)
+            raise OutputError(f"cannot write the COG ({exc})", self.path) from exc
         except BaseException:
             _remove(tmp_cog)
             raise

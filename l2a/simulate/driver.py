@@ -473,6 +473,8 @@ def simulate(config: SimulationConfig, *, quiet: bool = True) -> SimulationResul
     logger.info("simulating %d products and %d monthly truths on %d worker(s)",
                 sum(isinstance(t, _ProductTask) for t in tasks), sum(isinstance(t, _MonthlyTask) for t in tasks),
                 config.workers)
+    # the folders this run creates (the output folder and missing parents): removed again if the run fails empty
+    created = [p for p in (run.out_dir, *run.out_dir.parents) if not p.exists()]
     try:
         run.out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -489,11 +491,26 @@ def simulate(config: SimulationConfig, *, quiet: bool = True) -> SimulationResul
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=NotGeoreferencedWarning)
             _execute(run, tasks, do, bar)
+    except BaseException:
+        # products and truth rasters are each written atomically: what is complete stays, empty folders go
+        _prune_empty_folders(run.out_dir, created)
+        raise
     finally:
         bar.close()
     result.products = [run.product_name(t.tile, t.acquisition) for t in tasks if isinstance(t, _ProductTask)]
     result.index = write_index(run.truth_root, run.index(tasks))
     return result
+
+
+def _prune_empty_folders(root: Path, created: list[Path]) -> None:
+    """Remove the empty folders below ``root``, deepest first, then those of ``created`` (``root`` and the parents
+    the run made, deepest first) that are empty."""
+    below = [Path(f) for f, _, _ in os.walk(root) if Path(f) != root]
+    for folder in sorted(below, key=lambda p: -len(p.parts)) + list(created):
+        try:
+            folder.rmdir()
+        except OSError:  # not empty, already gone, or not ours
+            pass
 
 
 def _execute(run: _Run, tasks: list, do, bar) -> None:

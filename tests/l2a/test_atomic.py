@@ -6,7 +6,7 @@ import stat
 import pytest
 
 from l2a.errors import ProductExistsError
-from l2a.io.atomic import AtomicFolder, atomic_write_bytes, publish
+from l2a.io.atomic import AtomicFolder, atomic_write_bytes, publish, temporary_sibling
 
 
 def _names(folder):
@@ -93,3 +93,14 @@ def test_output_below_a_regular_file_is_an_oserror_naming_the_path(tmp_path):
     with pytest.raises(OSError) as info:
         AtomicFolder(tmp_path / "file" / "P")
     assert str(tmp_path / "file") in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["p" * 255, "é" * 127, "short"])
+def test_temporary_sibling_of_any_valid_name_is_a_valid_name(tmp_path, name):
+    tmp = temporary_sibling(tmp_path / name)
+    assert tmp.parent == tmp_path and tmp.name.startswith(".") and tmp.name.endswith(".tmp")
+    assert len(os.fsencode(tmp.name)) <= 255
+    assert temporary_sibling(tmp_path / name) != tmp  # unique
+    atomic_write_bytes(tmp_path / name, b"x")  # the longest valid target can be written atomically
+    assert (tmp_path / name).read_bytes() == b"x"
+    assert [p.name for p in tmp_path.iterdir()] == [name]

@@ -155,3 +155,22 @@ def test_masked_rasters_keep_gdal_overviews(tmp_path):
     with rasterio.open(path) as ds:
         assert ds.overviews(1) and ds.mask_flag_enums[0] == [MaskFlags.per_dataset]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.tif"]
+
+
+def _too_long_for_gdal(tmp_path):
+    """A folder the OS accepts whose path is longer than GDAL's path buffers (about 4 KB in all)."""
+    folder = tmp_path
+    while len(str(folder)) < 3700:
+        folder = folder / ("d" * 200)
+    folder.mkdir(parents=True)
+    return folder
+
+
+def test_path_gdal_refuses_is_an_output_error_naming_it(tmp_path):
+    from l2a.errors import OutputError
+
+    folder = _too_long_for_gdal(tmp_path)
+    with pytest.raises(OutputError, match="cannot create the raster") as info:
+        CogWriter(folder / "x.tif", crs=CRS_UTM, transform=TRANSFORM, height=8, width=8, dtype="int16")
+    assert info.value.path == str(folder / "x.tif")
+    assert list(folder.iterdir()) == []  # no temporary left

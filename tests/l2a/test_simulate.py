@@ -548,3 +548,14 @@ def test_cli_runs(tmp_path, capsys):
     products = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("SENTINEL2"))
     assert len(products) == 2 and all("_L2A_T31TCJ_C_V1-0" in p for p in products)
     assert (tmp_path / "truth" / "index.json").exists()
+
+
+def test_output_path_gdal_refuses_is_one_line_and_leaves_nothing(tmp_path, capsys):
+    out = tmp_path / "new"
+    while len(str(out)) < 3700:
+        out = out / ("d" * 200)
+    code = run_cli(l2a_cli, "l2a", ["simulate", "--out", str(out), "--tiles", "T31TCJ", "--start", "2018-07-01",
+                                    "--end", "2018-07-05", "--size", "60", "-q", "--workers", "1"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "cannot create the raster" in err
+    assert list(tmp_path.iterdir()) == []  # the folders the run made are gone

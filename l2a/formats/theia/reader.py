@@ -51,6 +51,7 @@ from l2a.errors import (
 from l2a.formats.theia.bits import decode_clm, decode_mg2, decode_sat, to_uint8
 from l2a.formats.theia.mtd import TheiaMetadata, parse_mtd_all, read_mtd_all
 from l2a.formats.theia.names import TheiaFiles, classify_members, parse_product_name
+from l2a.formats.theia.values import AOT_QUANTIFICATION
 from l2a.formats.theia.rasters import (
     OTHER_GROUP,
     BandSource,
@@ -247,7 +248,7 @@ class TheiaL2A(L2AProduct):
         win = self._check_window(res, window)
         if not self._atb:
             raise MissingFileError("product has no ATB (aerosol) raster", self.path)
-        q = float(self.aot_quantification or 200.0)
+        q = float(self.aot_quantification or AOT_QUANTIFICATION)
         if res in self._atb:
             dn = self._read(self._atb[res], win, 2).astype(np.float64)
             aot = np.where(dn == self._aot_nodata, np.nan, dn / q)
@@ -299,8 +300,8 @@ class TheiaL2A(L2AProduct):
             raster = self._atb.get(OTHER_GROUP[res])
         if raster is None:
             return None
-        return RasterSource(raster.gdal_path, 2, raster.res, float(self.aot_quantification or 200.0), 0.0,
-                            self._aot_nodata)
+        quantification = float(self.aot_quantification or AOT_QUANTIFICATION)
+        return RasterSource(raster.gdal_path, 2, raster.res, quantification, 0.0, self._aot_nodata)
 
 
 # --- pixel helpers ---------------------------------------------------------------------------------------------
@@ -441,7 +442,7 @@ def open_theia(path: str | os.PathLike, *, zip_index: ZipIndex | None = None, ro
                                                        files.file_id], p)
     _warn_missing(p, files, mtd, masks, atb)
     md = mtd or TheiaMetadata()
-    aot_q = md.aot_quantification or (200.0 if atb else None)
+    aot_q = md.aot_quantification or (float(AOT_QUANTIFICATION) if atb else None)
     return TheiaL2A(p, reflectance=kind, bands=bands, masks=masks, atb=atb, metadata=mtd,
                     aot_nodata=md.aot_nodata if md.aot_nodata is not None else 0.0,
                     platform=platform, tile=tile, datetime=when, crs=crs, grids=grids, angles=md.angles,
