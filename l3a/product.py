@@ -15,7 +15,8 @@ Layout (Theia L3A compatible, plus NOB, IPP and STAC; SPEC section 3)::
 
 :class:`~l3a.writer.L3AWriter` writes this layout (its documents are built by :mod:`l3a.documents`);
 :func:`open_l3a` reads it, and Theia's own L3A products (whose WGT is 0 for snow and water: a valid pixel of minimal
-weight, never nodata).
+weight, never nodata). Every raster is checked against :data:`RASTER_KINDS` when the product is opened: a file of
+another data type or band count is refused at once, naming it (:class:`~l2a.errors.RasterKindError`).
 """
 
 from __future__ import annotations
@@ -32,30 +33,34 @@ import numpy as np
 from rasterio.crs import CRS
 from rasterio.windows import Window
 
+from l2a.constants import REFLECTANCE_NODATA
 from l2a.errors import BandNotFoundError, MissingFileError, NotAProductError, SyntheoError
 from l2a.grid import Grid
-from l2a.io.raster import open_raster, read_raster
+from l2a.io.raster import check_raster_kind, open_raster, read_raster
 from l2a.io.xmldoc import find_text, parse_xml
 from l2a.product import check_resolution
 from l2a.sensors import L2A_BANDS, band_resolution
 
 from .errors import L3AError
-from .flags import DTS_NODATA, FLG_CODES, WGT_NODATA
+from .flags import DTS_NODATA, WGT_NODATA
 
-__all__ = ["L3AMetadata", "L3AProduct", "open_l3a", "l3a_product_name", "FLG", "MASK_KINDS",
+__all__ = ["L3AMetadata", "L3AProduct", "open_l3a", "l3a_product_name", "RASTER_KINDS", "MASK_KINDS",
            "DEFAULT_DEFLATE_LEVELS", "deflate_level_of", "is_l3a_folder"]
 
 logger = logging.getLogger(__name__)
 
-#: FLG codes by name: :data:`l3a.flags.FLG_CODES`, under the name older code imports from here.
-FLG = FLG_CODES
-#: Per-resolution mask rasters of an L3A product: dtype, nodata, overview resampling.
-MASK_KINDS = {
+#: Every raster of an L3A product, by kind: data type, nodata, overview resampling; each holds one band. The one
+#: table of what the files are: :class:`~l3a.writer.L3AWriter` creates them so, :class:`L3AProduct` refuses a file
+#: of another data type or band count when the product is opened.
+RASTER_KINDS = {
+    "FRC": ("int16", REFLECTANCE_NODATA, "average"),
     "WGT": ("int16", WGT_NODATA, "average"),
     "DTS": ("int16", DTS_NODATA, "nearest"),
     "FLG": ("uint8", None, "nearest"),
     "NOB": ("uint8", None, "nearest"),
 }
+#: The per-resolution mask rasters (every kind of :data:`RASTER_KINDS` but the FRC reflectance), in writing order.
+MASK_KINDS = {kind: spec for kind, spec in RASTER_KINDS.items() if kind != "FRC"}
 #: DEFLATE level of each raster kind when none is asked for (``scripts/bench_deflate.py`` compares levels). On the
 #: noisy 16-bit rasters, reflectance (FRC) and weights (WGT), libdeflate's level 1 is the better choice: FRC files
 #: 1-3 % smaller than at GDAL's default level 6 in about half the DEFLATE time (simulated composites, real Sentinel-2
@@ -183,14 +188,16 @@ class L3AProduct:
         self.bands = tuple(b for b in L2A_BANDS if b in self._frc)
         self.grids: dict[str, Grid] = {}
         self.crs: CRS | None = None
+        frc_dtype = RASTER_KINDS["FRC"][0]
         for band in self.bands:
             res = band_resolution(band)
-            with open_raster(self._frc[band], "FRC raster") as ds:
+            with open_raster(self._frc[band], f"FRC {band} raster", dtypes=(frc_dtype,), count=1) as ds:
                 grid = Grid(ds.transform, ds.height, ds.width)
                 self.crs = self.crs or ds.crs
                 if res in self.grids and not self.grids[res].same_as(grid):
                     raise SyntheoError(f"FRC {band} is not on the {res} grid of the other bands", self._frc[band])
                 self.grids.setdefault(res, grid)
+        self._check_masks()
         mtd = self.path / f"{self.name}_MTD_ALL.xml"
         self.metadata_path = mtd if mtd.exists() else None
         if self.metadata_path is not None:
@@ -201,6 +208,14 @@ class L3AProduct:
                     self.central_date = dt.date.fromisoformat(d[:10])
                 except ValueError:
                     raise L3AError(f"bad synthesis date {d!r} in metadata", mtd) from None
+
+    def _check_masks(self) -> None:
+        """Refuse a MASKS raster that is present but not of its kind (:data:`MASK_KINDS`). Absent masks are allowed
+        here (Theia's products have no NOB); reading one raises :class:`MissingFileError`."""
+        for res in self.grids:
+            for kind, (dtype, _, _) in MASK_KINDS.items():
+                if self.has_mask(kind, res):
+                    check_raster_kind(self.mask_path(kind, res), (dtype,), 1, f"{kind} mask")
 
     def mask_path(self, kind: str, res: str) -> Path:
         """Path of a MASKS raster (WGT, DTS, FLG, NOB) at a resolution."""
@@ -239,14 +254,16 @@ class L3AProduct:
 
 
 def open_l3a(path: str | os.PathLike) -> L3AProduct:
-    """Open an L3A product folder (this toolkit's or Theia's)."""
+    """Open an L3A product folder (this toolkit's or Theia's).
+
+    Raises
+    ------
+    NotAProductError
+        Not a folder, not an L3A product name, or no FRC raster.
+    RasterKindError
+        An FRC or MASKS raster of another data type or band count than :data:`RASTER_KINDS` says, or a folder where
+        it should be a file (one line naming it).
+    CorruptRasterError
+        An FRC or MASKS raster GDAL cannot open.
+    """
     return L3AProduct(path)
-
-
-def __getattr__(name: str):
-    # the writer moved to l3a.writer; ``from l3a.product import L3AWriter`` keeps working without an import circle
-    if name == "L3AWriter":
-        from .writer import L3AWriter
-
-        return L3AWriter
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -40,6 +40,7 @@ from rasterio.windows import Window
 
 from l2a.constants import REFLECTANCE_NODATA
 from l2a.errors import InvalidParameterError, MetadataError, MissingFileError
+from l2a.io.jsondoc import read_json
 from l2a.io.xmldoc import parse_xml
 from l2a.sensors import band_resolution
 from l2a.simulate.landscape import CLASS_LAND, CLASS_SNOW, CLASS_WATER
@@ -122,32 +123,112 @@ def _synthesis_record(product: L3AProduct) -> tuple[CompositeParams, list[str]]:
     return CompositeParams.from_dict(values), used
 
 
-def _truth_acquisitions(truth_dir: Path, product: L3AProduct, params: CompositeParams,
-                        used: Sequence[str]) -> tuple[dict, list[_Acquisition], dict]:
+def _read_truth_index(truth_dir: Path) -> tuple[Path, dict]:
+    """The simulator's ``index.json`` in ``truth_dir``, read within :mod:`l2a.io.jsondoc`'s limits (size, depth)."""
     index_path = truth_dir / "index.json"
     if not index_path.exists():
         raise MissingFileError("truth index.json not found (a folder written by `l2a simulate`, or its truth/)",
                                index_path)
-    index = json.loads(index_path.read_text(encoding="utf-8"))
-    tile = index.get("tiles", {}).get(product.tile)
+    index = read_json(index_path, "truth index")
+    if not isinstance(index, dict):
+        raise MetadataError(f"truth index is {_json_type(index)}, expected an object", index_path)
+    return index_path, index
+
+
+# JSON type names for messages, by the Python type json.loads gives
+_JSON_TYPES = {dict: "an object", list: "an array", str: "a string", int: "an integer", float: "a number",
+               bool: "a boolean", type(None): "null"}
+
+
+def _json_type(value) -> str:
+    return _JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def _get(obj: dict, key: str, kind: type, where: str, source: Path, default=None):
+    """``obj[key]`` checked to be a JSON value of ``kind`` (``dict``, ``list``, ``str`` or ``int``); ``default`` when
+    absent and a default is given. ``where`` is the place of ``obj`` in the document (``tiles.T31TCJ``; ``""`` for
+    the top level).
+
+    Raises
+    ------
+    MetadataError
+        One line naming ``source`` and where in the document the value is missing or of another type.
+    """
+    if key not in obj:
+        if default is not None:
+            return default
+        raise MetadataError(f"truth index: {where or 'the document'} has no {key!r}", source)
+    value = obj[key]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        at = f"{where}.{key}" if where else key
+        raise MetadataError(f"truth index: {at} is {_json_type(value)}, expected {_JSON_TYPES[kind]}", source)
+    return value
+
+
+def _files(entry: dict, required: Sequence[str], truth_dir: Path, where: str, source: Path) -> dict[str, Path]:
+    """The ``files`` of an acquisition or a month: name -> path under ``truth_dir``, with the ``required`` names."""
+    files = _get(entry, "files", dict, where, source)
+    for name, value in files.items():
+        if not isinstance(value, str):
+            raise MetadataError(f"truth index: {where}.files.{name} is {_json_type(value)}, expected a string",
+                                source)
+    for name in required:
+        if name not in files:
+            raise MetadataError(f"truth index: {where}.files has no {name!r}", source)
+    return {k: truth_dir / v for k, v in files.items()}
+
+
+def _truth_acquisitions(truth_dir: Path, index_path: Path, index: dict, product: L3AProduct, params: CompositeParams,
+                        used: Sequence[str]) -> tuple[list[_Acquisition], dict]:
+    """The used acquisitions (in date order) and the monthly truth files of the product's tile and central date,
+    from the truth index; every value read is checked for its JSON type (:class:`MetadataError` naming the file)."""
+    tile = _get(index, "tiles", dict, "", index_path, default={}).get(product.tile)
     if tile is None:
         raise MetadataError(f"the truth has no tile {product.tile}", index_path)
-    by_product = {a["product"]: a for a in tile["acquisitions"]}
+    where = f"tiles.{product.tile}"
+    if not isinstance(tile, dict):
+        raise MetadataError(f"truth index: {where} is {_json_type(tile)}, expected an object", index_path)
+    entries = _get(tile, "acquisitions", list, where, index_path)
+    by_product = {}
+    for k, a in enumerate(entries):
+        if not isinstance(a, dict):
+            raise MetadataError(f"truth index: {where}.acquisitions[{k}] is {_json_type(a)}, expected an object",
+                                index_path)
+        by_product[_get(a, "product", str, f"{where}.acquisitions[{k}]", index_path)] = (k, a)
     missing = [p for p in used if p not in by_product]
     if missing:
         raise MetadataError(f"input {missing[0]} of the synthesis is not in this truth", index_path)
+    required = [f"{kind}_{res}" for res in product.grids for kind in ("MASKS", "REFL")]
+    dated = []
+    for pid in used:
+        k, a = by_product[pid]
+        at = f"{where}.acquisitions[{k}]"
+        text = _get(a, "datetime", str, at, index_path)
+        try:
+            when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise MetadataError(f"truth index: {at}.datetime {text[:40]!r} is not an ISO date and time",
+                                index_path) from None
+        dated.append((text, pid, when, _get(a, "relative_orbit", int, at, index_path),
+                      _files(a, required, truth_dir, at, index_path)))
     acquisitions = []
-    for pid in sorted(used, key=lambda p: (by_product[p]["datetime"], p)):
-        a = by_product[pid]
-        when = dt.datetime.fromisoformat(a["datetime"].replace("Z", "+00:00"))
+    for _, pid, when, orbit, files in sorted(dated, key=lambda d: (d[0], d[1])):
         offset = date_offset_days(when, product.central_date)
-        acquisitions.append(_Acquisition(pid, when, int(a["relative_orbit"]),
-                                         {k: truth_dir / v for k, v in a["files"].items()},
-                                         date_weight(offset, params)))
-    month = [m for m in tile.get("monthly", []) if m["central_date"] == f"{product.central_date:%Y-%m-%d}"]
-    if not month:
+        acquisitions.append(_Acquisition(pid, when, orbit, files, date_weight(offset, params)))
+    central = f"{product.central_date:%Y-%m-%d}"
+    month = None
+    for k, m in enumerate(_get(tile, "monthly", list, where, index_path, default=[])):
+        if not isinstance(m, dict):
+            raise MetadataError(f"truth index: {where}.monthly[{k}] is {_json_type(m)}, expected an object",
+                                index_path)
+        if _get(m, "central_date", str, f"{where}.monthly[{k}]", index_path) == central:
+            month = (k, m)
+            break
+    if month is None:
         raise MetadataError(f"the truth has no monthly reflectance for {product.central_date}", index_path)
-    return index, acquisitions, {k: truth_dir / v for k, v in month[0]["files"].items()}
+    k, m = month
+    return acquisitions, _files(m, [f"REFL_{res}" for res in product.grids], truth_dir, f"{where}.monthly[{k}]",
+                                index_path)
 
 
 def _read(path: Path, window: Window, indexes=None) -> np.ndarray:
@@ -378,13 +459,23 @@ def validate_synthesis(l3a_path, truth_dir, params: ValidationParams = Validatio
         reflectance units), ``flags`` (pixels, agreement fraction, disagreements ``"expected->got"`` counts),
         ``always_cloudy`` (pixels, their FLG counts), ``seams`` (band -> edge_pairs, edge_step, inner_step, ratio);
         ``summary``: the worst figures over bands and resolutions and whether each meets :data:`TARGETS`.
+
+    Raises
+    ------
+    MissingFileError
+        No ``index.json`` in ``truth_dir`` (nor in its ``truth/``), or no IPP_ALL.xml in the product.
+    MetadataError
+        A truth index beyond :mod:`l2a.io.jsondoc`'s limits (size, nesting), not JSON, lacking a value the
+        comparison needs or holding one of another JSON type, or a truth of another simulation; one line naming
+        the file (and the place in the document).
     """
     truth_dir = Path(truth_dir)
     if (truth_dir / "truth" / "index.json").exists():
         truth_dir = truth_dir / "truth"
     product = open_l3a(l3a_path)
+    index_path, index = _read_truth_index(truth_dir)
     synthesis, used = _synthesis_record(product)
-    _, acquisitions, monthly = _truth_acquisitions(truth_dir, product, synthesis, used)
+    acquisitions, monthly = _truth_acquisitions(truth_dir, index_path, index, product, synthesis, used)
     result: dict[str, Any] = {
         "product": product.name, "tile": product.tile, "central_date": f"{product.central_date:%Y-%m-%d}",
         "profile": synthesis.profile, "dates": len(acquisitions), "validation": dataclasses.asdict(params),

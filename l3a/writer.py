@@ -28,7 +28,7 @@ from l2a.sensors import band_resolution
 from .documents import ipp_all, mtd_all, stac_item, write_xml
 from .errors import L3AError
 from .flags import FLG_CODES, FLG_NODATA
-from .product import MASK_KINDS, L3AMetadata, deflate_level_of
+from .product import MASK_KINDS, RASTER_KINDS, L3AMetadata, deflate_level_of
 
 __all__ = ["L3AWriter"]
 
@@ -85,12 +85,13 @@ class L3AWriter:
         try:
             (self._tmp / "MASKS").mkdir()
             (self._tmp / "DATA").mkdir()
+            frc_dtype, frc_nodata, frc_resampling = RASTER_KINDS["FRC"]
             for band in meta.bands:
                 g = meta.grids[band_resolution(band)]
                 self._writers[band] = CogWriter(
                     self._tmp / f"{meta.name}_FRC_{band}.tif", crs=meta.crs, transform=g.transform,
-                    height=g.height, width=g.width, dtype="int16", nodata=REFLECTANCE_NODATA, descriptions=[band],
-                    scale=1.0 / REFLECTANCE_QUANTIFICATION,
+                    height=g.height, width=g.width, dtype=frc_dtype, nodata=frc_nodata, descriptions=[band],
+                    scale=1.0 / REFLECTANCE_QUANTIFICATION, resampling=frc_resampling,
                     threads=threads, tags={"BAND": band, "PRODUCT": meta.name},
                     deflate_level=deflate_level_of("FRC", deflate_level))
                 self._res_of[band] = band_resolution(band)
@@ -112,7 +113,8 @@ class L3AWriter:
         return self._writers[key]
 
     def write_frc(self, band: str, data: np.ndarray, window: Window | None = None) -> None:
-        """Write a block of the reflectance composite: int16 (rows, cols) x10000, nodata -10000."""
+        """Write a block of the reflectance composite: int16 (rows, cols) x10000, nodata -10000
+        (:data:`~l3a.product.RASTER_KINDS`)."""
         self._writer(band).write(data, window)
 
     def write_mask(self, kind: str, res: str, data: np.ndarray, window: Window | None = None) -> None:

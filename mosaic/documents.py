@@ -1,10 +1,10 @@
 """JSON documents of the mosaic commands: read within sane limits, written atomically.
 
 What ``mosaic`` reads as JSON comes from users or from earlier runs (a GeoJSON cutline, a pyramid's
-``metadata.json``), so it may be hostile. Python's JSON parser and every walk over a document recurse once per
-nesting level: 100000 nested arrays would end in a ``RecursionError`` traceback. A document larger than
-``max_bytes`` is refused before it is read, and one nested deeper than :data:`MAX_DEPTH` levels is refused before
-anything walks it; either way the error is one line naming the file.
+``metadata.json``), so it may be hostile. A document larger than ``max_bytes`` is refused before it is read; the
+text is then parsed by :func:`l2a.io.jsondoc.parse_json`, which refuses a document nested deeper than
+:data:`~l2a.io.jsondoc.MAX_DEPTH` levels before anything walks it (Python's parser and every walk over a document
+recurse once per nesting level). Either way the error is one line naming the file.
 
 Documents are written as ``json.dumps(doc, indent=1)`` under a temporary name, then renamed into place, so a reader
 never sees half a document.
@@ -17,36 +17,16 @@ import os
 from pathlib import Path
 
 from l2a.io.atomic import atomic_write_bytes
+from l2a.io.jsondoc import MAX_DEPTH, json_depth, parse_json
 
 from .errors import MosaicFormatError
 
 __all__ = ["read_json", "write_json", "json_depth", "MAX_DEPTH"]
 
-#: Deepest nesting of arrays and objects accepted. GeoJSON needs about 10 levels (a FeatureCollection's feature's
-#: MultiPolygon's ring's position), a pyramid's metadata 3.
-MAX_DEPTH = 64
-#: Default size limit of a document, bytes (metadata documents are a few kB).
+#: Default size limit of a document, bytes (metadata documents are a few kB). GeoJSON needs about 10 levels of
+#: nesting (a FeatureCollection's feature's MultiPolygon's ring's position), a pyramid's metadata 3: well within
+#: :data:`MAX_DEPTH` (:mod:`l2a.io.jsondoc`'s, re-exported here with its :func:`json_depth`).
 _MAX_BYTES = 16 * 2**20
-
-
-def json_depth(doc, limit: int = MAX_DEPTH) -> int:
-    """Nesting depth of a parsed JSON value (a scalar is 0, ``[]`` is 1), without recursion; stops counting once
-    ``limit`` is exceeded (returns ``limit + 1``)."""
-    deepest = 0
-    stack = [(doc, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if isinstance(value, dict):
-            children = value.values()
-        elif isinstance(value, list):
-            children = value
-        else:
-            continue
-        deepest = max(deepest, depth)
-        if deepest > limit:
-            return limit + 1
-        stack.extend((child, depth + 1) for child in children)
-    return deepest
 
 
 def read_json(path: str | os.PathLike, what: str, *, error: type = MosaicFormatError, max_bytes: int = _MAX_BYTES):
@@ -81,15 +61,7 @@ def read_json(path: str | os.PathLike, what: str, *, error: type = MosaicFormatE
         raise error(f"{what} is not UTF-8 text", p) from None
     if text is None:
         raise error(f"{what} is {size} bytes, larger than the {max_bytes} accepted", p)
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise error(f"{what} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})", p) from None
-    except RecursionError:  # the parser recursed once per level: far deeper than MAX_DEPTH
-        raise error(f"{what} is nested deeper than {MAX_DEPTH} levels", p) from None
-    if json_depth(doc) > MAX_DEPTH:
-        raise error(f"{what} is nested deeper than {MAX_DEPTH} levels", p)
-    return doc
+    return parse_json(text, what, p, error=error)
 
 
 def write_json(path: str | os.PathLike, doc: dict) -> None:

@@ -1,20 +1,23 @@
 """L3AWriter: rasters finished in the background, per resolution, what a failure there leaves, and the overwrite
-policy."""
+policy; the reader's check of every raster's kind (RASTER_KINDS) when a product is opened."""
 
 import datetime as dt
 import hashlib
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+import rasterio
 from affine import Affine
 from rasterio.crs import CRS
 from rasterio.windows import Window
 
 import l2a.io.cog
+from l2a.cli_options import run_cli
 from l2a.grid import Grid
-from l2a.errors import ProductExistsError
-from l3a.product import L3AMetadata, open_l3a
+from l2a.errors import ProductExistsError, RasterKindError
+from l3a.product import MASK_KINDS, RASTER_KINDS, L3AMetadata, open_l3a
 from l3a.writer import L3AWriter
 
 BANDS = ("B2", "B3", "B4", "B8", "B11")
@@ -27,9 +30,9 @@ def _meta(size: int = 640) -> L3AMetadata:
                        crs=CRS.from_epsg(32631), grids=grids, bands=BANDS, platforms=("SENTINEL2A",))
 
 
-def _write(out_dir: Path, finish_early: bool) -> Path:
+def _write(out_dir: Path, finish_early: bool, size: int = 640) -> Path:
     """Write a product block by block (R1 then R2, 2 blocks each), optionally finishing each group early."""
-    meta = _meta()
+    meta = _meta(size)
     rng = np.random.default_rng(3)
     with L3AWriter(out_dir, meta, threads=1) as writer:
         for res, grid in meta.grids.items():
@@ -146,7 +149,87 @@ def test_existing_product_is_kept_unless_overwrite(tmp_path, monkeypatch):
     assert open_l3a(first).read_frc("B2")[0, 0] == 7
 
 
-def test_product_module_still_exports_the_writer():
-    import l3a.product
+# --- rasters of the wrong kind ----------------------------------------------------------------------------------
+def test_writer_writes_every_raster_as_raster_kinds_says(tmp_path):
+    """The writer and the reader's check share one table: what is written passes the check it describes."""
+    product = _write(tmp_path, finish_early=False, size=64)
+    seen = set()
+    for path in product.rglob("*.tif"):
+        kind = path.stem.split("_")[-2] if "MASKS" in path.parts else "FRC"
+        seen.add(kind)
+        dtype, nodata, _ = RASTER_KINDS[kind]
+        with rasterio.open(path) as ds:
+            assert (ds.count, ds.dtypes[0], ds.nodata) == (1, dtype, nodata), path.name
+    assert seen == set(RASTER_KINDS) and set(MASK_KINDS) == set(RASTER_KINDS) - {"FRC"}
 
-    assert l3a.product.L3AWriter is L3AWriter
+
+@pytest.fixture(scope="module")
+def small_l3a(tmp_path_factory) -> Path:
+    return _write(tmp_path_factory.mktemp("small-l3a"), finish_early=False, size=64)
+
+
+def _rewrite(path: Path, dtype, count: int = 1) -> None:
+    """Replace a raster by one of another data type or band count on the same grid."""
+    with rasterio.open(path) as ds:
+        profile = dict(crs=ds.crs, transform=ds.transform, height=ds.height, width=ds.width)
+    path.unlink()
+    with rasterio.open(path, "w", driver="GTiff", count=count, dtype=dtype, **profile) as ds:
+        ds.write(np.ones((count, profile["height"], profile["width"]), dtype))
+
+
+def _to_folder(path: Path) -> None:
+    path.unlink()
+    path.mkdir()
+
+
+def _run(prog: str, args, capsys) -> tuple[int, str]:
+    if prog == "l3a":
+        from l3a.cli import cli as group
+    else:
+        from mosaic.cli import cli as group
+    capsys.readouterr()
+    code = run_cli(group, prog, [str(a) for a in args])
+    return code, capsys.readouterr().err
+
+
+WRONG_KINDS = [
+    ("*_FRC_B4.tif", lambda f: _rewrite(f, np.float32), "FRC B4 raster is stored as float32, expected int16"),
+    ("*_FRC_B2.tif", lambda f: _rewrite(f, np.uint16), "FRC B2 raster is stored as uint16, expected int16"),
+    ("*_FRC_B11.tif", lambda f: _rewrite(f, np.int16, 2), "FRC B11 raster has 2 band(s), expected 1"),
+    ("MASKS/*_WGT_R1.tif", lambda f: _rewrite(f, np.uint8), "WGT mask is stored as uint8, expected int16"),
+    ("MASKS/*_DTS_R2.tif", lambda f: _rewrite(f, np.complex64), "DTS mask is stored as complex64, expected int16"),
+    ("MASKS/*_FLG_R1.tif", lambda f: _rewrite(f, np.int16), "FLG mask is stored as int16, expected uint8"),
+    ("MASKS/*_FLG_R2.tif", lambda f: _rewrite(f, np.uint8, 2), "FLG mask has 2 band(s), expected 1"),
+    ("MASKS/*_NOB_R1.tif", lambda f: _rewrite(f, np.uint8, 3), "NOB mask has 3 band(s), expected 1"),
+    ("MASKS/*_WGT_R2.tif", _to_folder, "WGT mask is a folder"),
+]
+
+
+def test_intact_product_passes_info_and_mosaic_build(small_l3a, tmp_path, capsys):
+    """The control of the refusals below: the product they damage is read by both commands."""
+    code, err = _run("l3a", ["info", small_l3a], capsys)
+    assert code == 0, err
+    code, err = _run("mosaic", ["-q", "build", small_l3a, "--crs", "EPSG:32631", "--res", "100", "--out",
+                                tmp_path / "m"], capsys)
+    assert code == 0 and (tmp_path / "m" / "mosaic.tif").exists(), err
+
+
+@pytest.mark.parametrize("pattern, damage, words", WRONG_KINDS)
+def test_raster_of_the_wrong_kind_is_refused_at_open(small_l3a, tmp_path, capsys, pattern, damage, words):
+    product = tmp_path / small_l3a.name
+    shutil.copytree(small_l3a, product)
+    found = sorted(product.glob(pattern))
+    assert len(found) == 1, found
+    target = found[0]
+    damage(target)
+    with pytest.raises(RasterKindError, match=target.name):
+        open_l3a(product)
+    for prog, args in (("l3a", ["info", product]),
+                       ("mosaic", ["-q", "build", product, "--crs", "EPSG:32631", "--res", "100", "--out",
+                                   tmp_path / "out"])):
+        before = sorted(p.name for p in tmp_path.iterdir())
+        code, err = _run(prog, args, capsys)
+        assert code == 2, err
+        assert err.count("\n") == 1 and "Traceback" not in err, err
+        assert err.startswith(f"{prog}: error: {target}: {words}"), err
+        assert sorted(p.name for p in tmp_path.iterdir()) == before  # no output, not even an empty folder

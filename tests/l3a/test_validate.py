@@ -135,3 +135,61 @@ def test_validation_params_are_checked():
         ValidationParams(seam_inner_m=(3000.0, 1000.0))
     with pytest.raises(InvalidParameterError):
         ValidationParams(block_rows=7)
+
+
+def _every_acquisition(change):
+    def damage(index):
+        for a in index["tiles"]["T31TCJ"]["acquisitions"]:
+            change(a)
+    return damage
+
+
+BAD_INDEXES = {
+    "no tiles": (lambda index: index.pop("tiles"), None, "the truth has no tile T31TCJ"),
+    "tiles an array": (lambda index: index.update(tiles=[]), None, "tiles is an array, expected an object"),
+    "tile a string": (lambda index: index["tiles"].update(T31TCJ="x"), None, "tiles.T31TCJ is a string"),
+    "no acquisitions": (lambda index: index["tiles"]["T31TCJ"].pop("acquisitions"), None,
+                        "tiles.T31TCJ has no 'acquisitions'"),
+    "acquisition null": (lambda index: index["tiles"]["T31TCJ"]["acquisitions"].append(None), None,
+                         "is null, expected an object"),
+    "product null": (_every_acquisition(lambda a: a.update(product=None)), None,
+                     "acquisitions[0].product is null, expected a string"),
+    "orbit a string": (_every_acquisition(lambda a: a.update(relative_orbit="51")), None,
+                       "relative_orbit is a string, expected an integer"),
+    "orbit a boolean": (_every_acquisition(lambda a: a.update(relative_orbit=True)), None,
+                        "relative_orbit is a boolean, expected an integer"),
+    "datetime not ISO": (_every_acquisition(lambda a: a.update(datetime="yesterday")), None,
+                         "'yesterday' is not an ISO date and time"),
+    "datetime a number": (_every_acquisition(lambda a: a.update(datetime=2018)), None,
+                          "datetime is an integer, expected a string"),
+    "files an array": (_every_acquisition(lambda a: a.update(files=[])), None, "files is an array"),
+    "file a number": (_every_acquisition(lambda a: a["files"].update(REFL_R1=1.5)), None,
+                      "files.REFL_R1 is a number, expected a string"),
+    "file missing": (_every_acquisition(lambda a: a["files"].pop("MASKS_R2")), None, "files has no 'MASKS_R2'"),
+    "monthly an object": (lambda index: index["tiles"]["T31TCJ"].update(monthly={}), None,
+                          "tiles.T31TCJ.monthly is an object, expected an array"),
+    "month a number": (lambda index: index["tiles"]["T31TCJ"]["monthly"].insert(0, 7), None,
+                       "tiles.T31TCJ.monthly[0] is an integer, expected an object"),
+    "monthly file missing": (lambda index: [m["files"].pop("REFL_R2") for m in index["tiles"]["T31TCJ"]["monthly"]],
+                             None, "files has no 'REFL_R2'"),
+    "document an array": (None, "[1, 2]", "truth index is an array, expected an object"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INDEXES))
+def test_malformed_truth_index_is_refused_in_one_line(july, july_l3a, tmp_path, capsys, case):
+    """Missing keys and values of the wrong JSON type in the truth index: one line naming the file and the place,
+    exit 2 (never a KeyError or TypeError traceback)."""
+    damage, text, words = BAD_INDEXES[case]
+    truth = tmp_path / "truth"
+    truth.mkdir()
+    if text is None:
+        index = json.loads((july / "truth" / "index.json").read_text())
+        damage(index)
+        text = json.dumps(index)
+    (truth / "index.json").write_text(text)
+    with pytest.raises(SystemExit) as exc:
+        l3a_main(["validate", str(july_l3a), "--truth", str(truth)])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith(f"l3a: error: {truth / 'index.json'}: ") and words in err, err

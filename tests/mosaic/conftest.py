@@ -18,14 +18,12 @@ def _load(name: str, filename: str):
     return sys.modules[name]
 
 
-def _load_synthetic():
-    return _load("mosaic_tests_synthetic", "synthetic.py")
-
-
 @pytest.fixture(scope="session")
 def synthetic():
-    """The synthetic-country builder module (tests/mosaic/synthetic.py)."""
-    return _load_synthetic()
+    """The synthetic-country builder module (:mod:`l3a.synthetic`)."""
+    from l3a import synthetic
+
+    return synthetic
 
 
 @pytest.fixture(scope="session")
