@@ -115,8 +115,10 @@ def _synthesis_record(product: L3AProduct) -> tuple[CompositeParams, list[str]]:
         name, text = el.get("name"), (el.text or "")
         try:
             values[name] = json.loads(text)
-        except ValueError:
+        except ValueError:  # a plain string parameter
             values[name] = text
+        except RecursionError:
+            raise MetadataError(f"IPP_ALL.xml: parameter {name!r} is nested too deeply", path) from None
     used = [el.get("product_id") for el in root.iter("INPUT") if el.get("used", "True") == "True"]
     if not used or None in used:
         raise MetadataError("IPP_ALL.xml lists no used input product", path)

@@ -193,3 +193,17 @@ def test_malformed_truth_index_is_refused_in_one_line(july, july_l3a, tmp_path, 
     err = capsys.readouterr().err
     assert exc.value.code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
     assert err.startswith(f"l3a: error: {truth / 'index.json'}: ") and words in err, err
+
+
+def test_deeply_nested_parameter_in_ipp_is_one_line(july, july_l3a, tmp_path, capsys):
+    product = shutil.copytree(july_l3a, tmp_path / july_l3a.name)
+    ipp = product / "DATA" / f"{product.name}_IPP_ALL.xml"
+    text = ipp.read_text()
+    start = text.index('<PARAMETER name="')
+    end = text.index("</PARAMETER>", start)
+    head = text[:text.index(">", start) + 1]
+    ipp.write_text(head + "[" * 100000 + "]" * 100000 + text[end:])
+    with pytest.raises(SystemExit) as exc:
+        l3a_main(["validate", str(product), "--truth", str(july / "truth")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exc.value.code == 2 and len(err) == 1 and "nested too deeply" in err[0] and "IPP_ALL.xml" in err[0]
