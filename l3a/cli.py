@@ -12,7 +12,7 @@ from l2a.cli_options import ProgressContext, common_options, indent_option, run_
 from l2a.errors import InvalidParameterError
 
 from .dates import month_central_date
-from .params import PROFILES
+from .params import PROFILES, SUN_GEOMETRIES, cloud_bits_from_text
 
 PROG = "l3a"
 
@@ -44,6 +44,15 @@ def _parse_date(_ctx, _param, value):
         raise click.BadParameter(f"{value!r} is not a date as YYYY-MM-DD") from None
 
 
+def _parse_cloud_bits(_ctx, _param, value):
+    if value is None:
+        return None
+    try:
+        return cloud_bits_from_text(value)
+    except InvalidParameterError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 def _parse_bands(_ctx, _param, value):
     if value is None or value.strip().lower() == "all":
         return None
@@ -60,6 +69,12 @@ def _parse_bands(_ctx, _param, value):
 @click.option("--profile", type=click.Choice(list(PROFILES)), default="default", show_default=True,
               help="Parameter profile: the toolkit's, or CNES WASP 1.x choices.")
 @click.option("--brdf/--no-brdf", default=None, help="Directional normalisation to nadir (default: on).")
+@click.option("--sun", type=click.Choice(SUN_GEOMETRIES), default=None,
+              help="Sun zenith the directional normalisation goes to: each date's own (observed, the default and "
+                   "WASP's) or the central date's at each pixel (central).")
+@click.option("--cloud-bits", callback=_parse_cloud_bits, default=None,
+              help="Theia CLM bits that mean cloud or shadow, bit numbers 0-7 such as 0 or 0,1,5,6,7, or all "
+                   "(default 0: all clouds except the thinnest, and all shadows, as WASP).")
 @click.option("--bands", callback=_parse_bands, default="all", show_default=True,
               help="Bands to compose: all (those every input has) or a list such as B2,B3,B4,B8.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
@@ -72,8 +87,8 @@ def _parse_bands(_ctx, _param, value):
                    "and NOB.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing product.")
 @click.pass_obj
-def compose(obj, inputs, tile, month, central, half_window, profile, brdf, bands, out_dir, threads, block_rows,
-            deflate_level, overwrite):
+def compose(obj, inputs, tile, month, central, half_window, profile, brdf, sun, cloud_bits, bands, out_dir, threads,
+            block_rows, deflate_level, overwrite):
     """Compose the weighted synthesis of one tile from L2A products (folders or .zip, Theia or Sen2Cor, or folders
     holding them). Prints the product folder's absolute path on the last line."""
     import dataclasses
@@ -91,6 +106,10 @@ def compose(obj, inputs, tile, month, central, half_window, profile, brdf, bands
         changes["half_window_days"] = half_window
     if brdf is not None:
         changes["brdf"] = brdf
+    if sun is not None:
+        changes["sun"] = sun
+    if cloud_bits is not None:
+        changes["cloud_bits"] = cloud_bits
     if changes:
         params = dataclasses.replace(params, **changes)
     paths = find_products(inputs)

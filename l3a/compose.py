@@ -9,15 +9,18 @@ resolution group):
    date's rasters are read as Theia-coded planes by a :class:`~l2a.formats.theia.raw.RawReader` (raw when the
    product allows it, through datasets kept open for the whole run; through its reader otherwise, with the same
    results), and :func:`~l3a.kernels.prepare_date_block` turns them, in one pass, into the class, the weight and the
-   BRDF-normalised reflectance of every pixel (coarse grids interpolated from per-row and per-column tables);
+   reflectance of every pixel, BRDF-normalised for clear land observations and kept in float32 (coarse grids
+   interpolated from per-row and per-column tables);
 2. *compose*: :func:`~l3a.kernels.compose_block` (numba, parallel over rows) in the main thread, while the next
    block is read;
 3. *write*: the outputs go to the writer in one background thread, while the next block is composed; once the
    last block of a resolution group is written, its rasters are finished as COGs (overviews, DEFLATE) in another
    background thread, so that encoding the R1 outputs overlaps the composition of the R2 blocks.
 
-Memory is bounded by the block size: two blocks of ``dates x (bands x int16 + float32 weight + uint8 class)`` (the
-one composed and the one being read) plus two blocks of outputs. Blocks are ``block_rows`` R1 rows (R2 blocks cover
+Memory is bounded by the block size: two blocks of ``dates x (bands x float32 reflectance + float32 weight + uint8
+class)`` (the one composed and the one being read) plus two blocks of outputs. The reflectance is float32 so that
+the BRDF-normalised value of a date enters the weighted mean unrounded (one rounding, at the end); GDAL converts the
+stored int16 while reading, into the block itself. Blocks are ``block_rows`` R1 rows (R2 blocks cover
 the same ground), and the columns are split into runs of whole tiles when the block would exceed
 :data:`BLOCK_BYTES`, so that memory does not grow with the number of dates. GDAL's block cache is capped at
 :data:`GDAL_CACHE_MB` (every tile is decoded once, into the block buffers; a large cache would only hold copies).
@@ -82,7 +85,7 @@ def _block_windows(width: int, height: int, rows: int, n_dates: int, n_bands: in
     """Windows of ``rows`` rows (all columns, or runs of whole tiles when the block's inputs would exceed
     :data:`BLOCK_BYTES`), row by row."""
     tile = COG_BLOCKSIZE
-    per_pixel = n_dates * (2 * n_bands + 4 + 1)  # int16 bands, float32 weight, uint8 class
+    per_pixel = n_dates * (4 * n_bands + 4 + 1)  # float32 bands, float32 weight, uint8 class
     rows = max(1, min(rows, height))
     if rows > tile and rows * tile * per_pixel > BLOCK_BYTES:  # many dates: fewer rows before fewer columns
         rows = max(tile, BLOCK_BYTES // (tile * per_pixel) // tile * tile)
@@ -143,8 +146,8 @@ def _load_date(reader: RawReader, s: SelectedInput, grids: _DateGrids, window: W
                        refl_nodata=raw.refl_nodata, apply_edge=raw.apply_edge, aot_scale=raw.aot_scale,
                        aot_nodata=raw.aot_nodata, date_weight=s.date_weight, aot_weight_min=params.aot_weight_min,
                        aot_weight_max=params.aot_weight_max, aot_max=params.aot_max,
-                       snow_and_water=SNOW_AND_WATER_CODES[params.snow_and_water_is], out_weight=weight,
-                       out_class=obs_class)
+                       snow_and_water=SNOW_AND_WATER_CODES[params.snow_and_water_is],
+                       cloud_bits=params.cloud_bits, out_weight=weight, out_class=obs_class)
 
 
 def _write_block(writer: L3AWriter, bands: Sequence[str], res: str, window: Window, out_refl: np.ndarray,
@@ -262,7 +265,7 @@ def compose(products: Iterable[L2AProduct | str | os.PathLike], central_date: dt
             if res not in readers:
                 readers[res] = [RawReader(s.product, res, bs) for s in kept]
             shape = (int(win.height), int(win.width))
-            refl = np.empty((len(kept), len(bs)) + shape, np.int16)
+            refl = np.empty((len(kept), len(bs)) + shape, np.float32)
             weight = np.empty((len(kept),) + shape, np.float32)
             obs_class = np.empty((len(kept),) + shape, np.uint8)
             pixel = ref.grid(res).resolution

@@ -6,7 +6,12 @@ by acquisition time, platform and path, so that nothing downstream depends on in
 
 The small per-date grids (240 m cloud weight, swath-edge weight, BRDF c-factors) are computed once per date over the
 whole tile, before the first block (the cloud weight of a pixel depends on clouds kilometres away), from the cloud
-and edge masks only (:func:`prepare_grids`).
+and edge masks only (:func:`prepare_grids`). The cloud mask is the CLM bits of ``CompositeParams.cloud_bits``.
+
+BRDF c-factors normalise to nadir view, at each date's own sun zenith (``sun = "observed"``, Roy et al. 2016's
+``c = rho(sza, 0) / rho(sza, vza, raa)``) or at the sun zenith the pixel has on the central date (``sun =
+"central"``: ``c = rho(sza_central, 0) / rho(sza, vza, raa)``, ``sza_central`` from :func:`l3a.solar.central_sun_zenith`
+with the latitude of each cell of the c-factor grid).
 """
 
 from __future__ import annotations
@@ -20,16 +25,17 @@ from typing import Iterable, Sequence
 
 import numpy as np
 from affine import Affine
+from pyproj import Transformer
 from rasterio.windows import Window
 
-from l2a.brdf import c_factor, relative_azimuth
+from l2a.brdf import c_factor, model_reflectance, relative_azimuth
 from l2a.detect import open_l2a
 from l2a.formats.theia.raw import RawReader
 from l2a.io.cog import COG_BLOCKSIZE
 from l2a.product import L2AProduct
 from l2a.tiles import normalize_tile
 
-from . import weights
+from . import solar, weights
 from .errors import EmptyWindowError, TileGridError
 from .params import CompositeParams
 
@@ -175,7 +181,7 @@ def prepare_grids(s: SelectedInput, bands: Sequence[str], params: CompositeParam
     with RawReader(p, res, ()) as reader:
         for row in range(0, grid.height, step):
             win = Window(0, row, grid.width, min(step, grid.height - row))
-            cloudy, nodata = reader.read_cloud_and_nodata(win)
+            cloudy, nodata = reader.read_cloud_and_nodata(win, params.cloud_bits)
             n_valid += nodata.size - int(np.count_nonzero(nodata))
             cloud_parts.append(weights.coarse_cloud_fraction(cloudy & ~nodata, pixel, params.coarse_resolution_m))
             nodata_parts.append(nodata)
@@ -187,12 +193,31 @@ def prepare_grids(s: SelectedInput, bands: Sequence[str], params: CompositeParam
         s.edge_weight, s.edge_cell = weights.edge_weight_coarse(np.concatenate(nodata_parts), pixel, params)
     if params.brdf:
         s.c_cell = max(BRDF_CELL_M, pixel)
-        s.c_factors = _coarse_c_factors(p, bands, s.c_cell)
+        central = p.datetime - dt.timedelta(days=s.date_offset_days) if params.sun == "central" else None
+        s.c_factors = _coarse_c_factors(p, bands, s.c_cell, central)
     return True
 
 
-def _coarse_c_factors(p: L2AProduct, bands: Sequence[str], cell: float) -> dict | None:
-    """BRDF c-factors per band on a grid of ``cell`` metres (cell centres), or None (logged) without angles."""
+def _latitudes(p: L2AProduct, transform: Affine, shape: tuple[int, int]) -> np.ndarray | None:
+    """Latitude (degrees) of the cell centres of a grid in the product's CRS, or None when the CRS has none."""
+    rows, cols = np.meshgrid(np.arange(shape[0]) + 0.5, np.arange(shape[1]) + 0.5, indexing="ij")
+    x = transform.c + transform.a * cols + transform.b * rows
+    y = transform.f + transform.d * cols + transform.e * rows
+    try:
+        _, latitude = Transformer.from_crs(p.crs, "EPSG:4326", always_xy=True).transform(x, y)
+    except Exception as exc:  # a CRS pyproj cannot place on the Earth
+        logger.warning("%s: no latitude from CRS %s (%s)", p.path.name, p.crs, exc)
+        return None
+    latitude = np.asarray(latitude, np.float64)
+    return latitude if np.isfinite(latitude).all() else None
+
+
+def _coarse_c_factors(p: L2AProduct, bands: Sequence[str], cell: float,
+                      central: dt.datetime | None = None) -> dict | None:
+    """BRDF c-factors per band on a grid of ``cell`` metres (cell centres), or None (logged) without angles.
+
+    ``central``: the acquisition's clock time on the central date, to normalise to the central date's sun zenith
+    (``sun = "central"``); None: to the date's own sun zenith."""
     g = p.grid("R1" if "R1" in p.grids else "R2")
     height, width = g.height * g.resolution, g.width * g.resolution
     shape = (max(1, int(np.ceil(height / cell))), max(1, int(np.ceil(width / cell))))
@@ -203,6 +228,14 @@ def _coarse_c_factors(p: L2AProduct, bands: Sequence[str], cell: float) -> dict 
         return None
     if not p.angles.has_grids:
         logger.info("%s: only mean angles in the metadata, BRDF normalisation uses them as constants", p.path.name)
+    central_zenith = None
+    if central is not None:
+        latitude = _latitudes(p, transform, shape)
+        if latitude is None:
+            logger.warning("%s: BRDF normalised at the date's own sun zenith (no latitude for the central one)",
+                           p.path.name)
+        else:
+            central_zenith = solar.central_sun_zenith(sun[0], sun[1], latitude, p.datetime, central)
     out = {}
     for b in bands:
         view = p.angles.view_on(b, transform, shape)
@@ -210,5 +243,13 @@ def _coarse_c_factors(p: L2AProduct, bands: Sequence[str], cell: float) -> dict 
             logger.info("%s: no viewing angles for %s, band left without BRDF normalisation", p.path.name, b)
             continue
         raa = relative_azimuth(sun[1], view[1])
-        out[b] = c_factor(b, sun[0], view[0], raa).astype(np.float32)
+        factor = c_factor(b, sun[0], view[0], raa)
+        if central_zenith is not None:
+            # rho(sza_central, 0) / rho(sza, vza, raa) = c * rho(sza_central, 0) / rho(sza, 0): exactly c when the
+            # two zeniths are equal; the nadir reflectance does not depend on the azimuth
+            nadir = np.zeros(shape, np.float64)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                ratio = model_reflectance(b, central_zenith, nadir, nadir) / model_reflectance(b, sun[0], nadir, nadir)
+            factor = np.where(np.isfinite(ratio), factor * ratio, factor)
+        out[b] = factor.astype(np.float32)
     return out

@@ -28,6 +28,10 @@ __all__ = [
     "DATE_WEIGHTS",
     "SNOW_WATER_RULES",
     "SNOW_AND_WATER_CLASSES",
+    "SUN_GEOMETRIES",
+    "CLM_BIT_COUNT",
+    "cloud_bits_from_text",
+    "cloud_bit_numbers",
 ]
 
 #: Shapes of the date weight: ``ramp`` (linear, as WASP intended) or ``step`` (WASP's integer division: 1 for
@@ -38,6 +42,13 @@ DATE_WEIGHTS = ("ramp", "step")
 SNOW_WATER_RULES = ("weighted", "latest")
 #: What an observation flagged both snow and water counts as.
 SNOW_AND_WATER_CLASSES = ("snow", "water")
+#: Sun zenith of the directional normalisation: ``observed`` (each date's own sun, nadir view; WASP) or ``central``
+#: (nadir view at the sun zenith the pixel has on the central date, at the same local time: :mod:`l3a.solar`).
+SUN_GEOMETRIES = ("observed", "central")
+#: Bits of the Theia CLM raster (uint8): 0 all clouds except the thinnest and all shadows, 1 all clouds except the
+#: thinnest, 2 mono-temporal, 3 multi-temporal, 4 thinnest clouds, 5 shadows of detected clouds, 6 shadows of clouds
+#: outside the image, 7 high clouds (1.38 um) (reference-l2a-formats.md section 3.4).
+CLM_BIT_COUNT = 8
 
 
 @dataclass(frozen=True)
@@ -62,6 +73,11 @@ class CompositeParams:
     sigma_small_m: float = 480.0  # m, sigma of blur A; 480 = WASP --sigmasmallcld 2 cells of 240 m
     sigma_large_m: float = 2400.0  # m, sigma of blur B; 2400 = WASP --sigmalargecld 10 cells of 240 m
     cloud_fraction_threshold: float = 0.5  # fraction (0-1) above which a coarse cell is cloudy; 0.5 = WASP
+    cloud_bits: int = 1  # Theia CLM bits meaning cloud or shadow, as a mask to AND with the raster (bit k = 2**k);
+    #                      1 = bit 0 only, "all clouds except the thinnest, and all shadows", as WASP (CLM_R1 bit 0)
+    #                      and SPEC section 4; 255 = any bit. Decides the class and the coarse mask of W_cloud.
+    #                      Products read through their reader (Sen2Cor SCL, Theia masks to resample) give their
+    #                      cloud and shadow planes, coded as a MAJA CLM would be (l2a.formats.theia.bits.encode_clm)
 
     # -- W_aot: W_aot_min + (W_aot_max - W_aot_min) * (1 - aot / aot_max) below aot_max, else W_aot_min
     aot_weight_min: float = 0.33  # W_aot at aot >= aot_max (unitless); 0.33 = WASP --weightaotmin
@@ -82,7 +98,12 @@ class CompositeParams:
     snow_and_water_is: str = "snow"  # see SNOW_AND_WATER_CLASSES; a snow-covered lake looks like snow (WASP: water)
 
     # -- directional normalisation
-    brdf: bool = True  # c-factor normalisation to nadir view (Roy et al. 2016); WASP also normalises
+    brdf: bool = True  # c-factor normalisation to nadir view (Roy et al. 2016) of clear land observations (not
+    #                    snow, water or cloud: the land coefficients do not hold there; WASP skips them too)
+    sun: str = "observed"  # see SUN_GEOMETRIES: the sun zenith normalised to; "observed" = each date's own sun, as
+    #                        WASP ("nadir view, keeping the actual solar zenith angle"); "central" = the sun zenith
+    #                        of the central date at the pixel (same local time), so dates of a spring or autumn
+    #                        window agree in illumination too. Default pending measurement against the simulator
 
     def __post_init__(self):
         _check_str(self, "profile", None)
@@ -93,6 +114,10 @@ class CompositeParams:
         _check_float(self, "sigma_small_m", 0.0, None, low_open=True)
         _check_float(self, "sigma_large_m", 0.0, None, low_open=True)
         _check_float(self, "cloud_fraction_threshold", 0.0, 1.0)
+        _check_int(self, "cloud_bits", 1)
+        if self.cloud_bits >= 1 << CLM_BIT_COUNT:
+            raise InvalidParameterError(f"cloud_bits: {self.cloud_bits!r} has a bit above {CLM_BIT_COUNT - 1} "
+                                        f"(CLM is 8 bits)")
         _check_float(self, "aot_weight_min", 0.0, None)
         _check_float(self, "aot_weight_max", 0.0, None, low_open=True)
         if self.aot_weight_min > self.aot_weight_max:
@@ -106,6 +131,7 @@ class CompositeParams:
         _check_str(self, "snow_water_rule", SNOW_WATER_RULES)
         _check_str(self, "snow_and_water_is", SNOW_AND_WATER_CLASSES)
         _check_bool(self, "brdf")
+        _check_str(self, "sun", SUN_GEOMETRIES)
 
     @classmethod
     def default(cls) -> "CompositeParams":
@@ -146,6 +172,32 @@ class CompositeParams:
         if unknown:
             raise InvalidParameterError(f"{unknown[0]}: not a synthesis parameter")
         return cls(**dict(values))
+
+
+def cloud_bits_from_text(text: str) -> int:
+    """The ``cloud_bits`` mask of a list of CLM bit numbers such as ``"0"`` or ``"0,1,5,6,7"`` (``"all"``: 255).
+
+    Raises
+    ------
+    InvalidParameterError
+        If an item is not a whole number 0-7, or the list is empty.
+    """
+    value = str(text).strip().lower()
+    if value == "all":
+        return (1 << CLM_BIT_COUNT) - 1
+    mask = 0
+    for item in (v.strip() for v in value.split(",")):
+        if not item.isdigit() or int(item) >= CLM_BIT_COUNT:
+            raise InvalidParameterError(f"cloud_bits: {item!r} is not a CLM bit number 0-{CLM_BIT_COUNT - 1} "
+                                        f"(in {text!r})")
+        mask |= 1 << int(item)
+    return mask
+
+
+def cloud_bit_numbers(mask: int) -> tuple[int, ...]:
+    """The CLM bit numbers of a ``cloud_bits`` mask, ascending: ``cloud_bit_numbers(0b11100011)`` is
+    ``(0, 1, 5, 6, 7)``."""
+    return tuple(b for b in range(CLM_BIT_COUNT) if mask >> b & 1)
 
 
 def _check_str(params, name, choices):
@@ -193,15 +245,20 @@ def _check_float(params, name, low, high, low_open=False):
 DEFAULT = CompositeParams()
 
 #: CNES WASP 1.x choices (reference-wasp.md): step date weight (integer division), snow/water from the latest
-#: acquisition with WGT 0, water wins over snow, no edge weight. The cloud and AOT weights are WASP's already.
-#: Directional normalisation stays on, with the corrected Roy et al. kernels (WASP's swapped kernels are a defect,
-#: not a choice worth reproducing). Results stay independent of input order (acquisition order decides "latest").
+#: acquisition with WGT 0, water wins over snow, no edge weight. The cloud and AOT weights are WASP's already, and
+#: so is the cloud mask (CLM_R1 bit 0, reference-wasp.md sections 2.1 and 3.1: ``cloud_bits`` 1). Directional
+#: normalisation stays on, with the corrected Roy et al. kernels (WASP's swapped kernels are a defect, not a choice
+#: worth reproducing), to nadir view at each date's own sun as WASP ("keeping the actual solar zenith angle",
+#: section 2.6: ``sun`` "observed"), on clear land observations only as WASP (not cloud, water or snow). Results
+#: stay independent of input order (acquisition order decides "latest").
 WASP = CompositeParams(
     profile="wasp",
     date_weight="step",
     snow_water_rule="latest",
     snow_and_water_is="water",
     edge_weight=False,
+    cloud_bits=1,
+    sun="observed",
 )
 
 #: Named profiles, for CLI choices.

@@ -227,7 +227,7 @@ def part_warmup() -> None:
     from l2a.formats.theia.values import AOT_NODATA, AOT_QUANTIFICATION
     from l3a.kernels import compose_block, day_of_year_from_day_number, prepare_date_block
 
-    refl = np.zeros((1, 2, 2, 3), np.int16)
+    refl = np.zeros((1, 2, 2, 3), np.float32)
     weight, obs_class = np.ones((1, 2, 3), np.float32), np.full((1, 2, 3), 4, np.uint8)
     plane = np.zeros((2, 3), np.uint8)
     index, frac = np.zeros((3, 2, 2), np.intp), np.zeros((3, 2))
@@ -238,7 +238,7 @@ def part_warmup() -> None:
                            frac, col_index, col_frac, refl_nodata=REFLECTANCE_NODATA, apply_edge=True,
                            aot_scale=float(AOT_QUANTIFICATION), aot_nodata=float(AOT_NODATA), date_weight=1.0,
                            aot_weight_min=0.33, aot_weight_max=1.0, aot_max=0.8, snow_and_water=0,
-                           out_weight=weight[0], out_class=obs_class[0])
+                           cloud_bits=1, out_weight=weight[0], out_class=obs_class[0])
     out = (np.empty((2, 2, 3), np.int16), np.empty((2, 3), np.int16), np.empty((2, 3)), np.empty((2, 3), np.uint8),
            np.empty((2, 3), np.uint8))
     compose_block(refl, weight, obs_class, np.zeros(1), np.zeros(1, np.int32), 0, 0, *out)

@@ -23,8 +23,9 @@ one of its bands is valid):
    acquisition; taken as it is, WGT 0, NOB 0, its day.
 4. Otherwise **nodata**: reflectance -10000, WGT -10000, day NaN, FLG 0, NOB 0.
 
-Means are accumulated in float64 and rounded once, half away from zero. Weights that are negative, NaN or infinite
-count as 0.
+The reflectance comes in float32 (BRDF-normalised values are not rounded per date) or int16. Means are accumulated
+in float64 and rounded once, half away from zero; an observation taken as it is (rules 2 ``latest`` and 3) is
+rounded the same way. Weights that are negative, NaN or infinite count as 0.
 Dates are visited in acquisition order (``latest_rank``), whatever their order in the arrays, so float sums, ties and
 therefore every output are independent of input order.
 """
@@ -243,7 +244,7 @@ def _compose_block_kernel(refl, weight, obs_class, day_number, order, blue_band,
                     if k == FLG_NODATA:
                         out_row[j] = nodata
                     elif single[j] >= 0:
-                        out_row[j] = refl[order[single[j]], b, r, c0 + j]
+                        out_row[j] = np.int16(_round_half_away(np.float64(refl[order[single[j]], b, r, c0 + j])))
                     elif band_w[j] > 0.0:
                         out_row[j] = np.int16(_round_half_away(band_wv[j] / band_w[j]))
                     else:
@@ -275,7 +276,7 @@ def _check_inputs(refl, weight, obs_class, day_number, latest_rank, blue_band, s
     n_dates, n_bands, n_rows, n_cols = refl.shape
     if n_bands < 1:
         raise ValueError("refl must have at least one band")
-    need(refl, "refl", np.int16, refl.shape)
+    need(refl, "refl", np.float32 if refl.dtype == np.float32 else np.int16, refl.shape)
     need(weight, "weight", np.float32, (n_dates, n_rows, n_cols))
     need(obs_class, "obs_class", np.uint8, (n_dates, n_rows, n_cols))
     need(day_number, "day_number", np.float64, (n_dates,))
@@ -306,7 +307,8 @@ def compose_block(refl: np.ndarray, weight: np.ndarray, obs_class: np.ndarray, d
     Parameters
     ----------
     refl : numpy.ndarray
-        int16 (dates, bands, rows, cols), reflectance x 10000, nodata -10000 (BRDF-normalised if wanted).
+        float32 or int16 (dates, bands, rows, cols), reflectance x 10000, nodata -10000 (BRDF-normalised if
+        wanted, float32 and not rounded: the one rounding is that of the outputs).
     weight : numpy.ndarray
         float32 (dates, rows, cols), ``W_cloud * W_aot * W_date * W_edge`` (>= 0; negative, NaN or infinite count as 0).
     obs_class : numpy.ndarray
@@ -441,9 +443,12 @@ def compose_block_ref(refl: np.ndarray, weight: np.ndarray, obs_class: np.ndarra
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(sum_w > 0.0, sum_wv / sum_w, sum_v / count)
         mean_day = np.where(total_w > 0.0, total_wd / total_w, total_d / n_obs)
-    rounded = np.sign(mean) * np.floor(np.abs(mean) + 0.5)
-    averaged_refl = np.where(count > 0, rounded, nodata)
-    single_refl = np.take_along_axis(refl, np.maximum(single, 0)[None, None], axis=0)[0]
+    def round_half_away(x):
+        return np.sign(x) * np.floor(np.abs(x) + 0.5)
+
+    averaged_refl = np.where(count > 0, round_half_away(mean), nodata)
+    single_refl = round_half_away(
+        np.take_along_axis(refl, np.maximum(single, 0)[None, None], axis=0)[0].astype(np.float64))
     single_day = day[np.maximum(single, 0)]
 
     out_refl[...] = np.where(averaged[None], averaged_refl, np.where(single[None] >= 0, single_refl, nodata))

@@ -2,10 +2,14 @@
 
 :func:`prepare_date_block` turns the raw rasters of one date and block (reflectance, Theia CLM/MG2/EDG/SAT codes,
 AOT) and the date's coarse grids into the inputs of :func:`l3a.kernels.compose.compose_block`, in one pass:
-reflectance nodata, observation class, weight ``W_cloud * W_edge * W_aot * W_date`` and BRDF normalisation.
-:func:`prepare_date_block_ref` computes the same with plain numpy, bit for bit.
+reflectance nodata, observation class, weight ``W_cloud * W_edge * W_aot * W_date`` and BRDF normalisation of the
+clear land observations. :func:`prepare_date_block_ref` computes the same with plain numpy, bit for bit.
 
-The Theia bit layout comes from :mod:`l2a.formats.theia.bits` (its one table), passed to the kernel as arguments.
+The reflectance stays float32 (x 10000): the BRDF-normalised value of a date is not rounded; the synthesis rounds
+once, after the weighted mean (SPEC section 4, "one rounding at the end").
+
+The Theia bit layout comes from :mod:`l2a.formats.theia.bits` (its one table), passed to the kernel as arguments;
+which CLM bits mean cloud is the caller's ``cloud_bits`` (``CompositeParams.cloud_bits``).
 """
 
 from __future__ import annotations
@@ -16,11 +20,11 @@ import numpy as np
 from numba import njit
 
 from l2a.constants import REFLECTANCE_NODATA
-from l2a.formats.theia.bits import CLM_CLOUD_OR_SHADOW_BITS, MG2_SNOW_BIT, MG2_WATER_BIT
+from l2a.formats.theia.bits import MG2_SNOW_BIT, MG2_WATER_BIT
 
 from ..flags import FLG_CLOUD, FLG_LAND, FLG_NODATA, FLG_SNOW, FLG_WATER
 
-__all__ = ["SNOW_AND_WATER_CODES", "prepare_date_block", "prepare_date_block_ref"]
+__all__ = ["SNOW_AND_WATER_CODES", "BRDF_MIN", "BRDF_MAX", "prepare_date_block", "prepare_date_block_ref"]
 
 #: ``CompositeParams.snow_and_water_is`` -> the ``snow_and_water`` code of :func:`prepare_date_block`.
 SNOW_AND_WATER_CODES = {"snow": 0, "water": 1}
@@ -29,6 +33,8 @@ SNOW_AND_WATER_CODES = {"snow": 0, "water": 1}
 _GRID_CLOUD, _GRID_EDGE, _GRID_C_FACTOR = 0, 1, 2
 # aot argument of the kernel: absent, uint8 DN (weights from a 256-entry table), float32 AOT
 _AOT_NONE, _AOT_DN, _AOT_FLOAT = 0, 1, 2
+# bounds of a BRDF-normalised reflectance x 10000 (above the nodata value -10000, within int16)
+BRDF_MIN, BRDF_MAX = -9999.0, 32767.0
 
 
 @njit(cache=True, nogil=True)
@@ -103,13 +109,15 @@ def _prepare_date_block_kernel(refl, clm, mg2, edg, sat, aot, cloud_weight, edge
                                row_index, row_frac, col_index, col_frac, refl_nodata, check_refl_nodata,
                                apply_edge, aot_mode, aot_scale, aot_nodata, date_weight, aot_weight_min,
                                aot_weight_span, aot_weight_max, aot_max, has_edge, snow_and_water,
-                               clm_cloud_bits, mg2_water_bit, mg2_snow_bit, out_weight, out_class):
-    # One pass over the rows of one date: nodata, class, weight and BRDF normalisation. Serial: the driver runs one
+                               cloud_bits, mg2_water_bit, mg2_snow_bit, out_weight, out_class):
+    # One pass over the rows of one date: nodata, class, weight and BRDF normalisation of clear land observations
+    # (float32, not rounded). Serial: the driver runs one
     # call per date in its reader threads. Within a row, simple loops over contiguous columns (selects, no
     # branches) let LLVM vectorise. Every float operation is the one (and in the order) of the numpy twin, in the
     # same precision, so results are bit for bit those of prepare_date_block_ref.
     n_bands, n_rows, n_cols = refl.shape
-    nodata = REFLECTANCE_NODATA
+    nodata = np.float32(REFLECTANCE_NODATA)
+    brdf_min, brdf_max = np.float32(BRDF_MIN), np.float32(BRDF_MAX)
     table = _aot_weight_table(aot_scale, aot_nodata, aot_weight_min, aot_weight_span, aot_weight_max, aot_max)
     coarse_row = np.empty(max(cloud_weight.shape[1], edge_weight.shape[1], c_factors.shape[2]), dtype=np.float32)
     weight_row = np.empty(n_cols, dtype=np.float32)
@@ -171,12 +179,13 @@ def _prepare_date_block_kernel(refl, clm, mg2, edg, sat, aot, cloud_weight, edge
             water = (m & mg2_water_bit) != 0
             snow = (m & mg2_snow_bit) != 0
             k = both if (water & snow) else (FLG_WATER if water else (FLG_SNOW if snow else FLG_LAND))
-            cloudy = (clm_row[c] & clm_cloud_bits) != 0  # cloud or shadow
+            cloudy = (clm_row[c] & cloud_bits) != 0  # cloud or shadow
             k = FLG_CLOUD if cloudy else k
             unobserved = (edg_row[c] != 0) | (not valid_any[c]) | ((sat_row[c] != 0) & (not cloudy))
             class_row[c] = FLG_NODATA if unobserved else k
 
-        # BRDF normalisation: rint(reflectance * c) in float32 (half to even), within [-9999, 32767]
+        # BRDF normalisation of clear land observations only (the land coefficients do not hold over snow, water
+        # or clouds): reflectance * c in float32, not rounded, within [BRDF_MIN, BRDF_MAX]
         for b in range(n_bands):
             if not has_c_factor[b]:
                 continue
@@ -186,14 +195,15 @@ def _prepare_date_block_kernel(refl, clm, mg2, edg, sat, aot, cloud_weight, edge
             band_row = refl[b, r]
             for c in range(n_cols):
                 v = band_row[c]
-                x = np.rint(np.float32(v) * weight_row[c])  # an integer, exact in float64 too
-                x = -9999.0 if x < -9999.0 else (32767.0 if x > 32767.0 else x)
-                band_row[c] = v if v == nodata else np.int16(x)
+                x = v * weight_row[c]
+                x = brdf_min if x < brdf_min else (brdf_max if x > brdf_max else x)
+                band_row[c] = x if ((class_row[c] == FLG_LAND) & (v != nodata)) else v
 
 
 def _prepare_arguments(refl, clm, mg2, edg, sat, aot, cloud_weight, edge_weight, c_factors, has_c_factor,
                        row_index, row_frac, col_index, col_frac, refl_nodata, apply_edge, aot_scale, aot_nodata,
-                       date_weight, aot_weight_min, aot_weight_max, aot_max, snow_and_water, out_weight, out_class):
+                       date_weight, aot_weight_min, aot_weight_max, aot_max, snow_and_water, cloud_bits, out_weight,
+                       out_class):
     """Check shapes and dtypes; return the positional arguments of the kernel (placeholders for absent grids)."""
     def need(array, name, dtypes, shape=None, ndim=None):
         if not isinstance(array, np.ndarray):
@@ -208,7 +218,7 @@ def _prepare_arguments(refl, clm, mg2, edg, sat, aot, cloud_weight, edge_weight,
     if not isinstance(refl, np.ndarray) or refl.ndim != 3:
         raise ValueError("refl must be a 3-D array (bands, rows, cols)")
     n_bands, n_rows, n_cols = refl.shape
-    need(refl, "refl", [np.int16])
+    need(refl, "refl", [np.float32])
     for name, plane in (("clm", clm), ("mg2", mg2), ("edg", edg), ("sat", sat)):
         need(plane, name, [np.uint8], (n_rows, n_cols))
     has_aot = aot is not None
@@ -250,6 +260,8 @@ def _prepare_arguments(refl, clm, mg2, edg, sat, aot, cloud_weight, edge_weight,
         raise ValueError(f"snow_and_water {snow_and_water} is not one of {sorted(SNOW_AND_WATER_CODES.values())}")
     if not aot_max > 0:
         raise ValueError(f"aot_max must be > 0, got {aot_max}")
+    if isinstance(cloud_bits, bool) or int(cloud_bits) != cloud_bits or not 1 <= int(cloud_bits) <= 255:
+        raise ValueError(f"cloud_bits must be a CLM bit mask 1-255, got {cloud_bits!r}")
     check_nodata = refl_nodata is not None
     # weights are float32 products: the scalars enter as float32, as numpy casts Python floats against float32
     f32 = np.float32
@@ -257,7 +269,7 @@ def _prepare_arguments(refl, clm, mg2, edg, sat, aot, cloud_weight, edge_weight,
             col_index, col_frac.astype(np.float32), int(refl_nodata) if check_nodata else 0, check_nodata,
             bool(apply_edge), aot_mode, float(aot_scale) if has_aot else 1.0, float(aot_nodata) if has_aot else 0.0,
             f32(date_weight), f32(aot_weight_min), f32(aot_weight_max - aot_weight_min), f32(aot_weight_max),
-            f32(aot_max), has_edge, int(snow_and_water), CLM_CLOUD_OR_SHADOW_BITS, MG2_WATER_BIT, MG2_SNOW_BIT,
+            f32(aot_max), has_edge, int(snow_and_water), int(cloud_bits), MG2_WATER_BIT, MG2_SNOW_BIT,
             out_weight, out_class)
 
 
@@ -267,23 +279,26 @@ def prepare_date_block(refl: np.ndarray, clm: np.ndarray, mg2: np.ndarray, edg: 
                        row_frac: np.ndarray, col_index: np.ndarray, col_frac: np.ndarray, *,
                        refl_nodata: int | None, apply_edge: bool, aot_scale: float, aot_nodata: float,
                        date_weight: float, aot_weight_min: float, aot_weight_max: float, aot_max: float,
-                       snow_and_water: int, out_weight: np.ndarray, out_class: np.ndarray) -> None:
+                       snow_and_water: int, cloud_bits: int, out_weight: np.ndarray, out_class: np.ndarray) -> None:
     """Inputs of :func:`compose_block` for one date of a block, from its raw rasters, in one pass (numba, serial).
 
     Per pixel: reflectance nodata, observation class, weight ``W_cloud * W_edge * W_aot * W_date`` and BRDF
-    normalisation, with the coarse grids (cloud weight, edge weight, c-factors) bilinearly interpolated from
-    per-row and per-column tables (:func:`l3a.weights.bilinear_axis`), exactly as
-    :func:`l3a.weights.upsample_coarse`, :func:`l3a.weights.aot_weight` and the driver's classes would give them.
+    normalisation of the clear land observations (class 4), with the coarse grids (cloud weight, edge weight,
+    c-factors) bilinearly interpolated from per-row and per-column tables (:func:`l3a.weights.bilinear_axis`),
+    exactly as :func:`l3a.weights.upsample_coarse`, :func:`l3a.weights.aot_weight` and the driver's classes would
+    give them.
 
     Parameters
     ----------
     refl : numpy.ndarray
-        int16 (bands, rows, cols), reflectance x 10000 as stored; modified in place: ``refl_nodata`` and (with
-        ``apply_edge``) EDG pixels become -10000, bands with a c-factor are BRDF-normalised
-        (``rint(refl * c)`` in float32, clipped to [-9999, 32767]; nodata kept).
+        float32 (bands, rows, cols), reflectance x 10000 as stored (whole numbers); modified in place:
+        ``refl_nodata`` and (with ``apply_edge``) EDG pixels become -10000; in bands with a c-factor, clear land
+        observations (class 4) are BRDF-normalised, ``refl * c`` in float32, not rounded, clipped to
+        [-9999, 32767]; snow, water, cloud and nodata values are kept as they are.
     clm, mg2, edg, sat : numpy.ndarray
-        uint8 (rows, cols), Theia mask codes: any CLM bit = cloud or shadow; MG2 bit 0 water, bit 2 snow; EDG != 0
-        not observed; SAT != 0 saturated (a saturated pixel not cloudy is not observed). Zeros for an absent mask.
+        uint8 (rows, cols), Theia mask codes: CLM with any of ``cloud_bits`` = cloud or shadow; MG2 bit 0 water,
+        bit 2 snow; EDG != 0 not observed; SAT != 0 saturated (a saturated pixel not cloudy is not observed). Zeros
+        for an absent mask.
     aot : numpy.ndarray or None
         uint8 ATB DN or float32 AOT (rows, cols): AOT = ``float32(value / aot_scale)``, missing where
         ``value == aot_nodata``, NaN, or (with ``apply_edge``) EDG; None without AOT (every pixel missing).
@@ -312,6 +327,8 @@ def prepare_date_block(refl: np.ndarray, clm: np.ndarray, mg2: np.ndarray, edg: 
         :class:`~l3a.params.CompositeParams` fields of W_aot.
     snow_and_water : int
         :data:`SNOW_AND_WATER_CODES` code: what a pixel flagged both snow and water counts as.
+    cloud_bits : int
+        CLM bits meaning cloud or shadow, a mask 1-255 (``CompositeParams.cloud_bits``; 1 = bit 0).
     out_weight : numpy.ndarray
         float32 (rows, cols), written: the weight.
     out_class : numpy.ndarray
@@ -320,7 +337,7 @@ def prepare_date_block(refl: np.ndarray, clm: np.ndarray, mg2: np.ndarray, edg: 
     _prepare_date_block_kernel(*_prepare_arguments(
         refl, clm, mg2, edg, sat, aot, cloud_weight, edge_weight, c_factors, has_c_factor, row_index, row_frac,
         col_index, col_frac, refl_nodata, apply_edge, aot_scale, aot_nodata, date_weight, aot_weight_min,
-        aot_weight_max, aot_max, snow_and_water, out_weight, out_class))
+        aot_weight_max, aot_max, snow_and_water, cloud_bits, out_weight, out_class))
 
 
 def _interpolate_ref(grid, row_index, row_frac, col_index, col_frac32):
@@ -335,19 +352,19 @@ def _interpolate_ref(grid, row_index, row_frac, col_index, col_frac32):
 def prepare_date_block_ref(refl, clm, mg2, edg, sat, aot, cloud_weight, edge_weight, c_factors, has_c_factor,
                            row_index, row_frac, col_index, col_frac, *, refl_nodata, apply_edge, aot_scale,
                            aot_nodata, date_weight, aot_weight_min, aot_weight_max, aot_max, snow_and_water,
-                           out_weight, out_class) -> None:
+                           cloud_bits, out_weight, out_class) -> None:
     """Pure-numpy twin of :func:`prepare_date_block`: same arguments, same results bit for bit."""
     (refl, clm, mg2, edg, sat, aot, cloud_weight, edge_weight, c_factors, has_c_factor, row_index, row_frac,
      col_index, col_frac32, refl_nodata, check_nodata, apply_edge, aot_mode, aot_scale, aot_nodata, date_weight32,
-     lo, span, hi, top, has_edge, snow_and_water, clm_cloud_bits, mg2_water_bit, mg2_snow_bit, out_weight,
+     lo, span, hi, top, has_edge, snow_and_water, cloud_bits, mg2_water_bit, mg2_snow_bit, out_weight,
      out_class) = _prepare_arguments(
         refl, clm, mg2, edg, sat, aot, cloud_weight, edge_weight, c_factors, has_c_factor, row_index, row_frac,
         col_index, col_frac, refl_nodata, apply_edge, aot_scale, aot_nodata, date_weight, aot_weight_min,
-        aot_weight_max, aot_max, snow_and_water, out_weight, out_class)
-    nodata = REFLECTANCE_NODATA
+        aot_weight_max, aot_max, snow_and_water, cloud_bits, out_weight, out_class)
+    nodata = np.float32(REFLECTANCE_NODATA)
     edge_pixel = (edg != 0) if apply_edge else np.zeros(edg.shape, bool)
     invalid = edge_pixel | ((refl == refl_nodata) if check_nodata else False)
-    refl[...] = np.where(invalid, np.int16(nodata), refl)
+    refl[...] = np.where(invalid, nodata, refl)
     valid_any = (refl != nodata).any(axis=0)
 
     water = (mg2 & mg2_water_bit) != 0
@@ -356,7 +373,7 @@ def prepare_date_block_ref(refl, clm, mg2, edg, sat, aot, cloud_weight, edge_wei
     cls[water & ~snow] = FLG_WATER
     cls[snow & ~water] = FLG_SNOW
     cls[water & snow] = FLG_SNOW if snow_and_water == SNOW_AND_WATER_CODES["snow"] else FLG_WATER
-    cls[(clm & clm_cloud_bits) != 0] = FLG_CLOUD
+    cls[(clm & cloud_bits) != 0] = FLG_CLOUD
     cls[(edg != 0) | ~valid_any | ((sat != 0) & (cls != FLG_CLOUD))] = FLG_NODATA
     out_class[...] = cls
 
@@ -376,9 +393,10 @@ def prepare_date_block_ref(refl, clm, mg2, edg, sat, aot, cloud_weight, edge_wei
         w_aot = np.full(clm.shape, hi, np.float32)
     out_weight[...] = weight * w_aot * date_weight32
 
+    land = cls == FLG_LAND  # clear land observations only
     for b in np.flatnonzero(has_c_factor):
         factor = _interpolate_ref(c_factors[b], *table(_GRID_C_FACTOR))
         plane = refl[b]
-        valid = plane != nodata
-        corrected = np.clip(np.rint(plane * factor), -9999, 32767).astype(np.int16)
-        plane[valid] = corrected[valid]
+        corrected = np.clip(plane * factor, np.float32(BRDF_MIN), np.float32(BRDF_MAX))  # float32, not rounded
+        normalised = land & (plane != nodata)
+        plane[normalised] = corrected[normalised]

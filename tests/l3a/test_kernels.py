@@ -1,5 +1,6 @@
 """The fused synthesis kernel against its numpy twin, and each rule of SPEC section 4 on hand-made pixels."""
 
+import dataclasses
 import datetime as dt
 
 import numpy as np
@@ -28,7 +29,7 @@ UNSET = 32000
 
 
 def run(function, refl, weight, obs_class, days, rank=None, blue_band=0, rule=WEIGHTED):
-    refl = np.asarray(refl, dtype=np.int16)
+    refl = np.asarray(refl, dtype=np.float32 if np.asarray(refl).dtype == np.float32 else np.int16)
     n_dates, n_bands, n_rows, n_cols = refl.shape
     rank = np.arange(n_dates) if rank is None else rank
     # outputs start with values no rule produces here, to catch pixels left unwritten
@@ -284,7 +285,7 @@ def _valid_args(n_dates=2, n_bands=2, n_rows=3, n_cols=4):
 
 
 @pytest.mark.parametrize("index, bad, error", [
-    (0, np.zeros((2, 2, 3, 4), np.float32), TypeError),
+    (0, np.zeros((2, 2, 3, 4), np.float64), TypeError),
     (1, np.ones((2, 3, 4), np.float64), TypeError),
     (2, np.ones((2, 3, 5), np.uint8), ValueError),
     (2, np.full((2, 3, 4), 7, np.uint8), ValueError),
@@ -351,7 +352,7 @@ def random_date_block(rng, n_bands=4, rows=(37, 70), cols=(900, 1500), pixel=10.
 
 
 def run_prepare(function, block, params=CompositeParams(), date_weight=0.8, refl_nodata=-9000, apply_edge=True):
-    refl = block["refl"].copy()
+    refl = block["refl"].astype(np.float32)  # the driver reads the stored int16 into float32
     out_weight = np.full(refl.shape[1:], -1.0, np.float32)
     out_class = np.full(refl.shape[1:], 250, np.uint8)
     function(refl, block["clm"], block["mg2"], block["edg"], block["sat"], block["aot"], block["cloud_weight"],
@@ -359,8 +360,8 @@ def run_prepare(function, block, params=CompositeParams(), date_weight=0.8, refl
              refl_nodata=refl_nodata, apply_edge=apply_edge, aot_scale=block["aot_scale"],
              aot_nodata=block["aot_nodata"], date_weight=date_weight, aot_weight_min=params.aot_weight_min,
              aot_weight_max=params.aot_weight_max, aot_max=params.aot_max,
-             snow_and_water=SNOW_AND_WATER_CODES[params.snow_and_water_is], out_weight=out_weight,
-             out_class=out_class)
+             snow_and_water=SNOW_AND_WATER_CODES[params.snow_and_water_is], cloud_bits=params.cloud_bits,
+             out_weight=out_weight, out_class=out_class)
     return dict(zip(PREP_OUTPUTS, (refl, out_weight, out_class)))
 
 
@@ -383,9 +384,11 @@ def test_prepare_matches_reference_on_random_blocks(aot, edge, brdf, apply_edge)
     assert not np.any(got["weight"] < 0) and np.all(got["class"] <= FLG_LAND)
 
 
-@pytest.mark.parametrize("profile", ["default", "wasp"])
+@pytest.mark.parametrize("profile", ["default", "wasp", "any_bit", "shadows_and_cirrus"])
 def test_prepare_matches_reference_with_profiles_and_stored_nodata(profile):
-    params = PROFILES[profile]
+    params = {"any_bit": dataclasses.replace(CompositeParams(), cloud_bits=255),
+              "shadows_and_cirrus": dataclasses.replace(CompositeParams(), cloud_bits=0b11100000)}.get(profile)
+    params = params or PROFILES[profile]
     rng = np.random.default_rng(21)
     for refl_nodata in (None, -10000, -9000):
         run_prepare_both(random_date_block(rng, n_bands=6, pixel=20.0), params=params, refl_nodata=refl_nodata,
@@ -424,19 +427,22 @@ def test_prepare_reference_equals_the_weights_module():
     expected *= weights.aot_weight(aot, params)
     np.testing.assert_array_equal(got["weight"], expected * np.float32(date_weight))
 
-    cloudy = block["clm"] != 0
+    cloudy = (block["clm"] & params.cloud_bits) != 0
     unobserved = edge_pixel | ~valid_any | ((block["sat"] != 0) & ~cloudy)
     expected_class = weights.observation_class(unobserved, cloudy, (block["mg2"] & 4) != 0,
                                                (block["mg2"] & 1) != 0, params.snow_and_water_is)
     np.testing.assert_array_equal(got["class"], expected_class)
 
+    refl = refl.astype(np.float32)
+    land = expected_class == FLG_LAND
     for b in range(refl.shape[0]):
         if block["has_c_factor"][b]:
             plane = refl[b]
-            corrected = np.rint(plane * up(block["c_factors"][b], 1200.0))
-            valid = plane != ND
-            plane[valid] = np.clip(corrected[valid], -9999, 32767).astype(np.int16)
+            corrected = plane * up(block["c_factors"][b], 1200.0)  # float32, not rounded
+            normalised = land & (plane != ND)
+            plane[normalised] = np.clip(corrected[normalised], -9999, 32767)
     np.testing.assert_array_equal(got["refl"], refl)
+    assert got["refl"].dtype == np.float32 and np.any(got["refl"] != np.rint(got["refl"]))
 
 
 def test_prepare_wrapper_checks():
@@ -454,3 +460,104 @@ def test_prepare_wrapper_checks():
     row_index[0, 1, 0] = 10**6
     with pytest.raises(ValueError):
         run_prepare(prepare_date_block, {**block, "tables": (row_index,) + block["tables"][1:]})
+
+
+# ------------------------------------------------------------------------------------------ review points (issue 12.5)
+
+
+def test_kernel_matches_reference_on_unrounded_float_reflectance():
+    """BRDF-normalised reflectance reaches the compose kernel in float32, with fractions; the twin agrees."""
+    rng = np.random.default_rng(41)
+    refl, weight, obs_class, days = random_inputs(rng)
+    fraction = rng.uniform(-0.5, 0.5, refl.shape).astype(np.float32)
+    refl = np.where(refl == ND, np.float32(ND), refl.astype(np.float32) + fraction)
+    for rule in (WEIGHTED, LATEST):
+        got = run(compose_block, refl, weight, obs_class, days, rule=rule)
+        ref = run(compose_block_ref, refl, weight, obs_class, days, rule=rule)
+        for name in OUTPUTS:
+            np.testing.assert_array_equal(got[name], ref[name], err_msg=name)
+        assert np.all(got["refl"] != UNSET)
+
+
+def run_float(*args, **kwargs):
+    """run_both with float32 reflectance (what the driver gives the compose kernel)."""
+    refl = np.asarray(args[0], dtype=np.float32)
+    got = run(compose_block, refl, *args[1:], **kwargs)
+    ref = run(compose_block_ref, refl, *args[1:], **kwargs)
+    for name in OUTPUTS:
+        np.testing.assert_array_equal(got[name], ref[name], err_msg=name)
+    return got
+
+
+def test_taken_as_is_observations_are_rounded_half_away():
+    # always cloudy: the darkest blue, its other bands rounded half away from zero
+    values = np.array([[[[300.5]], [[-20.5]]], [[[400.0]], [[1.0]]]], np.float32)
+    got = run_float(values, np.ones((2, 1, 1)), np.full((2, 1, 1), FLG_CLOUD), [1.0, 2.0])
+    assert got["refl"][:, 0, 0].tolist() == [301, -21]
+
+
+def _single_date_prepare(values, c_factor, clm=0, mg2=0, cloud_bits=1):
+    """prepare_date_block (and its twin) on one row of pixels with a constant c-factor in every band."""
+    values = np.asarray(values, np.int16)  # (bands, cols)
+    n_bands, n_cols = values.shape
+    plane = np.zeros((1, n_cols), np.uint8)
+    block = dict(refl=values[:, None, :], clm=np.broadcast_to(np.asarray(clm, np.uint8), (1, n_cols)).copy(),
+                 mg2=np.broadcast_to(np.asarray(mg2, np.uint8), (1, n_cols)).copy(), edg=plane, sat=plane, aot=None,
+                 aot_scale=1.0, aot_nodata=0.0, cloud_weight=np.ones((1, 1), np.float32), edge_weight=None,
+                 c_factors=np.full((n_bands, 1, 1), c_factor, np.float32), has_c_factor=np.ones(n_bands, bool),
+                 tables=_tables((0, 1), (0, n_cols), 10.0, [(240.0, (1, 1)), None, (1200.0, (1, 1))]))
+    params = dataclasses.replace(CompositeParams(), cloud_bits=cloud_bits)
+    return run_prepare_both(block, params=params, date_weight=1.0, refl_nodata=None)
+
+
+def test_one_rounding_only_after_the_weighted_mean():
+    """Two land dates normalised to 1000.6 and 1001.6: one rounding gives round(1001.1) = 1001; rounding each date
+    first would give round((1001 + 1002) / 2) = round(1001.5) = 1002."""
+    c = np.float32(1.0006)
+    dates = [_single_date_prepare([[1000]], c), _single_date_prepare([[1001]], c)]
+    refl = np.stack([d["refl"] for d in dates])  # (2, 1, 1, 1) float32
+    per_date = refl[:, 0, 0, 0].astype(np.float64)
+    assert abs(per_date[0] - 1000.6) < 1e-3 and abs(per_date[1] - 1001.6) < 1e-3  # not rounded per date
+    got = run_float(refl, np.ones((2, 1, 1)), np.full((2, 1, 1), FLG_LAND), [1.0, 2.0])
+    assert got["refl"][0, 0, 0] == 1001
+    rounded_per_date = run_both(np.rint(refl).astype(np.int16), np.ones((2, 1, 1)), np.full((2, 1, 1), FLG_LAND),
+                                [1.0, 2.0])
+    assert rounded_per_date["refl"][0, 0, 0] == 1002  # what the former per-date rounding gave
+
+
+def test_brdf_only_on_clear_land_observations():
+    """Land is normalised; snow, water, snow+water, cloud and nodata values are left as they are."""
+    mg2_water, mg2_snow = 1, 4
+    clm = [0, 0, 0, 0, 1, 0]
+    mg2 = [0, mg2_snow, mg2_water, mg2_snow | mg2_water, 0, 0]
+    values = [[2000, 2000, 2000, 2000, 2000, ND], [1500, 1500, 1500, 1500, 1500, 1500]]
+    got = _single_date_prepare(values, 1.1, clm=clm, mg2=mg2)
+    assert got["class"][0].tolist() == [FLG_LAND, FLG_SNOW, FLG_WATER, FLG_SNOW, FLG_CLOUD, FLG_LAND]
+    np.testing.assert_array_equal(got["refl"][:, 0, 1:5], np.asarray(values, np.float32)[:, 1:5])
+    np.testing.assert_array_equal(got["refl"][:, 0, 0], np.float32([2000, 1500]) * np.float32(1.1))
+    assert got["refl"][0, 0, 5] == ND and got["refl"][1, 0, 5] == np.float32(1500) * np.float32(1.1)
+
+
+def test_normalised_values_are_clipped_above_nodata():
+    got = _single_date_prepare([[-9500, 32000]], 1.1)
+    assert got["refl"][0, 0].tolist() == [-9999.0, 32767.0]
+
+
+@pytest.mark.parametrize("cloud_bits, cloudy", [
+    (1, [False, True, True, True]),  # bit 0 (default): the thinnest-cloud-only pixel is clear
+    (255, [True, True, True, True]),  # any bit (the former mask): it is a cloud
+    (1 << 4, [True, False, False, False]),
+    (0b10100000, [False, False, True, True]),  # shadows of detected clouds (5) and high clouds (7)
+])
+def test_cloud_bits_decide_which_clm_bits_are_cloud(cloud_bits, cloudy):
+    clm = [1 << 4, 0b00000111, 0b00100001, 0b10000011]  # thinnest only; cloud; shadow; cirrus
+    got = _single_date_prepare([[1000] * 4], 1.0, clm=clm, cloud_bits=cloud_bits)
+    assert (got["class"][0] == FLG_CLOUD).tolist() == cloudy
+    assert not np.any((got["class"][0] != FLG_CLOUD) & (got["class"][0] != FLG_LAND))
+
+
+def test_prepare_checks_cloud_bits():
+    with pytest.raises(ValueError, match="cloud_bits"):
+        _single_date_prepare([[1000]], 1.0, cloud_bits=0)
+    with pytest.raises(ValueError, match="cloud_bits"):
+        _single_date_prepare([[1000]], 1.0, cloud_bits=256)

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from l2a.errors import InvalidParameterError, SyntheoError
-from l3a.params import DEFAULT, PROFILES, WASP, CompositeParams
+from l3a.params import DEFAULT, PROFILES, WASP, CompositeParams, cloud_bit_numbers, cloud_bits_from_text
 
 
 def test_defaults_follow_spec():
@@ -19,6 +19,8 @@ def test_defaults_follow_spec():
     assert (p.aot_weight_min, p.aot_weight_max, p.aot_max) == (0.33, 1.0, 0.8)
     assert (p.edge_weight, p.edge_feather_m, p.edge_weight_min) == (True, 3000.0, 0.01)
     assert (p.snow_water_rule, p.snow_and_water_is, p.brdf, p.profile) == ("weighted", "snow", True, "default")
+    assert p.cloud_bits == 1  # CLM bit 0: all clouds except the thinnest, and all shadows (SPEC section 4)
+    assert p.sun == "observed"  # pending the measurement of "central" against the simulator's truth
 
 
 def test_wasp_profile():
@@ -32,6 +34,8 @@ def test_wasp_profile():
     # the cloud and AOT weights are WASP's already
     assert (w.coarse_resolution_m, w.sigma_small_m, w.sigma_large_m) == (240.0, 480.0, 2400.0)
     assert (w.aot_weight_min, w.aot_weight_max, w.aot_max, w.half_window_days) == (0.33, 1.0, 0.8, 23)
+    # WASP reads CLM_R1 bit 0 and normalises to nadir at each date's own sun (reference-wasp.md 2.1, 2.6)
+    assert (w.cloud_bits, w.sun, w.brdf) == (1, "observed", True)
 
 
 def test_frozen_and_replace_validates():
@@ -63,6 +67,11 @@ def test_frozen_and_replace_validates():
     ("snow_water_rule", "last"),
     ("snow_and_water_is", "ice"),
     ("brdf", "yes"),
+    ("cloud_bits", 0),
+    ("cloud_bits", 256),
+    ("cloud_bits", 1.5),
+    ("cloud_bits", "0"),
+    ("sun", "noon"),
     ("profile", ""),
 ])
 def test_invalid_values_name_the_field(field, value):
@@ -80,7 +89,8 @@ def test_numbers_are_normalised():
 
 
 def test_to_dict_round_trip_is_json():
-    for p in (DEFAULT, WASP, dataclasses.replace(DEFAULT, profile="custom", sigma_large_m=3000.0)):
+    for p in (DEFAULT, WASP, dataclasses.replace(DEFAULT, profile="custom", sigma_large_m=3000.0),
+              dataclasses.replace(DEFAULT, cloud_bits=0b11100011, sun="central")):
         record = p.to_dict()
         assert list(record)[0] == "profile"
         assert CompositeParams.from_dict(json.loads(json.dumps(record))) == p
@@ -89,3 +99,23 @@ def test_to_dict_round_trip_is_json():
 def test_from_dict_rejects_unknown_keys():
     with pytest.raises(InvalidParameterError, match="^sigma: not a synthesis parameter"):
         CompositeParams.from_dict({"sigma": 2})
+
+
+def test_records_without_the_new_fields_read_with_their_defaults():
+    record = DEFAULT.to_dict()
+    del record["cloud_bits"], record["sun"]
+    assert CompositeParams.from_dict(record) == DEFAULT
+
+
+@pytest.mark.parametrize("text, mask", [("0", 1), ("0,1,5,6,7", 0b11100011), (" 4 ", 16), ("7,0", 129),
+                                        ("all", 255), ("ALL", 255)])
+def test_cloud_bits_from_text(text, mask):
+    assert cloud_bits_from_text(text) == mask
+    if text.strip().lower() != "all":
+        assert cloud_bit_numbers(mask) == tuple(sorted(int(v) for v in text.split(",")))
+
+
+@pytest.mark.parametrize("text", ["", "8", "-1", "0,,1", "bit0", "1.0"])
+def test_cloud_bits_from_text_rejects(text):
+    with pytest.raises(InvalidParameterError, match="^cloud_bits"):
+        cloud_bits_from_text(text)

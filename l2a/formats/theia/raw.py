@@ -28,7 +28,7 @@ from l2a.errors import CorruptRasterError
 from l2a.io.raster import open_raster
 from l2a.product import L2AProduct
 
-from .bits import CLM_ALL, CLM_CLOUD_OR_SHADOW_BITS, MG2_SNOW, MG2_WATER
+from .bits import CLM_CLOUD_OR_SHADOW_BITS, MG2_SNOW, MG2_WATER, encode_clm
 from .names import MASK_KINDS
 
 __all__ = ["RawLayout", "raw_layout", "RawBlock", "RawReader"]
@@ -188,7 +188,7 @@ class RawReader:
         window : rasterio.windows.Window
             Window of the group's grid.
         refl : numpy.ndarray
-            int16 (bands, rows, cols), written: stored values (raw; nodata and EDG still to apply, see
+            int16 or float32 (bands, rows, cols), written: stored values (raw; nodata and EDG still to apply, see
             :class:`RawBlock`) or the reader's reflectance x 10000 (nodata -10000).
 
         Raises
@@ -210,24 +210,28 @@ class RawReader:
             for k, b in enumerate(self.bands):
                 refl[k] = p.read_band(b, window)
             m = p.read_masks(self.res, window)
-            # the reader's planes in Theia codes: CLM summary bit for cloud or shadow, MG2 water and snow bits
-            clm = (m["cloud"] | m["shadow"]).astype(np.uint8) << CLM_ALL
+            # the reader's planes in Theia codes: CLM as MAJA would code the cloud and shadow planes (bit 0 and
+            # the detail bits, l2a.formats.theia.bits.encode_clm), MG2 water and snow bits
+            clm = encode_clm(m["cloud"], m["shadow"])
             mg2 = (m["water"].astype(np.uint8) << MG2_WATER) | (m["snow"].astype(np.uint8) << MG2_SNOW)
             aot = p.read_aot(window, self.res) if p.has_aot else None
             # EDG is applied by the reader already; classes see the reader's nodata plane
             return RawBlock(clm, mg2, m["nodata"].astype(np.uint8), m["saturated"].astype(np.uint8), aot, None,
                             False, 1.0, math.nan)
 
-    def read_cloud_and_nodata(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
-        """bool (rows, cols) planes of a window: cloud or shadow, and nodata (only CLM and EDG are read raw)."""
+    def read_cloud_and_nodata(self, window: Window, clm_bits: int = CLM_CLOUD_OR_SHADOW_BITS
+                              ) -> tuple[np.ndarray, np.ndarray]:
+        """bool (rows, cols) planes of a window: cloud or shadow (any of the CLM bits ``clm_bits``, by default any
+        bit; for products read through their reader, the CLM that :meth:`read` gives), and nodata (only CLM and EDG
+        are read raw)."""
         with self._lock:
             if self._layout is False:
                 self._decide()
             if self._layout is not None:
                 clm = self._mask("CLM", window)
-                return (clm & CLM_CLOUD_OR_SHADOW_BITS) != 0, self._mask("EDG", window) != 0
+                return (clm & clm_bits) != 0, self._mask("EDG", window) != 0
             m = self.product.read_masks(self.res, window)
-            return m["cloud"] | m["shadow"], m["nodata"]
+            return (encode_clm(m["cloud"], m["shadow"]) & clm_bits) != 0, m["nodata"]
 
     def close(self) -> None:
         """Close every dataset (the reader can be used again: they reopen)."""
