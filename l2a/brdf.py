@@ -2,7 +2,10 @@
 c-factor that normalises an observation to nadir view.
 
 The one home of the model: the simulator renders directional reflectance with it (:mod:`l2a.simulate`) and the
-synthesis normalises with it (:mod:`l3a.compose`).
+synthesis normalises with it (:mod:`l3a.compose`). The simulator takes only the kernel shapes from here
+(:func:`kernels`, :func:`kernels_cs`): its ground has its own weights per land cover
+(:mod:`l2a.simulate.surface_brdf`), so that the synthesis' normalisation is judged against a surface it does not
+know exactly.
 
 ``rho(sza, vza, raa) = f_iso + f_vol * K_vol + f_geo * K_geo`` with fixed per-band coefficients (Roy et al. 2016;
 red-edge bands from Roy et al. 2017), the Ross-Thick volume kernel and the Li-Sparse-Reciprocal geometric kernel
@@ -55,6 +58,7 @@ __all__ = [
     "BASE_TO_RADIUS",
     "brdf_coefficients",
     "kernels",
+    "kernels_cs",
     "kernels_ref",
     "relative_azimuth",
     "ross_thick",
@@ -110,6 +114,39 @@ def kernels(sza, vza, raa):
     cost = min(max(cost, -1.0), 1.0)
     t = math.acos(cost)
     overlap = (t - math.sin(t) * cost) * sec / math.pi
+    k_geo = overlap - sec + 0.5 * (1.0 + cxi) / (cs * cv)
+    return k_vol, k_geo
+
+
+@njit(cache=True, nogil=True)
+def kernels_cs(cos_sza, sin_sza, cos_vza, sin_vza, cos_raa, sin_raa):
+    """:func:`kernels` from the cosines and sines of the angles (numba), for callers that have them already (the
+    simulator's per-band viewing directions come as vectors): the same formulas, no trigonometric call but two
+    ``acos``.
+
+    Parameters
+    ----------
+    cos_sza, sin_sza, cos_vza, sin_vza : float
+        Cosine and sine of the sun and view zenith angles (zeniths 0 - pi/2).
+    cos_raa, sin_raa : float
+        Cosine and sine of the relative azimuth (only its square matters for the sine).
+
+    Returns
+    -------
+    k_vol, k_geo : float
+        As :func:`kernels`.
+    """
+    cs, cv, ss, sv = cos_sza, cos_vza, sin_sza, sin_vza
+    cxi = min(max(cs * cv + ss * sv * cos_raa, -1.0), 1.0)
+    xi = math.acos(cxi)
+    k_vol = ((math.pi / 2.0 - xi) * cxi + math.sqrt(max(1.0 - cxi * cxi, 0.0))) / (cs + cv) - math.pi / 4.0
+    tan_s, tan_v = ss / cs, sv / cv
+    d2 = tan_s * tan_s + tan_v * tan_v - 2.0 * tan_s * tan_v * cos_raa
+    sec = 1.0 / cs + 1.0 / cv
+    cost = HEIGHT_TO_BASE * math.sqrt(max(d2 + (tan_s * tan_v * sin_raa) ** 2, 0.0)) / sec
+    cost = min(max(cost, -1.0), 1.0)
+    t = math.acos(cost)
+    overlap = (t - math.sqrt(max(1.0 - cost * cost, 0.0)) * cost) * sec / math.pi
     k_geo = overlap - sec + 0.5 * (1.0 + cxi) / (cs * cv)
     return k_vol, k_geo
 

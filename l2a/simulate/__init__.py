@@ -6,8 +6,10 @@ L1C (SAFE) products of a procedural world, with their ground truth.
 
 Modules: :mod:`.mgrs` (tile footprints), :mod:`.frame` (common world frame), :mod:`.noise` (hashed procedural
 noise), :mod:`.landscape` (ground), :mod:`.clouds` (weather), :mod:`.atmosphere` (aerosols, water vapour, forward
-model), :mod:`.orbits` (acquisition plan and angles), :mod:`.kernels` (numba block kernels), :mod:`.metadata`
-(angle grids), :mod:`.truth` (ground-truth files), :mod:`.driver` (orchestration), :mod:`.cli` (the command).
+model), :mod:`.surface_brdf` (the ground's directional reflectance per land cover), :mod:`.masks` (the simulated
+processor's mask errors, :class:`~l2a.simulate.masks.MaskQuality`), :mod:`.orbits` (acquisition plan and angles),
+:mod:`.kernels` (numba block kernels), :mod:`.metadata` (angle grids), :mod:`.truth` (ground-truth files and their
+definitions), :mod:`.driver` (orchestration), :mod:`.cli` (the command).
 Importing this package is cheap; the numerical modules load on first use.
 """
 

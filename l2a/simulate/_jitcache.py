@@ -8,7 +8,7 @@ from pathlib import Path
 __all__ = ["drop_stale_numba_cache"]
 
 #: Modules whose numba functions end up compiled into the kernels of :mod:`l2a.simulate.kernels`.
-_JIT_MODULES = ("noise", "landscape", "atmosphere", "clouds", "orbits", "kernels")
+_JIT_MODULES = ("noise", "landscape", "atmosphere", "clouds", "orbits", "masks", "surface_brdf", "kernels")
 #: The same, outside this package (paths relative to it): the BRDF model.
 _JIT_SOURCES_OUTSIDE = ("../brdf.py",)
 

@@ -21,8 +21,10 @@ with, per band (constants in :data:`BAND_CONSTANTS`), air mass ``m = 1/mu_s + 1/
   ``W`` (g/cm2): strong absorption in B9 (945 nm) and B10 (1375 nm, where the surface is barely seen and cirrus is).
 
 Clouds (a layer of reflectance ``R`` above the clear atmosphere, transmittance ``1 - R/f``), cloud shadows (surface
-lit by diffuse light only: ``rho_s (f_dif + (1 - f_dif) T_dir)``) and the directional reflectance (the kernel BRDF
-model of :mod:`l2a.brdf`, SPEC section 4) are applied by :func:`observe`. A replacement forward model (the L2A core's
+lit by diffuse light only: ``rho_s (f_dif + (1 - f_dif) T_dir)``) are applied by :func:`observe` to a directional
+surface reflectance computed beforehand (the ground's per-land-cover BRDF, :mod:`l2a.simulate.surface_brdf`; the
+``C_ISO``, ``C_VOL``, ``C_GEO`` columns and :func:`brdf_ratio` hold the global Roy et al. model of :mod:`l2a.brdf`,
+the reference around which the per-cover weights vary). A replacement forward model (the L2A core's
 6S look-up table) provides the same two numba functions :func:`toa_from_surface` and :func:`surface_from_toa` on a
 row of band constants.
 """
@@ -66,7 +68,8 @@ def _table() -> np.ndarray:
     f_dif = [0.35, 0.28, 0.20, 0.15, 0.13, 0.11, 0.10, 0.09, 0.085, 0.08, 0.05, 0.05, 0.04]
     liquid = [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.95, 0.85, 0.70]
     ice = [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.95, 0.65, 0.45]
-    # BRDF coefficients of l2a.brdf (Roy et al.); B1 as B2, B9 as B8A, B10 as B11
+    # BRDF coefficients of l2a.brdf (Roy et al.), the global reference of the per-cover weights of surface_brdf;
+    # B1 as B2, B9 as B8A, B10 as B11
     order = ("B2", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B8A", "B11", "B11", "B12")
     iso, geo, vol = zip(*(BRDF_COEFFICIENTS[b] for b in order))
     table = np.column_stack([wl, _rayleigh(wl), k_o3, a_w, n_w, tau_g, f_dif, liquid, ice, iso, vol, geo,

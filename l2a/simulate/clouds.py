@@ -17,7 +17,8 @@ see the same clouds, each at its own time. Geometry, pointwise:
 * **seen cloud** at ground point p: the layer at height h is evaluated at ``p + h tan(view zenith) u_sat``;
 * **shadow** at p: the layer is evaluated at ``p + h tan(sun zenith) u_sun`` (u_sun towards the sun azimuth).
 
-The "detected" fields (MAJA-like masks) use a lower threshold, i.e. the clouds dilated by a few hundred metres.
+The "detected" fields (MAJA-like masks) use a lower threshold, i.e. the clouds dilated by a few hundred metres; the
+detected shadow can be projected from a wrongly estimated cloud height (:mod:`l2a.simulate.masks`).
 
 Cost: octaves finer than two pixels are not computed (level of detail: a coarse pixel sees the low-pass version of
 the field a 10 m pixel sees), and the octaves stop as soon as the optical thickness is decided (exactly 0 or the
@@ -144,7 +145,7 @@ def _layer(x, y, t_off, dp, base, keep):
 
 
 @njit(cache=True, nogil=True)
-def cloud_column(x, y, t_off, los_x, los_y, sun_x, sun_y, dp, pixel_m, out):
+def cloud_column(x, y, t_off, los_x, los_y, sun_x, sun_y, dp, pixel_m, dh, det_pixel_m, out):
     """Clouds seen at and shading a ground point.
 
     Parameters
@@ -161,12 +162,20 @@ def cloud_column(x, y, t_off, los_x, los_y, sun_x, sun_y, dp, pixel_m, out):
         float64 (DAY_PARAMS,) weather of the day.
     pixel_m : float
         Pixel size, m: detail finer than two pixels is not computed (level of detail).
+    dh : numpy.ndarray
+        float64 (N_LAYERS,) error of the cloud height a processor estimates for each layer, m. Where it is not 0
+        the detected shadow is the layer seen along the sun direction from the wrong height (an extra evaluation,
+        at the level of detail of ``det_pixel_m``: a processor projects its coarse cloud mask); 0 reuses the true
+        shadow.
+    det_pixel_m : float
+        Pixel size of the processor's shadow projection, m.
     out : numpy.ndarray
-        float64 (8,) receives: water-cloud and cirrus optical thickness on the line of sight, the same dilated,
-        water-cloud and cirrus optical thickness on the path to the sun, the water-cloud one dilated, and the
-        optical-thickness-weighted height of the seen water clouds (m, 0 if none).
+        float64 (9,) receives: water-cloud and cirrus optical thickness on the line of sight, the same dilated,
+        water-cloud and cirrus optical thickness on the path to the sun, the water-cloud one dilated at the
+        estimated height, the optical-thickness-weighted height of the seen water clouds (m, 0 if none), and the
+        water-cloud optical thickness on the path to the sun at the estimated height (not dilated).
     """
-    for i in range(8):
+    for i in range(9):
         out[i] = 0.0
     weighted_h = 0.0
     for i in range(N_LAYERS):
@@ -186,7 +195,17 @@ def cloud_column(x, y, t_off, los_x, los_y, sun_x, sun_y, dp, pixel_m, out):
             out[0] += tau
             out[2] += tau_dil
             out[4] += sun_tau
-            out[6] += sun_dil
             weighted_h += tau * h
+            if dh[i] != 0.0:
+                # the processor's cloud is where it sees it; the shadow it predicts falls along the sun direction
+                # from its estimate of the height, i.e. it looks up the sun path as if the layer were at h + dh
+                h_est = max(h + dh[i], 100.0)
+                keep_det = octaves_for(dp[base + L_SCALE], max(pixel_m, det_pixel_m), np.int64(dp[base + L_OCTAVES]))
+                est_tau, est_dil = _layer(x + h_est * sun_x, y + h_est * sun_y, t_off, dp, base, keep_det)
+                out[6] += est_dil
+                out[8] += est_tau
+            else:
+                out[6] += sun_dil
+                out[8] += sun_tau
     if out[0] > 0.0:
         out[7] = weighted_h / out[0]

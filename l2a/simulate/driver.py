@@ -49,13 +49,18 @@ from .kernels import (
     U_LANDCOVER,
     U_SHADOW,
     U_SHADOW_DET,
+    U_SNOW_DET,
+    U_WATER_DET,
+    _interp,
     allocate_outputs,
     scene_block,
 )
-from .landscape import ALL_BANDS, CLASS_SNOW, CLASS_WATER
+from .landscape import ALL_BANDS, CLASS_SNOW
+from .masks import DEFAULT_MASK_QUALITY, PRESETS, MaskQuality, mask_quality, quality_params
 from .metadata import product_geometry, tile_datetime
 from .mgrs import DEFAULT_TILES, TILE_SIZE_M, tile_footprint
 from .noise import hash3_ref
+from .surface_brdf import REFERENCE_SUN_ZENITH_DEG, cover_brdf_table, cover_multipliers
 from .orbits import (
     SWATH_HALF_WIDTH_M,
     Acquisition,
@@ -66,6 +71,7 @@ from .orbits import (
 from .truth import (
     ACQUISITION_MASK_BANDS,
     CODE_TABLES,
+    DEFINITIONS,
     MONTHLY_MASK_BANDS,
     TruthWriter,
     acquisition_stem,
@@ -73,7 +79,7 @@ from .truth import (
     write_index,
 )
 
-__all__ = ["SimulationConfig", "simulate", "DEFAULT_SIZE", "BLOCK_ROWS", "LEVELS"]
+__all__ = ["SimulationConfig", "simulate", "DEFAULT_SIZE", "BLOCK_ROWS", "LEVELS", "parse_window"]
 
 logger = logging.getLogger(__name__)
 
@@ -106,12 +112,21 @@ class SimulationConfig:
         ``l2a`` (Theia-format L2A products) or ``l1c`` (ESA L1C SAFE products).
     size : int
         Pixels per tile side on the 10 m-band grid (10980 = true 10 m); even, >= 20 (a multiple of 6 for l1c).
+        With a ``window`` it is 10980 (any other value than the default is an error).
     seed : int
         World, weather and noise seed (>= 0).
     workers : int
         Parallel tasks (threads).
     block_rows : int
         Rows of the 10 m-band grid computed at a time (a multiple of 6); bounds the memory, never the result.
+    mask_quality : MaskQuality or str
+        Errors of the simulated L2A masks: a :class:`~l2a.simulate.masks.MaskQuality` or a preset name
+        (``perfect``, ``maja``, ``sen2cor``). Default ``maja``.
+    window : tuple of 4 int, optional
+        ``(xoff, yoff, width, height)`` in 10 m pixels of the whole 10980 x 10980 tile: simulate only that part,
+        at the true 10 m / 20 m (60 m) pixel sizes; products and truth are crops of the tile (their grids start at
+        the window's corner). Even numbers (multiples of 6 for l1c) so that every resolution aligns. Default: the
+        whole tile.
     """
 
     out_dir: Path
@@ -123,9 +138,18 @@ class SimulationConfig:
     seed: int = 0
     workers: int = 1
     block_rows: int = BLOCK_ROWS
+    mask_quality: MaskQuality | str = DEFAULT_MASK_QUALITY
+    window: tuple[int, int, int, int] | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "out_dir", Path(self.out_dir))
+        object.__setattr__(self, "mask_quality", mask_quality(self.mask_quality))
+        if self.window is not None:
+            if self.size not in (DEFAULT_SIZE, MAX_SIZE):
+                raise InvalidParameterError(f"size {self.size}: a window is simulated at the true 10 m pixels "
+                                            f"(size {MAX_SIZE}); leave size out")
+            object.__setattr__(self, "size", MAX_SIZE)
+            object.__setattr__(self, "window", _check_window(self.window, 6 if self.level == "l1c" else 2))
         object.__setattr__(self, "tiles", tuple(sorted({tile_footprint(t).tile for t in self.tiles})))
         if not self.tiles:
             raise InvalidParameterError("no tile to simulate")
@@ -144,6 +168,40 @@ class SimulationConfig:
             raise InvalidParameterError(f"workers must be >= 1, not {self.workers}")
         if self.block_rows < 6 or self.block_rows % 6:
             raise InvalidParameterError(f"block_rows must be a positive multiple of 6, not {self.block_rows}")
+
+
+def _check_window(window, multiple: int) -> tuple[int, int, int, int]:
+    try:
+        values = tuple(int(v) for v in window)
+    except (TypeError, ValueError):
+        raise InvalidParameterError(f"window {window!r} must be 4 integers XOFF,YOFF,WIDTH,HEIGHT") from None
+    if len(values) != 4:
+        raise InvalidParameterError(f"window {window!r} must be 4 integers XOFF,YOFF,WIDTH,HEIGHT")
+    xoff, yoff, width, height = values
+    if xoff < 0 or yoff < 0 or width <= 0 or height <= 0:
+        raise InvalidParameterError(f"window {','.join(map(str, values))}: offsets must be >= 0 and sizes > 0")
+    if any(v % multiple for v in values):
+        what = "even" if multiple == 2 else f"multiples of {multiple} for l1c"
+        raise InvalidParameterError(f"window {','.join(map(str, values))}: every value must be {what} (so that the "
+                                    f"coarser bands' pixels align)")
+    if xoff + width > MAX_SIZE or yoff + height > MAX_SIZE:
+        raise InvalidParameterError(f"window {','.join(map(str, values))} goes past the tile ({MAX_SIZE} x "
+                                    f"{MAX_SIZE} pixels of 10 m)")
+    return values
+
+
+def parse_window(text: str | None) -> tuple[int, int, int, int] | None:
+    """Parse ``XOFF,YOFF,WIDTH,HEIGHT`` (10 m pixels of the whole tile); None for an empty text."""
+    if text is None or not str(text).strip():
+        return None
+    parts = [p.strip() for p in str(text).split(",")]
+    try:
+        values = tuple(int(p) for p in parts)
+    except ValueError:
+        raise InvalidParameterError(f"window {text!r} must be 4 integers XOFF,YOFF,WIDTH,HEIGHT") from None
+    if len(values) != 4:
+        raise InvalidParameterError(f"window {text!r} must be 4 integers XOFF,YOFF,WIDTH,HEIGHT")
+    return values
 
 
 @dataclass(frozen=True)
@@ -175,9 +233,23 @@ def _months(start: dt.date, end: dt.date) -> list[dt.date]:
     return out
 
 
-def _coverage(tile: str, acq: Acquisition) -> float:
-    nodes = tile_frame(tile_footprint(tile)).nodes
-    cross, _ = track_position_ref(nodes[2], nodes[3], acq.nadir_lon_ref)
+def _coverage(tile: str, acq: Acquisition, window=None) -> float:
+    """Fraction of the tile (or of a window of it, in 10 m pixels) inside the swath, on sample points."""
+    frame = tile_frame(tile_footprint(tile))
+    if window is None:
+        lon, lat = frame.nodes[2], frame.nodes[3]
+    else:
+        xoff, yoff, width, height = window
+        pixel = TILE_SIZE_M / MAX_SIZE
+        xs = (xoff + (np.arange(33) + 0.5) * width / 33.0) * pixel
+        ys = (yoff + (np.arange(33) + 0.5) * height / 33.0) * pixel
+        point = np.empty(frame.nodes.shape[0])
+        lon, lat = np.empty((33, 33)), np.empty((33, 33))
+        for i, py in enumerate(ys):
+            for j, px in enumerate(xs):
+                _interp(frame.nodes, frame.step, px, py, point)
+                lon[i, j], lat[i, j] = point[2], point[3]
+    cross, _ = track_position_ref(lon, lat, acq.nadir_lon_ref)
     return float(np.mean(np.abs(cross) <= SWATH_HALF_WIDTH_M))
 
 
@@ -206,22 +278,40 @@ class _Run:
         self.out_dir = config.out_dir.absolute()
         self.truth_root = self.out_dir / "truth"
         self.world = world_params(config.seed)
+        self.cover_brdf = cover_brdf_table(config.seed)
+        self.quality = config.mask_quality
         self.footprints = {t: tile_footprint(t) for t in config.tiles}
         frames = [tile_frame(self.footprints[t]) for t in config.tiles]
         self.plan = acquisitions_for_tiles(frames, config.start, config.end)
         self.months = _months(config.start, config.end)
         n = config.size
-        self.grids = {t: {"R1": fp.grid(n), "R2": fp.grid(n // 2)} for t, fp in self.footprints.items()}
+        #: the simulated part of each tile, in pixels of the size-n grid: (xoff, yoff, width, height)
+        self.window = config.window or (0, 0, n, n)
+        self.grids = {t: {"R1": self.grid(fp, 1), "R2": self.grid(fp, 2)} for t, fp in self.footprints.items()}
         #: thread pool computing scene blocks (set by :func:`simulate` when workers > 1)
         self.pool: ThreadPoolExecutor | None = None
         self._geometry: dict = {}
         self._lock = threading.Lock()
 
+    def grid(self, fp, factor: int):
+        """Grid of the simulated part of a tile at ``factor`` times the 10 m-band pixel (1, 2 or 6)."""
+        n = self.config.size
+        if self.config.window is None:
+            return fp.grid(n // factor)
+        from affine import Affine
+
+        from l2a.grid import Grid
+
+        xoff, yoff, width, height = self.window
+        step = fp.size_m / (n // factor)
+        return Grid(Affine(step, 0.0, fp.ulx + xoff * (fp.size_m / n), 0.0, -step, fp.uly - yoff * (fp.size_m / n)),
+                    height // factor, width // factor)
+
     # --- naming ---------------------------------------------------------------------------------------------
     def acquisition_files(self, tile: str, acq: Acquisition) -> tuple[dt.datetime, dict[str, str]]:
         when = tile_datetime(self.footprints[tile], acq)
         stem = acquisition_stem(tile, when, acq.platform, acq.relative_orbit)
-        roles = ("REFL_R1", "REFL_R2", "MASKS_R1", "MASKS_R2", "ATMO_R2")
+        roles = ("REFL_R1", "REFL_R2", "NADIR_R1", "NADIR_R2", "MASKS_R1", "MASKS_R2", "ATMO_R2")
         return when, {r: f"{tile}/acquisitions/{stem}_{r}.tif" for r in roles}
 
     def monthly_files(self, tile: str, central: dt.date) -> dict[str, str]:
@@ -234,7 +324,11 @@ class _Run:
         with self._lock:
             cached = self._geometry.get(key)
         if cached is None:
-            cached = product_geometry(self.footprints[tile], acq)
+            origin = None
+            if self.config.window is not None:        # a crop carries its angle grids from its own corner
+                transform = self.grids[tile]["R1"].transform
+                origin = (transform.c, transform.f)
+            cached = product_geometry(self.footprints[tile], acq, origin)
             with self._lock:
                 self._geometry[key] = cached
         return cached
@@ -255,21 +349,23 @@ class _Run:
         fp = self.footprints[tile]
         when, _ = self.acquisition_files(tile, acq)
         geometry = self.geometry(tile, acq)
-        n = self.config.size
         nodes = tile_frame(fp).nodes
         corners = tuple((float(nodes[2][i, j]), float(nodes[3][i, j])) for i, j in ((0, 0), (0, -1), (-1, -1), (-1, 0)))
         # the datatake starts ~2000 km up the track, 5 minutes before the reference latitude
         start = acq.reference_time - dt.timedelta(minutes=5)
         start = start.replace(microsecond=(start.microsecond // 1000) * 1000)
         return L1CMetadata(platform=acq.platform, tile=tile, sensing_time=when, datatake_start=start, crs=fp.crs,
-                           grids={10: fp.grid(n), 20: fp.grid(n // 2), 60: fp.grid(n // 6)},
+                           grids={10: self.grid(fp, 1), 20: self.grid(fp, 2), 60: self.grid(fp, 6)},
                            relative_orbit=acq.relative_orbit, absolute_orbit=acq.absolute_orbit, sun=geometry.sun,
                            view=geometry.detectors, footprint_lonlat=corners, extra=self.extra())
 
     def extra(self) -> dict[str, str]:
         c = self.config
-        return {"simulator": f"syntheo {__version__} l2a simulate", "simulator_seed": str(c.seed),
-                "simulator_size": str(c.size)}
+        extra = {"simulator": f"syntheo {__version__} l2a simulate", "simulator_seed": str(c.seed),
+                 "simulator_size": str(c.size), "simulator_mask_quality": c.mask_quality.name}
+        if c.window is not None:
+            extra["simulator_window"] = ",".join(map(str, c.window))
+        return extra
 
     def product_name(self, tile: str, acq: Acquisition) -> str:
         if self.config.level == "l2a":
@@ -280,11 +376,11 @@ class _Run:
 
     # --- blocks -----------------------------------------------------------------------------------------------
     def blocks(self):
-        """(row0, rows) of the 10 m grid for each block."""
-        n, b = self.config.size, self.config.block_rows
+        """(row0, rows) of the 10 m grid of the simulated part for each block."""
+        n, b = self.window[3], self.config.block_rows
         return [(r, min(b, n - r)) for r in range(0, n, b)]
 
-    def jobs(self, tile, day, track, mode, noise_seed, l1c=False):
+    def jobs(self, tile, day, track, mode, noise_seed, quality, l1c=False):
         """Scene computations of one product, in writing order: per block of rows, R1 then R2 (then the 60 m
         grid for L1C). Each job is ``((res, row0, rows), arguments of run_scene)``."""
         out = []
@@ -292,7 +388,7 @@ class _Run:
             grids = [("R1", 1, _R1_IDX), ("R2", 2, _R2_IDX)] + ([("R60", 6, _R60_IDX)] if l1c else [])
             for res, factor, bands in grids:
                 r0, h = row0 // factor, rows // factor
-                out.append(((res, r0, h), (tile, factor, r0, h, bands, day, track, mode, noise_seed)))
+                out.append(((res, r0, h), (tile, factor, r0, h, bands, day, track, mode, noise_seed, quality)))
         return out
 
     def stream(self, jobs):
@@ -314,12 +410,16 @@ class _Run:
                 pending.append((nxt[0], self.pool.submit(self.run_scene, *nxt[1])))
             yield key, result
 
-    def run_scene(self, tile, res_factor, row0, rows, bands, day, track, mode, noise_seed):
+    def run_scene(self, tile, res_factor, row0, rows, bands, day, track, mode, noise_seed, quality):
+        """Outputs of :func:`~l2a.simulate.kernels.scene_block` for ``rows`` rows from ``row0`` of the simulated
+        part, at ``res_factor`` times the 10 m-band pixel."""
         n = self.config.size // res_factor
         pixel = TILE_SIZE_M / n
+        xoff, yoff, width, _ = self.window
         frame = tile_frame(self.footprints[tile])
-        out = allocate_outputs(len(bands), rows, n)
-        scene_block(frame.nodes, frame.step, pixel, row0, bands, self.world, day, track, mode, noise_seed, *out)
+        out = allocate_outputs(len(bands), rows, width // res_factor)
+        scene_block(frame.nodes, frame.step, pixel, yoff // res_factor + row0, xoff // res_factor, bands, self.world,
+                    day, track, mode, noise_seed, self.cover_brdf, quality, *out)
         return out
 
     # --- tasks ------------------------------------------------------------------------------------------------
@@ -334,6 +434,7 @@ class _Run:
         day = day_params(self.config.seed, acq.date)
         track = track_params(acq)
         seed = _noise_seed(self.config.seed, tile, acq)
+        quality = quality_params(self.quality, self.config.seed, acq.date, acq.relative_orbit)
         counts = np.zeros(3, np.int64)          # observed, opaque cloud, snow (R2 truth)
         with ExitStack() as stack:              # the truth closes first, the product folder appears last
             if self.config.level == "l2a":
@@ -345,14 +446,15 @@ class _Run:
             truth = stack.enter_context(TruthWriter(self.truth_root, files, crs=fp.crs, grids=self.grids[tile],
                                                     bands={"R1": R1_BANDS, "R2": R2_BANDS},
                                                     mask_bands=ACQUISITION_MASK_BANDS))
-            jobs = self.jobs(tile, day, track, MODE_ACQUISITION, seed, l1c=self.config.level == "l1c")
-            for (res, r0, h), (refl, toa, fre, u8, f32) in self.stream(jobs):
+            jobs = self.jobs(tile, day, track, MODE_ACQUISITION, seed, quality, l1c=self.config.level == "l1c")
+            for (res, r0, h), (refl, nadir, toa, fre, u8, f32) in self.stream(jobs):
                 win = Window(0, r0, u8.shape[2], h)
                 if res == "R60":
                     self._write_l1c_block(writer, _R60_BANDS, toa, win)
                     continue
                 names = R1_BANDS if res == "R1" else R2_BANDS
                 truth.write(f"REFL_{res}", _refl_int16(refl), win)
+                truth.write(f"NADIR_{res}", _refl_int16(nadir), win)
                 truth.write(f"MASKS_{res}", u8[[U_CLASS, U_CLOUD, U_SHADOW, U_LANDCOVER]], win)
                 if res == "R2":
                     truth.write("ATMO_R2", f32[[F_AOT, F_WV]], win)
@@ -380,8 +482,8 @@ class _Run:
         shadow = u8[U_SHADOW_DET] != 0
         clm = encode_clm(cloud, shadow, cirrus=cirrus)
         clm[edge] = 0
-        water = (u8[U_CLASS] == CLASS_WATER) & ~cloud
-        snow = (u8[U_CLASS] == CLASS_SNOW) & ~cloud
+        water = (u8[U_WATER_DET] != 0) & ~cloud
+        snow = (u8[U_SNOW_DET] != 0) & ~cloud
         mg2 = encode_mg2(water, snow, cloud | cirrus, shadow)
         mg2[edge] = 0
         writer.write_mask("CLM", res, clm, win)
@@ -407,7 +509,9 @@ class _Run:
         day = day_params(self.config.seed, central)
         with TruthWriter(self.truth_root, files, crs=self.footprints[tile].crs, grids=self.grids[tile],
                          bands={"R1": R1_BANDS, "R2": R2_BANDS}, mask_bands=MONTHLY_MASK_BANDS) as truth:
-            for (res, r0, h), (refl, _, _, u8, _) in self.stream(self.jobs(tile, day, track, MODE_MONTHLY, 0)):
+            perfect = quality_params(PRESETS["perfect"], self.config.seed, central, 0)
+            for (res, r0, h), (refl, _, _, _, u8, _) in self.stream(self.jobs(tile, day, track, MODE_MONTHLY, 0,
+                                                                               perfect)):
                 win = Window(0, r0, u8.shape[2], h)
                 truth.write(f"REFL_{res}", _refl_int16(refl), win)
                 truth.write(f"MASKS_{res}", u8[[U_CLASS, U_LANDCOVER]], win)
@@ -433,10 +537,26 @@ class _Run:
             else:
                 tiles[task.tile]["monthly"].append({"central_date": task.central_date.isoformat(),
                                                     "files": self.monthly_files(task.tile, task.central_date)})
+        multipliers = cover_multipliers(c.seed)
+        from .landscape import LANDCOVER_CODES
+        from .surface_brdf import SNOW_ROW
+
+        rows = {**{str(k): v for k, v in sorted(LANDCOVER_CODES.items())}, str(SNOW_ROW): "snow (any cover)"}
         return {
             "simulator": {"software": f"syntheo {__version__}", "command": "l2a simulate", "seed": c.seed,
                           "size": c.size, "level": c.level, "start": c.start.isoformat(), "end": c.end.isoformat(),
-                          "tiles": list(c.tiles)},
+                          "tiles": list(c.tiles), "window": list(c.window) if c.window is not None else None,
+                          "mask_quality": c.mask_quality.name,
+                          "mask_quality_parameters": c.mask_quality.as_dict(),
+                          "surface_brdf": {
+                              "model": "Ross-Thick + Li-Sparse-Reciprocal kernels (l2a.brdf.kernels), weights "
+                                       "a_vol = m_vol f_vol/f_iso, a_geo = m_geo f_geo/f_iso per land cover (f_* of "
+                                       "Roy et al. 2016 per band)",
+                              "reference_sun_zenith_deg": REFERENCE_SUN_ZENITH_DEG,
+                              "multipliers": {r: {"m_vol": round(float(multipliers[int(r), 0]), 6),
+                                                  "m_geo": round(float(multipliers[int(r), 1]), 6), "cover": name}
+                                              for r, name in rows.items()}}},
+            "definitions": DEFINITIONS,
             "world_crs": f"EPSG:{WORLD_EPSG}",
             "bands": {"R1": list(R1_BANDS), "R2": list(R2_BANDS)},
             "mask_bands": {"acquisition": list(ACQUISITION_MASK_BANDS), "monthly": list(MONTHLY_MASK_BANDS)},
@@ -465,7 +585,11 @@ def simulate(config: SimulationConfig, *, quiet: bool = True) -> SimulationResul
     tasks: list = []
     for tile in config.tiles:
         for acq in run.plan[tile]:
-            tasks.append(_ProductTask(tile, acq, _coverage(tile, acq)))
+            coverage = _coverage(tile, acq, config.window)
+            if coverage <= 0.0:
+                logger.info("%s %s R%03d does not see the window, skipped", tile, acq.date, acq.relative_orbit)
+                continue
+            tasks.append(_ProductTask(tile, acq, coverage))
         tasks.extend(_MonthlyTask(tile, m) for m in run.months)
     if not any(isinstance(t, _ProductTask) for t in tasks):
         logger.warning("no acquisition between %s and %s (one every %d days per orbit); only monthly truth is written",

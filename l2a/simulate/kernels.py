@@ -19,17 +19,16 @@ import math
 import numpy as np
 from numba import njit
 
+from l2a.brdf import kernels, kernels_cs
+
 from ._jitcache import drop_stale_numba_cache
+
 from .atmosphere import (
     BAND_CONSTANTS,
-    C_GEO,
-    C_ISO,
-    C_VOL,
     _band_terms,
     _geometry,
     _observe,
     aerosol_water,
-    brdf_kernels,
     pressure_ratio,
     scattering_cos,
 )
@@ -39,20 +38,28 @@ from .clouds import (
     D_HAZE_AMP,
     D_TIME_REF_S,
     D_WV_BASE,
+    N_LAYERS,
     cloud_column,
 )
-from .landscape import N_BANDS, surface
-from .noise import hash3
+from .landscape import CLASS_SNOW, N_BANDS, surface
+from .masks import Q_CELL_M, Q_DH, Q_DILATE, Q_HEIGHT_ERROR_M, Q_SEED, detect
+from .noise import hash3, value_noise
 from .orbits import (
     GROUND_SPEED_M_S,
+    LOCAL_SOLAR_TIME_H,
     SWATH_HALF_WIDTH_M,
     T_DOY,
     T_LON_REF,
+    TAN_ALONG_TRACK,
     T_TIME_REF_S,
+    cross_track_vector,
+    detector_of,
     sun_angles,
     track_position,
     view_angles,
+    view_vector,
 )
+from .surface_brdf import brdf_row, cover_brdf_factor
 
 __all__ = ["interpolate_nodes", "interpolate_nodes_ref", "geometry_block", "geometry_block_ref", "scene_block",
            "scene_block_ref", "U8_PLANES", "F32_PLANES", "MODE_MONTHLY", "MODE_ACQUISITION"]
@@ -62,15 +69,15 @@ drop_stale_numba_cache()
 MODE_MONTHLY, MODE_ACQUISITION = 0, 1
 #: uint8 output planes of :func:`scene_block`.
 U8_PLANES = ("class", "landcover", "cloud", "shadow", "edge", "cloud_detected", "shadow_detected",
-             "cirrus_detected")
-(U_CLASS, U_LANDCOVER, U_CLOUD, U_SHADOW, U_EDGE, U_CLOUD_DET, U_SHADOW_DET, U_CIRRUS_DET) = range(8)
+             "cirrus_detected", "water_detected", "snow_detected")
+(U_CLASS, U_LANDCOVER, U_CLOUD, U_SHADOW, U_EDGE, U_CLOUD_DET, U_SHADOW_DET, U_CIRRUS_DET, U_WATER_DET,
+ U_SNOW_DET) = range(10)
 #: float32 output planes of :func:`scene_block`.
 F32_PLANES = ("aot", "wv", "aot_estimated", "wv_estimated")
 F_AOT, F_WV, F_AOT_EST, F_WV_EST = range(4)
-# Thresholds of the truth and of the MAJA-like detection (optical thickness, transmittance).
+# Thresholds of the truth (optical thickness, transmittance); the detection's are in masks.py.
 _THICK_LIQ, _THICK_ICE, _THIN = 1.0, 0.3, 0.05
-_DET_LIQ, _DET_ICE, _DET_CIRRUS = 1.0, 0.6, 0.25
-_SHADOW_TRUE, _SHADOW_DET = 0.5, 0.6
+_SHADOW_TRUE = 0.5
 _NOISE_ABS, _NOISE_REL = 0.0006, 0.003
 
 
@@ -194,8 +201,8 @@ def _gauss(a, b, seed):
 
 
 @njit(cache=True, nogil=True)
-def scene_block(nodes, step, pixel_m, row0, bands, world, day, track, mode, noise_seed,
-                refl_true, toa, fre, u8, f32):
+def scene_block(nodes, step, pixel_m, row0, col0, bands, world, day, track, mode, noise_seed, cover_brdf, quality,
+                refl_true, refl_nadir, toa, fre, u8, f32):
     """Simulate a row block of one tile at one resolution.
 
     Parameters
@@ -203,7 +210,8 @@ def scene_block(nodes, step, pixel_m, row0, bands, world, day, track, mode, nois
     nodes : numpy.ndarray
         float64 (8, n, n) tile coordinate nodes; ``step`` their spacing, m.
     pixel_m : float
-        Pixel size, m; ``row0`` the block's first row in the tile grid.
+        Pixel size, m; ``row0``, ``col0`` the block's first row and column in the whole tile's grid at that pixel
+        size (a window of the tile starts at ``col0 > 0``).
     bands : numpy.ndarray
         int64 (nb,) indices into the 13 bands (ESA order) to produce.
     world, day, track : numpy.ndarray
@@ -211,20 +219,29 @@ def scene_block(nodes, step, pixel_m, row0, bands, world, day, track, mode, nois
         :func:`~l2a.simulate.clouds.day_params`, :func:`~l2a.simulate.orbits.track_params`).
     mode : int
         MODE_ACQUISITION (one pass of a satellite) or MODE_MONTHLY (true nadir reflectance of the ground on day
-        ``track[T_DOY]``, no atmosphere, no clouds, no swath).
+        ``track[T_DOY]`` at the sun of the nominal overpass time, no atmosphere, no clouds, no swath).
     noise_seed : int
         Seed of the radiometric noise of this product.
+    cover_brdf : numpy.ndarray
+        float64 (N_ROWS, 13, 3) directional model of the ground per land cover
+        (:func:`~l2a.simulate.surface_brdf.cover_brdf_table`).
+    quality : numpy.ndarray
+        float64 (Q_PARAMS,) error model of the masks (:func:`~l2a.simulate.masks.quality_params`).
     refl_true : numpy.ndarray
-        float32 (nb, rows, cols): true surface reflectance (directional as seen by this pass; nadir in monthly
-        mode), NaN outside the swath.
+        float32 (nb, rows, cols): true surface reflectance (directional as seen by this pass, each band with its
+        detector's viewing angles; nadir view in monthly mode), NaN outside the swath.
+    refl_nadir : numpy.ndarray
+        float32 (nb, rows, cols): true nadir-view surface reflectance at this pass's sun angles (monthly mode: the
+        same as ``refl_true``), NaN outside the swath.
     toa : numpy.ndarray
         float32 (nb, rows, cols): TOA reflectance with noise, NaN outside the swath (acquisition mode).
     fre : numpy.ndarray
         float32 (nb, rows, cols): surface reflectance retrieved with the estimated AOT and water vapour, NaN
         outside the swath (acquisition mode).
     u8 : numpy.ndarray
-        uint8 (8, rows, cols): planes :data:`U8_PLANES` (class 1 land / 2 water / 3 snow, 0 outside the swath;
-        land cover code; true cloud 0 none / 1 thin / 2 opaque; true shadow; edge; detected cloud, shadow, cirrus).
+        uint8 (10, rows, cols): planes :data:`U8_PLANES` (class 1 land / 2 water / 3 snow, 0 outside the swath;
+        land cover code; true cloud 0 none / 1 thin / 2 opaque; true shadow; edge; detected cloud, shadow, cirrus,
+        water, snow).
     f32 : numpy.ndarray
         float32 (4, rows, cols): planes :data:`F32_PLANES` (true and estimated AOT at 550 nm and water vapour,
         g/cm2), NaN outside the swath.
@@ -234,17 +251,26 @@ def scene_block(nodes, step, pixel_m, row0, bands, world, day, track, mode, nois
     nb = bands.shape[0]
     coords = np.empty(nodes.shape[0])
     rho = np.empty(N_BANDS)
-    column = np.empty(8)
+    column = np.empty(9)
+    dh = np.empty(N_LAYERS)
     doy0 = track[T_DOY]
+    dilate = quality[Q_DILATE] != 0.0
     for i in range(rows):
         py = (row0 + i + 0.5) * pixel_m
         for j in range(cols):
-            _interp(nodes, step, (j + 0.5) * pixel_m, py, coords)
+            _interp(nodes, step, (col0 + j + 0.5) * pixel_m, py, coords)
             x, y, lon, lat = coords[0], coords[1], coords[2], coords[3]
             if mode == MODE_MONTHLY:
                 code, cls, z = surface(x, y, doy0 + 0.45, world, pixel_m, rho)
+                row = brdf_row(code, cls, CLASS_SNOW)
+                # nominal overpass: the local mean solar time at which the tracks cross the reference latitude
+                t_nominal = ((LOCAL_SOLAR_TIME_H - lon / 15.0) % 24.0) * 3600.0      # UTC seconds
+                sun_zen, _ = sun_angles(doy0, t_nominal, lon, lat)
+                kv0, kg0 = kernels(math.radians(sun_zen), 0.0, 0.0)
                 for b in range(nb):
-                    refl_true[b, i, j] = rho[bands[b]]
+                    value = rho[bands[b]] * cover_brdf_factor(cover_brdf, row, bands[b], kv0, kg0)
+                    refl_true[b, i, j] = value
+                    refl_nadir[b, i, j] = value
                 u8[U_CLASS, i, j] = cls
                 u8[U_LANDCOVER, i, j] = code
                 continue
@@ -252,6 +278,7 @@ def scene_block(nodes, step, pixel_m, row0, bands, world, day, track, mode, nois
             if abs(cross) > SWATH_HALF_WIDTH_M:
                 for b in range(nb):
                     refl_true[b, i, j] = np.nan
+                    refl_nadir[b, i, j] = np.nan
                     toa[b, i, j] = np.nan
                     fre[b, i, j] = np.nan
                 for k in range(u8.shape[0]):
@@ -262,12 +289,14 @@ def scene_block(nodes, step, pixel_m, row0, bands, world, day, track, mode, nois
                 continue
             t_utc = track[T_TIME_REF_S] + along / GROUND_SPEED_M_S
             sun_zen, sun_az = sun_angles(doy0, t_utc, lon, lat)
+            # clouds are seen along the mean line of sight of the detectors (no band-to-band cloud parallax)
             view_zen, view_az = view_angles(cross, 0.0)
+            # each band's radiometry uses its own detector's line of sight: odd detectors look backward, even ones
+            # forward, by the band's along-track angle (the staggering of the metadata grids)
+            sign = 1.0 if detector_of(cross) % 2 == 0 else -1.0
             code, cls, z = surface(x, y, doy0 + t_utc / 86400.0, world, pixel_m, rho)
+            row = brdf_row(code, cls, CLASS_SNOW)
             mu_s = math.cos(math.radians(sun_zen))
-            mu_v = math.cos(math.radians(view_zen))
-            rel_az = sun_az - view_az
-            cos_scat = scattering_cos(mu_s, mu_v, math.cos(math.radians(rel_az)))
             # displacement per metre of height towards the satellite and the sun, ground east/north -> world
             tv = math.tan(math.radians(view_zen))
             ts = math.tan(math.radians(sun_zen))
@@ -277,62 +306,92 @@ def scene_block(nodes, step, pixel_m, row0, bands, world, day, track, mode, nois
             los_y = coords[5] * ve + coords[7] * vn
             sun_x = coords[4] * se + coords[6] * sn
             sun_y = coords[5] * se + coords[7] * sn
-            cloud_column(x, y, t_utc - day[D_TIME_REF_S], los_x, los_y, sun_x, sun_y, day, pixel_m, column)
+            if quality[Q_HEIGHT_ERROR_M] > 0.0:
+                # per layer, the acquisition's error plus a regional part (a processor's height varies by cloud)
+                for layer in range(N_LAYERS):
+                    dh[layer] = quality[Q_DH + layer] + 0.5 * quality[Q_HEIGHT_ERROR_M] * value_noise(
+                        x / 20000.0, y / 20000.0, np.int64(quality[Q_SEED]) + 30 + layer)
+            else:
+                for layer in range(N_LAYERS):
+                    dh[layer] = 0.0
+            cloud_column(x, y, t_utc - day[D_TIME_REF_S], los_x, los_y, sun_x, sun_y, day, pixel_m, dh,
+                         quality[Q_CELL_M], column)
             tau_liq, tau_ice, liq_det, ice_det = column[0], column[1], column[2], column[3]
             t_dir = math.exp(-(0.8 * column[4] + 0.5 * column[5]) / mu_s)
-            # detected shadows: the dilated water clouds and the cirrus on the sun path (a thick cirrus darkens the
-            # ground as much as a cumulus; a detector that missed it would let dark pixels into syntheses)
-            t_dir_det = math.exp(-(0.8 * column[6] + 0.5 * column[5]) / mu_s)
+            # detected shadows: the (dilated) water clouds at their estimated height and the cirrus on the sun path
+            # (a thick cirrus darkens the ground as much as a cumulus; a detector that missed it would let dark
+            # pixels into syntheses)
+            t_dir_det = math.exp(-(0.8 * (column[6] if dilate else column[8]) + 0.5 * column[5]) / mu_s)
             aot, wv, aot_est, wv_est = aerosol_water(x, y, z, day[D_AOT_BASE], day[D_HAZE_AMP], day[D_WV_BASE],
                                                      np.int64(day[D_ATMO_SEED]))
             p = pressure_ratio(z)
             wv_above = wv * math.exp(-max(column[7] - z, 0.0) / 2200.0)
-            kv, kg, kv0, kg0 = brdf_kernels(sun_zen, view_zen, rel_az)
-            m, p_r, p_a = _geometry(mu_s, mu_v, cos_scat)
+            sin_s = math.sqrt(max(1.0 - mu_s * mu_s, 0.0))
+            kv0, kg0 = kernels_cs(mu_s, sin_s, 1.0, 0.0, 1.0, 0.0)
+            sun_az_e, sun_az_n = math.sin(math.radians(sun_az)), math.cos(math.radians(sun_az))
+            cross_e, cross_n = cross_track_vector(cross)
             for b in range(nb):
                 band = bands[b]
                 k = BAND_CONSTANTS[band]
-                rho_dir = rho[band] * (k[C_ISO] + k[C_VOL] * kv + k[C_GEO] * kg) / (
-                    k[C_ISO] + k[C_VOL] * kv0 + k[C_GEO] * kg0)
+                # this band's line of sight as a vector (view_angles without its atan/atan2): cosines and sines of
+                # the view zenith and of the relative azimuth follow without trigonometry
+                ve, vn = view_vector(cross_e, cross_n, sign * TAN_ALONG_TRACK[band])
+                tan_v = math.sqrt(ve * ve + vn * vn)
+                mu_v = 1.0 / math.sqrt(1.0 + tan_v * tan_v)
+                cos_raa, sin_raa = 1.0, 0.0
+                if tan_v > 0.0:
+                    cos_raa = (sun_az_n * vn + sun_az_e * ve) / tan_v
+                    sin_raa = (sun_az_e * vn - sun_az_n * ve) / tan_v
+                kv, kg = kernels_cs(mu_s, sin_s, mu_v, tan_v * mu_v, cos_raa, sin_raa)
+                refl_nadir[b, i, j] = rho[band] * cover_brdf_factor(cover_brdf, row, band, kv0, kg0)
+                rho_dir = rho[band] * cover_brdf_factor(cover_brdf, row, band, kv, kg)
                 refl_true[b, i, j] = rho_dir
+                m, p_r, p_a = _geometry(mu_s, mu_v, scattering_cos(mu_s, mu_v, cos_raa))
                 value = _observe(k, rho_dir, mu_s, mu_v, m, p_r, p_a, aot, wv, p, t_dir, tau_liq, tau_ice,
                                  wv_above)
-                value += (_NOISE_ABS + _NOISE_REL * value) * _gauss(np.int64(row0 + i) * 65536 + j, band,
+                value += (_NOISE_ABS + _NOISE_REL * value) * _gauss(np.int64(row0 + i) * 65536 + col0 + j, band,
                                                                    noise_seed)
                 toa[b, i, j] = value
                 tg, rho_atm, tt, s = _band_terms(k, mu_s, mu_v, m, p_r, p_a, aot_est, wv_est, p)
-                y = value / tg - rho_atm
-                fre[b, i, j] = y / (tt + s * y)
+                y_atm = value / tg - rho_atm
+                fre[b, i, j] = y_atm / (tt + s * y_atm)
             thick = tau_liq >= _THICK_LIQ or tau_ice >= _THICK_ICE
             u8[U_CLASS, i, j] = cls
             u8[U_LANDCOVER, i, j] = code
             u8[U_CLOUD, i, j] = 2 if thick else (1 if tau_liq + tau_ice >= _THIN else 0)
             u8[U_SHADOW, i, j] = 1 if t_dir < _SHADOW_TRUE else 0
             u8[U_EDGE, i, j] = 0
-            cloud_det = liq_det >= _DET_LIQ or ice_det >= _DET_ICE
-            u8[U_CLOUD_DET, i, j] = 1 if cloud_det else 0
-            u8[U_SHADOW_DET, i, j] = 1 if (t_dir_det < _SHADOW_DET and not cloud_det) else 0
-            u8[U_CIRRUS_DET, i, j] = 1 if ice_det >= _DET_CIRRUS else 0
+            cloud_d, shadow_d, cirrus_d, water_d, snow_d = detect(
+                x, y, cls, code, rho, liq_det if dilate else tau_liq, ice_det if dilate else tau_ice, tau_liq, tau_ice,
+                t_dir, t_dir_det, quality)
+            u8[U_CLOUD_DET, i, j] = 1 if cloud_d else 0
+            u8[U_SHADOW_DET, i, j] = 1 if shadow_d else 0
+            u8[U_CIRRUS_DET, i, j] = 1 if cirrus_d else 0
+            u8[U_WATER_DET, i, j] = 1 if water_d else 0
+            u8[U_SNOW_DET, i, j] = 1 if snow_d else 0
             f32[F_AOT, i, j] = aot
             f32[F_WV, i, j] = wv
             f32[F_AOT_EST, i, j] = aot_est
             f32[F_WV_EST, i, j] = wv_est
 
 
-def scene_block_ref(nodes, step, pixel_m, row0, bands, world, day, track, mode, noise_seed, rows, cols):
+def scene_block_ref(nodes, step, pixel_m, row0, col0, bands, world, day, track, mode, noise_seed, cover_brdf, quality,
+                    rows, cols):
     """Pure-Python twin of :func:`scene_block`: the same source run by the interpreter (numba's JIT disabled in a
-    subprocess). Returns the five output arrays (refl_true, toa, fre, u8, f32). Slow: keep blocks tiny."""
+    subprocess). Returns the six output arrays (refl_true, refl_nadir, toa, fre, u8, f32). Slow: keep blocks
+    tiny."""
     import os
     import pickle
     import subprocess
     import sys
 
-    args = (nodes, step, pixel_m, row0, bands, world, day, track, mode, noise_seed, rows, cols)
+    args = (nodes, step, pixel_m, row0, col0, bands, world, day, track, mode, noise_seed, cover_brdf, quality, rows,
+            cols)
     code = ("import pickle, sys, numpy as np\n"
             "from l2a.simulate.kernels import scene_block, allocate_outputs\n"
             "a = pickle.loads(sys.stdin.buffer.read())\n"
-            "out = allocate_outputs(len(a[4]), a[10], a[11])\n"
-            "scene_block(*a[:10], *out)\n"
+            "out = allocate_outputs(len(a[5]), a[13], a[14])\n"
+            "scene_block(*a[:13], *out)\n"
             "sys.stdout.buffer.write(pickle.dumps(out))\n")
     env = dict(os.environ, NUMBA_DISABLE_JIT="1")
     done = subprocess.run([sys.executable, "-c", code], input=pickle.dumps(args), capture_output=True, env=env,
@@ -343,5 +402,5 @@ def scene_block_ref(nodes, step, pixel_m, row0, bands, world, day, track, mode, 
 def allocate_outputs(nb: int, rows: int, cols: int):
     """Output arrays of :func:`scene_block` for ``nb`` bands and a ``rows x cols`` block."""
     return (np.empty((nb, rows, cols), np.float32), np.empty((nb, rows, cols), np.float32),
-            np.empty((nb, rows, cols), np.float32), np.zeros((len(U8_PLANES), rows, cols), np.uint8),
+            np.empty((nb, rows, cols), np.float32), np.empty((nb, rows, cols), np.float32), np.zeros((len(U8_PLANES), rows, cols), np.uint8),
             np.empty((len(F32_PLANES), rows, cols), np.float32))

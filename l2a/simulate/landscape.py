@@ -16,8 +16,9 @@ at a time (numba). The world, the same for every tile:
 * **Snow**: above a snow line that rises from 700 m (early March) to ~3300 m (early September), with local noise,
   so the snow cover of the massif shrinks through the summer.
 * **Spectra**: linear mixtures of endmembers (green vegetation, dry vegetation, soil, water, snow, urban, red roofs,
-  rock, conifer, yellow flowers) for the 13 Sentinel-2 bands, at nadir view (directional effects are added by the
-  radiative part, :mod:`l2a.simulate.atmosphere`).
+  rock, conifer, yellow flowers) for the 13 Sentinel-2 bands, at nadir view with the sun at the reference zenith
+  of 35 degrees (directional effects, and the change of the nadir reflectance with the sun, come from the ground's
+  per-land-cover BRDF, :mod:`l2a.simulate.surface_brdf`).
 """
 
 from __future__ import annotations
@@ -391,7 +392,7 @@ def _town(x, y, seed):
 
 @njit(cache=True, nogil=True)
 def surface(x, y, doy, world, pixel_m, out):
-    """True surface reflectance of the ground at one point, nadir view.
+    """True surface reflectance of the ground at one point, nadir view, sun at the reference zenith (35 degrees).
 
     Parameters
     ----------

@@ -51,28 +51,34 @@ class ProductGeometry:
 
 
 @functools.lru_cache(maxsize=16)
-def _node_lonlat(footprint: TileFootprint) -> tuple[np.ndarray, np.ndarray]:
+def _node_lonlat(footprint: TileFootprint, origin: tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
     from pyproj import Transformer
 
+    ulx, uly = origin if origin is not None else (footprint.ulx, footprint.uly)
     offsets = np.arange(ANGLE_NODES) * ANGLE_STEP_M
-    xs, ys = np.meshgrid(footprint.ulx + offsets, footprint.uly - offsets)
+    xs, ys = np.meshgrid(ulx + offsets, uly - offsets)
     lon, lat = Transformer.from_crs(footprint.epsg, 4326, always_xy=True).transform(xs, ys)
     return np.ascontiguousarray(lon.ravel()), np.ascontiguousarray(lat.ravel())
 
 
-def product_geometry(footprint: TileFootprint, acq: Acquisition) -> ProductGeometry:
+def product_geometry(footprint: TileFootprint, acq: Acquisition,
+                     origin: tuple[float, float] | None = None) -> ProductGeometry:
     """Sun and viewing angle grids of a tile for one acquisition.
 
     Parameters
     ----------
     footprint : TileFootprint
     acq : Acquisition
+    origin : (float, float), optional
+        Upper-left corner of node (0, 0), CRS m; default the tile's. A product that is a window of the tile puts
+        its grids on its own corner (SAFE readers place node (0, 0) on the product's corner).
 
     Returns
     -------
     ProductGeometry
     """
-    lon, lat = _node_lonlat(footprint)
+    lon, lat = _node_lonlat(footprint, origin)
+    ulx, uly = origin if origin is not None else (footprint.ulx, footprint.uly)
     n = lon.size
     sun = np.empty((2, n))
     view = np.empty((len(ALL_BANDS), 2, n))
@@ -81,8 +87,7 @@ def product_geometry(footprint: TileFootprint, acq: Acquisition) -> ProductGeome
     shape = (ANGLE_NODES, ANGLE_NODES)
 
     def grid(zen, az):
-        return AngleGrid(zen.reshape(shape).copy(), az.reshape(shape).copy(), footprint.ulx, footprint.uly,
-                         ANGLE_STEP_M, ANGLE_STEP_M)
+        return AngleGrid(zen.reshape(shape).copy(), az.reshape(shape).copy(), ulx, uly, ANGLE_STEP_M, ANGLE_STEP_M)
 
     views, detectors = {}, {}
     for b, band in enumerate(ALL_BANDS):

@@ -38,8 +38,8 @@ import numpy as np
 from numba import njit
 
 __all__ = ["Acquisition", "acquisitions_for_tiles", "track_params", "sun_angles", "track_position",
-           "view_angles", "detector_of", "sun_angles_ref", "track_position_ref", "view_angles_ref",
-           "SWATH_HALF_WIDTH_M", "N_DETECTORS", "ALONG_TRACK_DEG", "EPOCH", "REVISIT_DAYS", "CYCLE_DAYS"]
+           "view_angles", "cross_track_vector", "view_vector", "TAN_ALONG_TRACK", "detector_of", "sun_angles_ref",
+           "track_position_ref", "view_angles_ref", "SWATH_HALF_WIDTH_M", "N_DETECTORS", "ALONG_TRACK_DEG", "EPOCH", "REVISIT_DAYS", "CYCLE_DAYS"]
 
 EPOCH = dt.date(2015, 7, 4)
 REVISIT_DAYS = 5
@@ -62,6 +62,8 @@ N_DETECTORS = 12
 EARTH_RADIUS_M = 6371008.8
 #: Along-track look angle of each band (ESA order B1..B12, B8A after B8), degrees; odd detectors look backward.
 ALONG_TRACK_DEG = np.array([1.6, 0.5, 0.9, 1.2, 1.3, 1.45, 1.6, 0.7, 1.75, 1.9, 1.0, 1.35, 1.8])
+#: Their tangents (per-band viewing directions as vectors, :func:`view_vector`).
+TAN_ALONG_TRACK = np.tan(np.radians(ALONG_TRACK_DEG))
 
 _TAN_DRIFT = math.tan(math.radians(HEADING_DEG - 180.0))
 _COS_DRIFT = math.cos(math.radians(HEADING_DEG - 180.0))
@@ -263,6 +265,26 @@ def view_angles(cross_m, along_deg):
     zen = math.degrees(math.atan(math.sqrt(ve * ve + vn * vn)))
     az = math.degrees(math.atan2(ve, vn)) % 360.0
     return zen, az
+
+
+@njit(cache=True, nogil=True)
+def cross_track_vector(cross_m):
+    """East and north components of ``tan(view zenith) u`` (``u`` the unit ground vector towards the satellite) of
+    the cross-track part of the line of sight at ``cross_m`` from nadir (see :func:`view_angles`)."""
+    alpha = math.atan(abs(cross_m) / SATELLITE_ALTITUDE_M)
+    s = min((EARTH_RADIUS_M + SATELLITE_ALTITUDE_M) / EARTH_RADIUS_M * math.sin(alpha), 1.0)
+    tan_c = math.tan(math.asin(s))
+    if cross_m >= 0.0:
+        return tan_c * _H_COS, -tan_c * _H_SIN
+    return -tan_c * _H_COS, tan_c * _H_SIN
+
+
+@njit(cache=True, nogil=True)
+def view_vector(cross_east, cross_north, tan_along):
+    """East and north components of ``tan(view zenith) u`` for a look angle ``atan(tan_along)`` along the track
+    (positive forward) added to the cross-track vector of :func:`cross_track_vector`: :func:`view_angles` without
+    its final ``atan``/``atan2`` (zenith = atan(hypot), azimuth = atan2(east, north))."""
+    return cross_east - tan_along * _H_SIN, cross_north - tan_along * _H_COS
 
 
 @njit(cache=True, nogil=True)

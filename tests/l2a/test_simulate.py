@@ -25,7 +25,9 @@ from l2a.simulate import atmosphere, kernels, landscape, noise, orbits
 from l2a.simulate.clouds import day_params
 from l2a.simulate.driver import _R1_IDX, SimulationConfig, _Run, simulate
 from l2a.simulate.frame import tile_frame, world_params
+from l2a.simulate.masks import PRESETS, quality_params
 from l2a.simulate.mgrs import DEFAULT_TILES, parse_tiles, tile_footprint
+from l2a.simulate.surface_brdf import cover_brdf_table
 
 D = dt.date
 
@@ -42,8 +44,9 @@ def _run(tmp_path_factory, name, **kw) -> Path:
 @pytest.fixture(scope="module")
 def june(tmp_path_factory) -> Path:
     """Default 4 tiles, four passes (R094 S2B 06-08, R051 S2A 06-10, R094 S2A 06-13, R051 S2B 06-15: two clear-ish
-    days, two cloudy ones), 1830 m pixels."""
-    return _run(tmp_path_factory, "june", start=D(2018, 6, 8), end=D(2018, 6, 15), size=60)
+    days, two cloudy ones), 1830 m pixels, masks without errors (the processor presets are tested in
+    test_simulate_honest.py)."""
+    return _run(tmp_path_factory, "june", start=D(2018, 6, 8), end=D(2018, 6, 15), size=60, mask_quality="perfect")
 
 
 @pytest.fixture(scope="module")
@@ -208,13 +211,17 @@ def test_scene_block_python_twin():
     frame = tile_frame(tile_footprint("T31TCH"))
     plan = orbits.acquisitions_for_tiles([frame], D(2018, 6, 22), D(2018, 6, 25))["T31TCH"]
     (acq,) = [a for a in plan if a.relative_orbit == 51]
-    args = (frame.nodes, frame.step, 109800 / 40, 17, _R1_IDX, world_params(4), day_params(4, acq.date),
-            orbits.track_params(acq), kernels.MODE_ACQUISITION, 99)
-    out = kernels.allocate_outputs(4, 2, 40)
-    kernels.scene_block(*args, *out)
-    ref = kernels.scene_block_ref(*args, 2, 40)
-    for a, b in zip(out, ref):
-        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+    for mode, quality in ((kernels.MODE_ACQUISITION, "sen2cor"), (kernels.MODE_MONTHLY, "perfect")):
+        args = (frame.nodes, frame.step, 109800 / 40, 17, 3, _R1_IDX, world_params(4), day_params(4, acq.date),
+                orbits.track_params(acq), mode, 99, cover_brdf_table(4),
+                quality_params(PRESETS[quality], 4, acq.date, acq.relative_orbit))
+        out = kernels.allocate_outputs(4, 2, 37)
+        kernels.scene_block(*args, *out)
+        ref = kernels.scene_block_ref(*args, 2, 37)
+        for k, (a, b) in enumerate(zip(out, ref)):
+            if mode == kernels.MODE_MONTHLY and k in (2, 3, 5):
+                continue    # toa, fre and f32 are not written in monthly mode
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
 
 
 # --- footprints and frame ----------------------------------------------------------------------------------------
@@ -396,9 +403,10 @@ def test_cloud_shadows_fall_away_from_the_sun():
     n = 366
     pixel = 109800 / n
     out = kernels.allocate_outputs(1, n, n)
-    kernels.scene_block(frame.nodes, frame.step, pixel, 0, np.array([1]), world_params(2), day,
-                        orbits.track_params(acq), kernels.MODE_ACQUISITION, 1, *out)
-    u8 = out[3]
+    kernels.scene_block(frame.nodes, frame.step, pixel, 0, 0, np.array([1]), world_params(2), day,
+                        orbits.track_params(acq), kernels.MODE_ACQUISITION, 1, cover_brdf_table(2),
+                        quality_params(PRESETS["perfect"], 2, acq.date, acq.relative_orbit), *out)
+    u8 = out[4]
     inside = u8[kernels.U_EDGE] == 0
     cloud = ((u8[kernels.U_CLOUD] == 2) & inside).astype(float)
     shadow = ((u8[kernels.U_SHADOW] == 1) & inside).astype(float)
@@ -479,7 +487,8 @@ def test_l1c_reads_back_within_quantisation(l1c, june):
                   if (x.date.isoformat(), x.relative_orbit) == (a["date"], a["relative_orbit"])]
         from l2a.simulate.driver import _noise_seed
         toa = run.run_scene(tile, 1, 0, 60, _R1_IDX, day_params(1, acq.date), orbits.track_params(acq),
-                            kernels.MODE_ACQUISITION, _noise_seed(1, tile, acq))[1]
+                            kernels.MODE_ACQUISITION, _noise_seed(1, tile, acq),
+                            quality_params(run.quality, 1, acq.date, acq.relative_orbit))[2]
         with open_l1c(l1c / a["product"]) as p:
             assert p.platform == a["platform"] and len(p.bands) == 13 and p.grids[60].shape == (10, 10)
             assert p.radio_add_offset["B2"] == -1000 and p.quantification == 10000
