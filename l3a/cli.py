@@ -75,6 +75,10 @@ def _parse_bands(_ctx, _param, value):
 @click.option("--cloud-bits", callback=_parse_cloud_bits, default=None,
               help="Theia CLM bits that mean cloud or shadow, bit numbers 0-7 such as 0 or 0,1,5,6,7, or all "
                    "(default 0: all clouds except the thinnest, and all shadows, as WASP).")
+@click.option("--outlier-test/--no-outlier-test", default=None,
+              help="Multi-temporal test rejecting clear observations that brighten in blue like haze or darken in "
+                   "NIR and SWIR like a shadow against the pixel's other dates (default: on; off in the wasp "
+                   "profile).")
 @click.option("--bands", callback=_parse_bands, default="all", show_default=True,
               help="Bands to compose: all (those every input has) or a list such as B2,B3,B4,B8.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
@@ -87,8 +91,8 @@ def _parse_bands(_ctx, _param, value):
                    "and NOB.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing product.")
 @click.pass_obj
-def compose(obj, inputs, tile, month, central, half_window, profile, brdf, sun, cloud_bits, bands, out_dir, threads,
-            block_rows, deflate_level, overwrite):
+def compose(obj, inputs, tile, month, central, half_window, profile, brdf, sun, cloud_bits, outlier_test, bands,
+            out_dir, threads, block_rows, deflate_level, overwrite):
     """Compose the weighted synthesis of one tile from L2A products (folders or .zip, Theia or Sen2Cor, or folders
     holding them). Prints the product folder's absolute path on the last line."""
     import dataclasses
@@ -110,6 +114,8 @@ def compose(obj, inputs, tile, month, central, half_window, profile, brdf, sun, 
         changes["sun"] = sun
     if cloud_bits is not None:
         changes["cloud_bits"] = cloud_bits
+    if outlier_test is not None:
+        changes["outlier_test"] = outlier_test
     if changes:
         params = dataclasses.replace(params, **changes)
     paths = find_products(inputs)

@@ -11,8 +11,11 @@ resolution group):
    results), and :func:`~l3a.kernels.prepare_date_block` turns them, in one pass, into the class, the weight and the
    reflectance of every pixel, BRDF-normalised for clear land observations and kept in float32 (coarse grids
    interpolated from per-row and per-column tables);
-2. *compose*: :func:`~l3a.kernels.compose_block` (numba, parallel over rows) in the main thread, while the next
-   block is read;
+2. *compose*: with ``outlier_test``, :func:`~l3a.kernels.screen_outliers` first gives the cloud class to the clear
+   land observations that brighten like haze or darken like a shadow against the pixel's other dates (each
+   resolution group with its own bands, :data:`OUTLIER_BANDS`: blue/red/NIR at R1, 705 nm/NIR/SWIR at R2, so the two
+   groups may decide a date differently); then :func:`~l3a.kernels.compose_block` (numba, parallel over rows) in
+   the main thread, while the next block is read;
 3. *write*: the outputs go to the writer in one background thread, while the next block is composed; once the
    last block of a resolution group is written, its rasters are finished as COGs (overviews, DEFLATE) in another
    background thread, so that encoding the R1 outputs overlaps the composition of the R2 blocks.
@@ -55,7 +58,7 @@ from .bands import select_bands
 from .errors import EmptyWindowError
 from .inputs import SelectedInput, mask_resolution, prepare_grids, select_inputs
 from .kernels import (SNOW_AND_WATER_CODES, SNOW_WATER_RULE_CODES, compose_block, day_of_year_from_day_number,
-                      prepare_date_block)
+                      prepare_date_block, screen_outliers)
 from .params import CompositeParams
 from .product import L3AMetadata
 from .writer import L3AWriter
@@ -120,7 +123,9 @@ class _DateGrids:
     has_c_factor: np.ndarray | None  # bool (bands,)
 
 
-def _date_grids(s: SelectedInput, bands: Sequence[str], cloud_cell: float) -> _DateGrids:
+def date_grids_of(s: SelectedInput, bands: Sequence[str], cloud_cell: float) -> _DateGrids:
+    """The coarse grids :func:`load_date` interpolates for one date: cloud-weight cell size (m), and the BRDF
+    c-factors of ``bands`` stacked as float32 (bands, rows, cols) with which bands have one (None without BRDF)."""
     if not s.c_factors:
         return _DateGrids(cloud_cell, None, None)
     shape = next(iter(s.c_factors.values())).shape
@@ -128,9 +133,12 @@ def _date_grids(s: SelectedInput, bands: Sequence[str], cloud_cell: float) -> _D
     return _DateGrids(cloud_cell, stack, np.array([b in s.c_factors for b in bands]))
 
 
-def _load_date(reader: RawReader, s: SelectedInput, grids: _DateGrids, window: Window, pixel: float,
+def load_date(reader: RawReader, s: SelectedInput, grids: _DateGrids, window: Window, pixel: float,
                params: CompositeParams, refl: np.ndarray, weight: np.ndarray, obs_class: np.ndarray) -> None:
-    """Read one date of a block and turn it into the kernel's inputs (runs in a reader thread)."""
+    """Read one date of a block and turn it into the compose kernel's inputs, in place: ``refl`` float32 (bands,
+    rows, cols) BRDF-normalised reflectance x 10000, ``weight`` float32 (rows, cols), ``obs_class`` uint8 (rows,
+    cols) FLG codes. Runs in a reader thread of :func:`compose`; :mod:`l3a.validation_leaks` calls it too, so the
+    validation sees the very weights the synthesis used."""
     raw = reader.read(window, refl)
     r0, c0 = int(window.row_off), int(window.col_off)
     r1, c1 = r0 + int(window.height), c0 + int(window.width)
@@ -148,6 +156,30 @@ def _load_date(reader: RawReader, s: SelectedInput, grids: _DateGrids, window: W
                        aot_weight_max=params.aot_weight_max, aot_max=params.aot_max,
                        snow_and_water=SNOW_AND_WATER_CODES[params.snow_and_water_is],
                        cloud_bits=params.cloud_bits, out_weight=weight, out_class=obs_class)
+
+
+#: Bands of the multi-temporal outlier test (:mod:`l3a.kernels.outliers`), by role, in order of preference; each
+#: resolution group takes the first of each list it holds. Haze: blue, the band a thin cloud brightens most next to
+#: the surface (vegetation and soil are darkest there); at 20 m, where there is no blue, the 705 nm red edge, the
+#: darkest 20 m band of vegetation. NIR: B8 at 10 m, B8A at 20 m. Second shadow band: SWIR, which a harvest or
+#: senescence raises and a shadow lowers; red at 10 m, where there is no SWIR, which behaves the same way.
+OUTLIER_BANDS = {"haze": ("B2", "B5"), "nir": ("B8", "B8A"), "shadow": ("B11", "B12", "B4")}
+
+
+def _outlier_bands(bands: Sequence[str]) -> dict[str, int]:
+    """Index in ``bands`` of the haze, NIR and second shadow band of the outlier test (-1 when absent)."""
+    return {role: next((bands.index(b) for b in names if b in bands), -1) for role, names in OUTLIER_BANDS.items()}
+
+
+def screen_block(refl: np.ndarray, obs_class: np.ndarray, bands: Sequence[str], params: CompositeParams) -> None:
+    """Multi-temporal outlier test of one block of every date, in place on ``obs_class`` (nothing when
+    ``params.outlier_test`` is off): rejected clear land observations get the cloud class."""
+    if not params.outlier_test:
+        return
+    roles = _outlier_bands(bands)
+    screen_outliers(refl, obs_class, roles["haze"], roles["nir"], roles["shadow"], params.outlier_min_clear,
+                    params.haze_rise * 10000.0, params.haze_rise_relative, params.haze_nir_drop,
+                    params.haze_quantile, params.shadow_darkening, obs_class)
 
 
 def _write_block(writer: L3AWriter, bands: Sequence[str], res: str, window: Window, out_refl: np.ndarray,
@@ -257,7 +289,14 @@ def compose(products: Iterable[L2AProduct | str | os.PathLike], central_date: dt
             g = ref.grid(res)
             rows_per_block = max(1, int(block_rows * first_res / g.resolution))
             plan += [(res, bs, win) for win in _block_windows(g.width, g.height, rows_per_block, len(kept), len(bs))]
-        date_grids = {res: [_date_grids(s, bs, cell) for s in kept] for res, bs in groups.items()}
+        date_grids = {res: [date_grids_of(s, bs, cell) for s in kept] for res, bs in groups.items()}
+        if params.outlier_test:
+            for res, bs in groups.items():
+                roles = _outlier_bands(bs)
+                if roles["nir"] < 0 or (roles["haze"] < 0 and roles["shadow"] < 0):
+                    logger.warning("%s: no outlier test (needs %s and %s or %s among %s)", res,
+                                   "/".join(OUTLIER_BANDS["nir"]), "/".join(OUTLIER_BANDS["haze"]),
+                                   "/".join(OUTLIER_BANDS["shadow"]), ",".join(bs))
         readers: dict[str, list[RawReader]] = {}
 
         def load(res, bs, win):
@@ -269,7 +308,7 @@ def compose(products: Iterable[L2AProduct | str | os.PathLike], central_date: dt
             weight = np.empty((len(kept),) + shape, np.float32)
             obs_class = np.empty((len(kept),) + shape, np.uint8)
             pixel = ref.grid(res).resolution
-            tasks = [pool.submit(_load_date, readers[res][d], s, date_grids[res][d], win, pixel, params, refl[d],
+            tasks = [pool.submit(load_date, readers[res][d], s, date_grids[res][d], win, pixel, params, refl[d],
                                  weight[d], obs_class[d]) for d, s in enumerate(kept)]
             return refl, weight, obs_class, tasks
 
@@ -294,6 +333,7 @@ def compose(products: Iterable[L2AProduct | str | os.PathLike], central_date: dt
                     out_day = np.empty(shape, np.float64)
                     out_flg = np.empty(shape, np.uint8)
                     out_nob = np.empty(shape, np.uint8)
+                    screen_block(refl, obs_class, bs, params)
                     blue = bs.index("B2") if "B2" in bs else -1
                     compose_block(refl, weight, obs_class, day_numbers, ranks, blue, rule, out_refl, out_wgt,
                                   out_day, out_flg, out_nob)

@@ -105,6 +105,31 @@ class CompositeParams:
     #                        of the central date at the pixel (same local time), so dates of a spring or autumn
     #                        window agree in illumination too. Default pending measurement against the simulator
 
+    # -- multi-temporal outlier test (new; WASP has none): clouds and shadows the L2A masks missed, found by comparing
+    #    each clear land observation with the pixel's other clear dates (l3a.kernels.outliers). A rejected observation
+    #    counts as cloud (out of the mean, WGT and NOB); it does not feed W_cloud (computed from the masks alone)
+    outlier_test: bool = True  # run the test; the masks of MAJA or Sen2Cor miss thin clouds and shift shadows
+    outlier_min_clear: int = 3  # clear land observations (count) a pixel needs for the test to run: with two,
+    #                             nothing tells which one is wrong
+    haze_rise: float = 0.01  # reflectance (0-1): rise of the blue (B2; B5 at 20 m) above its reference always
+    #                          allowed; about the blue error of the atmospheric correction (AOT error 0.05-0.1),
+    #                          while a thin cloud of optical thickness 0.3 already adds about 0.02
+    haze_rise_relative: float = 0.3  # unitless: allowed rise per unit of reference blue; a stable surface varies in
+    #                                  proportion to its brightness (soil moisture, residual view-angle effects of
+    #                                  10-15 %), so a bright soil (blue 0.10) may rise 0.04, a canopy (0.03) 0.019
+    haze_nir_drop: float = 0.15  # fraction (0-1): an observation whose NIR (B8; B8A) is darker than the median NIR by
+    #                              more than this is a surface change (harvest, mowing, senescence lower NIR by
+    #                              20-60 %), never haze: a thin cloud's reflectance gives back about what its
+    #                              transmittance takes from a bright NIR surface (within ~10 %)
+    haze_quantile: float = 0.25  # quantile (0-1) of the pixel's clear blue values taken as the haze reference (lower
+    #                              rank): low because haze only brightens, robust to up to 3 hazy dates in 4; not the
+    #                              minimum, which is the darkest error of a single date
+    shadow_darkening: float = 0.25  # fraction (0-1) by which NIR and SWIR (B11; red B4 at 10 m, where there is no
+    #                                 SWIR) must both fall below their medians for a shadow: a cloud shadow keeps
+    #                                 only the diffuse light, 10-30 % of the sunlit value (50-70 % under a thin
+    #                                 cloud), in every band, while a harvest or a green-up moves NIR and SWIR/red in
+    #                                 opposite directions and view-angle residuals stay within ~15 %
+
     def __post_init__(self):
         _check_str(self, "profile", None)
         _check_int(self, "half_window_days", 0)
@@ -132,6 +157,13 @@ class CompositeParams:
         _check_str(self, "snow_and_water_is", SNOW_AND_WATER_CLASSES)
         _check_bool(self, "brdf")
         _check_str(self, "sun", SUN_GEOMETRIES)
+        _check_bool(self, "outlier_test")
+        _check_int(self, "outlier_min_clear", 1)
+        _check_float(self, "haze_rise", 0.0, None)
+        _check_float(self, "haze_rise_relative", 0.0, None)
+        _check_float(self, "haze_nir_drop", 0.0, 1.0)
+        _check_float(self, "haze_quantile", 0.0, 1.0)
+        _check_float(self, "shadow_darkening", 0.0, 1.0)
 
     @classmethod
     def default(cls) -> "CompositeParams":
@@ -141,7 +173,7 @@ class CompositeParams:
     @classmethod
     def wasp(cls) -> "CompositeParams":
         """The CNES WASP 1.x profile (:data:`WASP`): step date weight, snow/water from the latest acquisition, water
-        wins over snow, no edge weight."""
+        wins over snow, no edge weight, no multi-temporal outlier test."""
         return WASP
 
     @property
@@ -245,7 +277,8 @@ def _check_float(params, name, low, high, low_open=False):
 DEFAULT = CompositeParams()
 
 #: CNES WASP 1.x choices (reference-wasp.md): step date weight (integer division), snow/water from the latest
-#: acquisition with WGT 0, water wins over snow, no edge weight. The cloud and AOT weights are WASP's already, and
+#: acquisition with WGT 0, water wins over snow, no edge weight, no multi-temporal outlier test (WASP trusts the
+#: masks: a cloud or shadow they miss enters the mean). The cloud and AOT weights are WASP's already, and
 #: so is the cloud mask (CLM_R1 bit 0, reference-wasp.md sections 2.1 and 3.1: ``cloud_bits`` 1). Directional
 #: normalisation stays on, with the corrected Roy et al. kernels (WASP's swapped kernels are a defect, not a choice
 #: worth reproducing), to nadir view at each date's own sun as WASP ("keeping the actual solar zenith angle",
@@ -259,6 +292,7 @@ WASP = CompositeParams(
     edge_weight=False,
     cloud_bits=1,
     sun="observed",
+    outlier_test=False,
 )
 
 #: Named profiles, for CLI choices.

@@ -21,6 +21,9 @@ def test_defaults_follow_spec():
     assert (p.snow_water_rule, p.snow_and_water_is, p.brdf, p.profile) == ("weighted", "snow", True, "default")
     assert p.cloud_bits == 1  # CLM bit 0: all clouds except the thinnest, and all shadows (SPEC section 4)
     assert p.sun == "observed"  # pending the measurement of "central" against the simulator's truth
+    assert (p.outlier_test, p.outlier_min_clear) == (True, 3)
+    assert (p.haze_rise, p.haze_rise_relative, p.haze_nir_drop, p.haze_quantile) == (0.01, 0.3, 0.15, 0.25)
+    assert p.shadow_darkening == 0.25
 
 
 def test_wasp_profile():
@@ -36,6 +39,7 @@ def test_wasp_profile():
     assert (w.aot_weight_min, w.aot_weight_max, w.aot_max, w.half_window_days) == (0.33, 1.0, 0.8, 23)
     # WASP reads CLM_R1 bit 0 and normalises to nadir at each date's own sun (reference-wasp.md 2.1, 2.6)
     assert (w.cloud_bits, w.sun, w.brdf) == (1, "observed", True)
+    assert w.outlier_test is False  # WASP trusts the masks
 
 
 def test_frozen_and_replace_validates():
@@ -73,6 +77,13 @@ def test_frozen_and_replace_validates():
     ("cloud_bits", "0"),
     ("sun", "noon"),
     ("profile", ""),
+    ("outlier_test", 1),
+    ("outlier_min_clear", 0),
+    ("haze_rise", -0.01),
+    ("haze_rise_relative", float("inf")),
+    ("haze_nir_drop", 1.5),
+    ("haze_quantile", -0.25),
+    ("shadow_darkening", 2),
 ])
 def test_invalid_values_name_the_field(field, value):
     with pytest.raises(InvalidParameterError) as info:
