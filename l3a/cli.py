@@ -143,7 +143,7 @@ def info(path, indent):
 @click.option("--truth", "truth_dir", required=True, type=click.Path(),
               help="Folder written by `l2a simulate` (or its truth/ folder) holding the inputs' ground truth.")
 @click.option("--slow-change-max", type=click.FloatRange(0.0, 2.0, min_open=True), default=0.05, show_default=True,
-              help="Pixels whose true reflectance varies less than this within the window are 'slow'.")
+              help="Pixels whose per-date nadir truth varies less than this within the window are 'slow'.")
 @click.option("--summary", is_flag=True, help="Print only the summary: worst figures, targets, which are met.")
 @click.option("--check", is_flag=True, help="Exit 1 when a figure misses its target (the JSON is printed anyway).")
 @indent_option
@@ -151,9 +151,12 @@ def validate(path, truth_dir, slow_change_max, summary, check, indent):
     """Compare an L3A synthesis of simulated products with the simulator's ground truth.
 
     Prints JSON: per band, |FRC - true reflectance on the central date| over land pixels (median, 99th percentile;
-    slow- and fast-changing pixels apart); agreement of FLG with the classes the synthesis rules give on the true
-    classes; the flags of always-cloudy truth pixels (cloud leaks); the step across swath edges relative to the steps
-    1-3 km inside, for FRC and for the truth itself.
+    pixels whose per-date nadir truth changes little and fast-changing ones apart); the fraction of land pixels
+    that average a truly cloudy or shadowed observation with a weight share above 5 % (leak rate, from the weights
+    recomputed from the L2A products in the simulation folder); per swath edge and band, the signed step of FRC
+    across the edge minus the truth's (seam, reflectance units); FLG agreement per class (land, snow, water, cloud)
+    with the classes the synthesis rules give on the true classes. --check and --summary follow the targets
+    (l3a.validate.TARGETS).
     """
     from .validate import ValidationParams, validate_synthesis
 
