@@ -23,6 +23,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -34,12 +35,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from l2a.simulate import SimulationConfig, simulate  # noqa: E402
+from l2a.simulate.driver import parse_window  # noqa: E402
 from l2a.simulate.masks import DEFAULT_MASK_QUALITY, mask_quality  # noqa: E402
 from l3a import CompositeParams, compose, validate_synthesis  # noqa: E402
 from l3a.dates import month_central_date  # noqa: E402
 from l3a.validate import FLAG_CLASSES, TARGETS  # noqa: E402
 
 PROFILES = (("default", CompositeParams()), ("wasp", CompositeParams.wasp()))
+#: With --sun-central: the default profile with every date normalised to the central date's sun zenith as well.
+SUN_CENTRAL = ("default_sun_central", dataclasses.replace(CompositeParams(), sun="central"))
 
 
 def _simulator_hash() -> str:
@@ -103,8 +107,16 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--mask-quality", default=None,
                     help="L2A mask errors of the simulation: perfect, maja or sen2cor (default: the simulator's)")
+    ap.add_argument("--window", default=None, metavar="XOFF,YOFF,WIDTH,HEIGHT",
+                    help="simulate only this window of each tile at the true 10 m pixels (as l2a simulate --window; "
+                         "--size is then 10980)")
+    ap.add_argument("--sun-central", action="store_true",
+                    help="also compose with the default profile and sun=central, to compare the two sun choices")
     ap.add_argument("--out", type=Path, default=ROOT / "bench-out" / "l3a-truth")
     args = ap.parse_args(argv)
+    window = parse_window(args.window)
+    size = 10980 if window is not None else args.size
+    profiles = PROFILES + ((SUN_CENTRAL,) if args.sun_central else ())
 
     tiles = tuple(t.strip() for t in args.tiles.split(",") if t.strip())
     centrals = [month_central_date(m) for m in args.months.split(",")]
@@ -112,12 +124,13 @@ def main(argv=None) -> int:
     start = min(centrals) - dt.timedelta(days=half)
     end = max(centrals) + dt.timedelta(days=half)
     quality = mask_quality(args.mask_quality or DEFAULT_MASK_QUALITY)
-    sim = args.out / (f"sim-{'-'.join(tiles)}-{args.size}-s{args.seed}-{start:%Y%m%d}-{end:%Y%m%d}-{quality.name}-"
+    where = f"w{'_'.join(map(str, window))}" if window is not None else str(size)
+    sim = args.out / (f"sim-{'-'.join(tiles)}-{where}-s{args.seed}-{start:%Y%m%d}-{end:%Y%m%d}-{quality.name}-"
                       f"{_simulator_hash()}")
     seconds = {}
     t0 = time.perf_counter()
-    simulate(SimulationConfig(sim, start=start, end=end, tiles=tiles, size=args.size, seed=args.seed,
-                              workers=args.workers, mask_quality=quality))
+    simulate(SimulationConfig(sim, start=start, end=end, tiles=tiles, size=size, seed=args.seed,
+                              workers=args.workers, mask_quality=quality, window=window))
     seconds["simulate_or_cached"] = round(time.perf_counter() - t0, 1)
     products = sorted(p for p in sim.iterdir() if p.name.startswith("SENTINEL2"))
 
@@ -127,7 +140,7 @@ def main(argv=None) -> int:
         for central in centrals:
             key = f"{tile} {central:%Y-%m}"
             runs[key] = {}
-            for profile, params in PROFILES:
+            for profile, params in profiles:
                 t0 = time.perf_counter()
                 path = compose(products, central, params, args.out / "l3a" / sim.name / profile, tile=tile,
                                threads=args.workers, overwrite=True)
@@ -137,8 +150,8 @@ def main(argv=None) -> int:
                 validate_s += time.perf_counter() - t1
     seconds.update(compose=round(compose_s, 1), validate=round(validate_s, 1))
 
-    worst = {profile: _worst([r[profile] for r in runs.values()]) for profile, _ in PROFILES}
-    print(json.dumps({"size": args.size, "tiles": list(tiles), "months": [f"{c:%Y-%m}" for c in centrals],
+    worst = {profile: _worst([r[profile] for r in runs.values()]) for profile, _ in profiles}
+    print(json.dumps({"size": size, "window": window, "tiles": list(tiles), "months": [f"{c:%Y-%m}" for c in centrals],
                       "seed": args.seed, "mask_quality": quality.name, "simulation": sim.name, "runs": runs,
                       "worst": worst, "targets": TARGETS,
                       "targets_met": {profile: _met(w) for profile, w in worst.items()}, "seconds": seconds}))

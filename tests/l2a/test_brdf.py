@@ -95,8 +95,10 @@ def test_numba_kernels_match_their_numpy_twin():
     assert kernels(0.0, 0.0, 1.0) == pytest.approx((0.0, 0.0), abs=1e-12)
 
 
-def test_simulator_uses_the_same_coefficients():
-    # BAND_CONSTANTS rows in ESA order (B1..B12 with B8A); B1 as B2, B9 as B8A, B10 as B11
+def test_simulator_reference_columns_are_roys_coefficients():
+    # the simulator renders each land cover with its own weights (l2a.simulate.surface_brdf), as multipliers of these
+    # reference columns, which hold Roy's global values once (tests/l2a/test_simulate_honest.py checks the covers
+    # differ from them). BAND_CONSTANTS rows in ESA order (B1..B12 with B8A); B1 as B2, B9 as B8A, B10 as B11
     rows = {"B2": 1, "B3": 2, "B4": 3, "B5": 4, "B6": 5, "B7": 6, "B8": 7, "B8A": 8, "B11": 11, "B12": 12}
     for band, row in rows.items():
         k = BAND_CONSTANTS[row]
