@@ -69,6 +69,10 @@ __all__ = ["ValidationParams", "validate_synthesis", "TARGETS", "FLAG_CLASSES"]
 #: at every swath edge in every band (reflectance units); flag agreement of each class of :data:`FLAG_CLASSES`.
 TARGETS = {"median": 0.01, "p99": 0.03, "leak_rate": 0.001, "seam": 0.003, "flag_agreement": 0.98}
 
+#: Least fraction of land pixels whose recomputed weights must reproduce the product's WGT for the leak rate to be
+#: scored (1.0 when the validation sees the inputs and the code that made the product).
+WGT_MATCH_MIN = 0.999
+
 #: The classes whose flag agreement is measured, by name.
 FLAG_CLASSES = {"land": FLG_LAND, "snow": FLG_SNOW, "water": FLG_WATER, "cloud": FLG_CLOUD}
 
@@ -402,14 +406,25 @@ def _summary(resolutions: dict, notes: Sequence[str] = ()) -> dict:
         values = [v for v in values if v is not None]
         return pick(values) if values else None
 
+    notes = list(notes)
+    # an edge too short for a standard error (fewer than two batches of rows: a corner clipped) is listed, not scored
     seams = [(s["seam"], s["se"], f"{res} {b} {key}") for res, r in resolutions.items()
-             for key, e in r["seams"].items() for b, s in e["bands"].items()]
-    seam = max(seams, key=lambda s: abs(s[0]), default=(None, None, None))
+             for key, e in r["seams"].items() for b, s in e["bands"].items() if s["seam"] is not None]
+    scored = [s for s in seams if s[1] is not None]
+    if len(scored) < len(seams):
+        notes.append(f"{len(seams) - len(scored)} seam figure(s) of edges too short for a standard error not scored")
+    seam = max(scored, key=lambda s: abs(s[0]), default=(None, None, None))
+    # the leak rate stands only when the recomputed weights are those of the product
+    leaks = [r["leaks"] for r in resolutions.values() if r["leaks"]]
+    weights_ok = all(lk.get("wgt_match") is None or lk["wgt_match"] >= WGT_MATCH_MIN for lk in leaks)
+    if not weights_ok:
+        notes.append(f"leak rate not scored: the recomputed weights reproduce WGT on fewer than {WGT_MATCH_MIN:.1%} "
+                     f"of land pixels (not the inputs or code that made the product?)")
     out = {
         "median": worst(v["slow"]["median"] for v in refl), "p99": worst(v["slow"]["p99"] for v in refl),
         "fast_median": worst(v["fast"]["median"] for v in refl), "fast_p99": worst(v["fast"]["p99"] for v in refl),
         "fast_pixels": worst(v["fast"]["pixels"] for v in refl),
-        "leak_rate": worst(r["leaks"]["rate"] if r["leaks"] else None for r in resolutions.values()),
+        "leak_rate": worst(lk["rate"] for lk in leaks) if weights_ok else None,
         "seam": seam[0], "seam_se": seam[1], "seam_at": seam[2],
     }
     for name in FLAG_CLASSES:
@@ -426,4 +441,4 @@ def _summary(resolutions: dict, notes: Sequence[str] = ()) -> dict:
     for name in FLAG_CLASSES:
         value = out[f"flag_{name}"]
         met[f"flag_{name}"] = None if value is None else bool(value >= TARGETS["flag_agreement"])
-    return {"worst": out, "targets": TARGETS, "met": met, "notes": list(notes)}
+    return {"worst": out, "targets": TARGETS, "met": met, "notes": notes}

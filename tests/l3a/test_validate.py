@@ -451,3 +451,34 @@ def test_deeply_nested_parameter_in_ipp_is_one_line(july, july_l3a, tmp_path, ca
         l3a_main(["validate", str(product), "--truth", str(july / "truth")])
     err = capsys.readouterr().err.strip().splitlines()
     assert exc.value.code == 2 and len(err) == 1 and "nested too deeply" in err[0] and "IPP_ALL.xml" in err[0]
+
+
+def test_leak_rate_is_not_scored_when_the_weights_are_not_the_products(perfect, perfect_l3a, perfect_result, tmp_path):
+    """A WGT the recomputed weights cannot reproduce (other inputs or code): the leak rate is withheld, with a note,
+    instead of passing on weights the synthesis never used."""
+    assert perfect_result["summary"]["met"]["leak_rate"] is True
+    product = _copy_l3a(perfect_l3a, tmp_path)
+    for res in ("R1", "R2"):
+        _update(_raster(product, "WGT", res), lambda wgt: np.where(wgt > 0, wgt + 1, wgt))
+    result = validate_synthesis(product, perfect)
+    assert result["summary"]["worst"]["leak_rate"] is None and result["summary"]["met"]["leak_rate"] is None
+    assert any("leak rate not scored" in n for n in result["summary"]["notes"])
+
+
+def test_edges_too_short_for_a_standard_error_are_not_scored():
+    from l3a.validate import _summary
+
+    def resolution(seams):
+        band = {"slow": {"median": 0.001, "p99": 0.01, "pixels": 10}, "fast": {"median": None, "p99": None,
+                                                                             "pixels": 0}}
+        flags = {"agreement": 1.0, "classes": {n: {"agreement": None} for n in ("land", "snow", "water", "cloud")}}
+        return {"reflectance": {"B4": band}, "leaks": None, "flags": flags,
+                "always_cloudy": {"flg": {}}, "seams": seams}
+
+    long_edge = {"bands": {"B4": {"seam": 0.001, "se": 0.0005}}}
+    corner = {"bands": {"B4": {"seam": 0.02, "se": None}}}  # a few rows where an orbit clips a corner
+    summary = _summary({"R1": resolution({"R051 east": long_edge, "R094 west": corner})})
+    assert summary["worst"]["seam"] == 0.001 and summary["met"]["seam"] is True
+    assert any("not scored" in n for n in summary["notes"])
+    summary = _summary({"R1": resolution({"R051 east": {"bands": {"B4": {"seam": 0.005, "se": 0.001}}}})})
+    assert summary["met"]["seam"] is False
