@@ -162,7 +162,9 @@ def load_date(reader: RawReader, s: SelectedInput, grids: _DateGrids, window: Wi
 #: resolution group takes the first of each list it holds. Haze: blue, the band a thin cloud brightens most next to
 #: the surface (vegetation and soil are darkest there); at 20 m, where there is no blue, the 705 nm red edge, the
 #: darkest 20 m band of vegetation. NIR: B8 at 10 m, B8A at 20 m. Second shadow band: SWIR, which a harvest or
-#: senescence raises and a shadow lowers; red at 10 m, where there is no SWIR, which behaves the same way.
+#: senescence raises and a shadow lowers; red at 10 m, where there is no SWIR, which behaves the same way. The
+#: second band is also the spectral guard of the haze test (``haze_flatness``): soil and dry matter brighten it
+#: more than the haze band, a thin cloud no more.
 OUTLIER_BANDS = {"haze": ("B2", "B5"), "nir": ("B8", "B8A"), "shadow": ("B11", "B12", "B4")}
 
 
@@ -179,7 +181,7 @@ def screen_block(refl: np.ndarray, obs_class: np.ndarray, bands: Sequence[str], 
     roles = _outlier_bands(bands)
     screen_outliers(refl, obs_class, roles["haze"], roles["nir"], roles["shadow"], params.outlier_min_clear,
                     params.haze_rise * 10000.0, params.haze_rise_relative, params.haze_nir_drop,
-                    params.haze_quantile, params.shadow_darkening, obs_class)
+                    params.haze_quantile, params.shadow_darkening, params.haze_flatness, obs_class)
 
 
 def _write_block(writer: L3AWriter, bands: Sequence[str], res: str, window: Window, out_refl: np.ndarray,

@@ -124,6 +124,12 @@ class CompositeParams:
     haze_quantile: float = 0.25  # quantile (0-1) of the pixel's clear blue values taken as the haze reference (lower
     #                              rank): low because haze only brightens, robust to up to 3 hazy dates in 4; not the
     #                              minimum, which is the darkest error of a single date
+    haze_flatness: float = 0.8  # unitless (>= 0; 0 = no guard): spectral guard of the haze test, an observation is
+    #                             haze only if the rise of its blue (B5 at 20 m) above its reference is at least
+    #                             this times the rise of red (B4; SWIR B11 at 20 m) above red's reference (same
+    #                             quantile, same dates): a thin cloud's offset is nearly flat, so it raises blue at
+    #                             least as much as red, while drying soil and bright stubble or straw brighten red
+    #                             (and SWIR) more than blue (soil red/blue ~1.3-1.7); 0.8 lets red rise 1.25 x blue
     shadow_darkening: float = 0.25  # fraction (0-1) by which NIR and SWIR (B11; red B4 at 10 m, where there is no
     #                                 SWIR) must both fall below their medians for a shadow: a cloud shadow keeps
     #                                 only the diffuse light, 10-30 % of the sunlit value (50-70 % under a thin
@@ -164,6 +170,7 @@ class CompositeParams:
         _check_float(self, "haze_nir_drop", 0.0, 1.0)
         _check_float(self, "haze_quantile", 0.0, 1.0)
         _check_float(self, "shadow_darkening", 0.0, 1.0)
+        _check_float(self, "haze_flatness", 0.0, None)
 
     @classmethod
     def default(cls) -> "CompositeParams":

@@ -25,12 +25,35 @@ are compared with a robust reference made from the same pixel's other clear obse
    darker than the upper-median NIR by more than the fraction ``haze_nir_drop``. A thin cloud adds a nearly flat
    reflectance, large next to a dark blue surface and small next to a bright NIR one, and it never darkens NIR
    much (what its transmittance takes from the surface its own reflectance gives back). The surface changes that
-   brighten the blue, harvest, mowing, senescence, a ploughed field drying, come with a NIR drop (vegetation
-   replaced by soil or dry matter), and a green-up darkens the blue: they are kept.
+   brighten the blue, harvest, mowing, senescence, come with a NIR drop (vegetation replaced by soil or dry
+   matter), and a green-up darkens the blue: they are kept.
+4. **Spectral guard of the haze test** (needs the second band too; off with ``haze_flatness`` 0). Some surface
+   changes brighten the blue without a NIR drop: soil drying after rain, a ripe cereal cut to bright stubble and
+   straw. They differ from haze in colour: a thin cloud adds a nearly flat reflectance (water droplets scatter
+   all visible wavelengths alike, haze aerosols favour the blue), which raises a dark band by about as much as a
+   bright one, and what it takes back through its transmittance is proportional to the surface, so larger in the
+   brighter longer band; its rise in the haze band is therefore at least about its rise in a longer band. Soil
+   and dry matter get brighter from the blue to the red and on into the SWIR (and drying acts most in the SWIR,
+   where water absorbs), so as they brighten, the longer band rises more than the haze band. The guard band is the
+   second band of the shadow test: red B4 at 10 m, SWIR B11 at 20 m. At 20 m there is no red, and B6 and B7 would
+   not do: they lie on the red edge, where a soil is barely brighter than at 705 nm (a drying soil would rise about
+   as much there as in B5, like haze) and where any change of the vegetation moves them most. SWIR separates the
+   two causes widely: soil and straw are brightest there and drying acts most there, while a thin cloud adds less
+   there than in the visible (ice and liquid water absorb at 1.6 um, aerosols hardly scatter there) and takes more
+   back from the brighter surface. The rise of each band is measured against its own reference, the value of the
+   same rank (``haze_quantile``) among the same observations (the candidates the shadow test kept). An observation
+   meeting the conditions of 3 is haze only if ``rise(haze band) >= haze_flatness * rise(second band)``. With 0.8,
+   the red may rise up to 1.25 times as much as the blue: margin for a cloud that is not quite flat and for the
+   noise of each band (a thin cloud over a canopy raises blue and red by about the same, over a soil the red
+   less). A soil's red-to-blue reflectance ratio is about 1.3-1.7, so a soil brightening by a common factor has a
+   ratio of rises of 0.59-0.77, and it is kept. A guard band that falls while the haze band rises never saves an
+   observation. Soils whose red-to-blue ratio is below 1.25 (grey, dark, organic soils) can still be taken for
+   haze when they dry at 10 m.
 
 A rejected observation is given the cloud class (FLG 1) in ``out_class``: it leaves the average, WGT and NOB like an
 observation the mask called cloud. The pixel itself stays land: at least half of the candidates pass the shadow test
-(those at or above the upper median in NIR) and, among them, at least the reference of the haze test passes.
+(those at or above the upper median in NIR) and, among them, at least the reference of the haze test passes (its
+rise is 0, below any positive limit). The guard only keeps observations the haze test would otherwise reject.
 Other classes (snow, water, cloud, not observed) and observations with an invalid test band are never changed.
 
 Values are compared in float64 from the block's reflectance (x 10000, nodata -10000); thresholds come in the same
@@ -81,24 +104,27 @@ def _select_rank(values, rank, m, out, n_less, n_less_equal):
 
 @njit(parallel=True, cache=True, nogil=True)
 def _screen_kernel(refl, obs_class, haze_band, nir_band, shadow_band, min_clear, haze_rise, haze_rise_relative,
-                   haze_nir_keep, haze_quantile, shadow_keep, chunk, out_class):
+                   haze_nir_keep, haze_quantile, shadow_keep, haze_flatness, chunk, out_class):
     # Rows are independent (prange); within a row, chunks of columns with date-major loops over contiguous runs.
     n_dates, _, n_rows, n_cols = refl.shape
     nodata = REFLECTANCE_NODATA
     do_shadow = (nir_band >= 0) & (shadow_band >= 0)
     do_haze = (haze_band >= 0) & (nir_band >= 0)
+    do_guard = do_haze & (shadow_band >= 0) & (haze_flatness > 0.0)  # spectral guard of the haze test
     inf32 = np.float32(math.inf)
     for r in prange(n_rows):
         # candidate values, +inf for non-candidates; float32 holds int16 and float32 reflectance exactly, and is
         # twice as wide as float64 in SIMD compares; every threshold is computed in float64
         nir = np.empty((n_dates, chunk), dtype=np.float32)
-        second = np.empty((n_dates, chunk), dtype=np.float32)
+        second = np.empty((n_dates, chunk), dtype=np.float32)  # then +inf for the shadows too (guard band)
         haze = np.empty((n_dates, chunk), dtype=np.float32)  # then +inf for the shadows too
         n = np.empty(chunk, dtype=np.int64)
         rank = np.empty(chunk, dtype=np.int32)
         nir_ref = np.empty(chunk, dtype=np.float64)
         second_ref = np.empty(chunk, dtype=np.float64)
         haze_ref = np.empty(chunk, dtype=np.float64)
+        guard_ref = np.empty(chunk, dtype=np.float64)
+        suspect = np.empty((n_dates, chunk), dtype=np.uint8)  # rejected by the haze test before its guard
         n_less = np.empty(chunk, dtype=np.int32)
         n_less_equal = np.empty(chunk, dtype=np.int32)
         for c0 in range(0, n_cols, chunk):
@@ -134,6 +160,7 @@ def _screen_kernel(refl, obs_class, haze_band, nir_band, shadow_band, min_clear,
                                      & (np.float64(second[d, j]) < shadow_keep * second_ref[j]))
                         out_row[j] = FLG_CLOUD if is_shadow else out_row[j]
                         haze[d, j] = inf32 if is_shadow else haze[d, j]  # out of the haze test
+                        second[d, j] = inf32 if is_shadow else second[d, j]  # and out of its guard reference
             if not do_haze:
                 continue
             for j in range(m):
@@ -144,6 +171,7 @@ def _screen_kernel(refl, obs_class, haze_band, nir_band, shadow_band, min_clear,
             for j in range(m):
                 rank[j] = np.int32(max(int(math.floor(haze_quantile * (n[j] - 1))), 0))
             _select_rank(haze, rank, m, haze_ref, n_less, n_less_equal)
+            n_suspects = 0
             for d in range(n_dates):
                 out_row = out_class[d, r, c0:c0 + m]
                 for j in range(m):
@@ -152,10 +180,25 @@ def _screen_kernel(refl, obs_class, haze_band, nir_band, shadow_band, min_clear,
                     is_haze = ((n[j] >= min_clear) & (value < math.inf) & (value > limit)
                                & (np.float64(nir[d, j]) >= haze_nir_keep * nir_ref[j]))
                     out_row[j] = FLG_CLOUD if is_haze else out_row[j]
+                    suspect[d, j] = np.uint8(1) if is_haze else np.uint8(0)
+                    n_suspects += 1 if is_haze else 0
+            if not do_guard or n_suspects == 0:
+                continue
+            # spectral guard, only in the chunks where the haze test rejected something: the reference of the second
+            # band is its value of the same rank among the same candidates (shadows are +inf there too), and a
+            # suspect whose haze band rose less than haze_flatness times the second band's rise is given back its
+            # class, land (suspects are finite, so "<" is exactly the negation of the twin's ">=")
+            _select_rank(second, rank, m, guard_ref, n_less, n_less_equal)
+            for d in range(n_dates):
+                out_row = out_class[d, r, c0:c0 + m]
+                for j in range(m):
+                    rise = np.float64(haze[d, j]) - haze_ref[j]
+                    steeper = rise < haze_flatness * (np.float64(second[d, j]) - guard_ref[j])
+                    out_row[j] = FLG_LAND if (suspect[d, j] != 0) & steeper else out_row[j]
 
 
 def _check_inputs(refl, obs_class, haze_band, nir_band, shadow_band, min_clear, haze_rise, haze_rise_relative,
-                  haze_nir_drop, haze_quantile, shadow_darkening, out_class):
+                  haze_nir_drop, haze_quantile, shadow_darkening, haze_flatness, out_class):
     if not isinstance(refl, np.ndarray) or refl.ndim != 4 or refl.dtype not in (np.float32, np.int16):
         raise ValueError("refl must be a float32 or int16 array (dates, bands, rows, cols)")
     n_dates, n_bands, n_rows, n_cols = refl.shape
@@ -173,11 +216,14 @@ def _check_inputs(refl, obs_class, haze_band, nir_band, shadow_band, min_clear, 
         raise ValueError("haze_nir_drop and shadow_darkening must be fractions in [0, 1]")
     if not (math.isfinite(haze_rise) and math.isfinite(haze_rise_relative)):
         raise ValueError("haze_rise and haze_rise_relative must be finite")
+    if not (math.isfinite(haze_flatness) and float(haze_flatness) >= 0.0):
+        raise ValueError(f"haze_flatness {haze_flatness} must be finite and at least 0")
 
 
 def screen_outliers(refl: np.ndarray, obs_class: np.ndarray, haze_band: int, nir_band: int, shadow_band: int,
                     min_clear: int, haze_rise: float, haze_rise_relative: float, haze_nir_drop: float,
-                    haze_quantile: float, shadow_darkening: float, out_class: np.ndarray) -> None:
+                    haze_quantile: float, shadow_darkening: float, haze_flatness: float,
+                    out_class: np.ndarray) -> None:
     """Give the cloud class to the clear land observations that differ from the pixel's other dates as a cloud or
     a shadow does (see the module; numba, parallel over rows).
 
@@ -189,8 +235,9 @@ def screen_outliers(refl: np.ndarray, obs_class: np.ndarray, haze_band: int, nir
     obs_class : numpy.ndarray
         uint8 (dates, rows, cols), class of each observation (FLG codes; only 4, land, is tested).
     haze_band, nir_band, shadow_band : int
-        Band indices of the haze band (blue B2 at 10 m, B5 at 20 m), NIR (B8, B8A) and the band that darkens with
-        NIR in a shadow only (red B4 at 10 m, SWIR B11 at 20 m); -1 when absent: the tests needing it are skipped.
+        Band indices of the haze band (blue B2 at 10 m, B5 at 20 m), NIR (B8, B8A) and the second band (red B4 at
+        10 m, SWIR B11 at 20 m), which darkens with NIR in a shadow only and is the spectral guard of the haze test;
+        -1 when absent: the tests needing it are skipped (without a second band, the haze test runs unguarded).
     min_clear : int
         Candidates (clear land observations with valid test bands) needed for a test to run (>= 1; 3).
     haze_rise : float
@@ -204,27 +251,33 @@ def screen_outliers(refl: np.ndarray, obs_class: np.ndarray, haze_band: int, nir
         Quantile (0-1) of the haze band taken as reference (lower rank).
     shadow_darkening : float
         Fraction (0-1) by which NIR and the second band must both be darker than their upper medians for a shadow.
+    haze_flatness : float
+        Spectral guard of the haze test (unitless, >= 0; 0.8): an observation is haze only if the rise of its haze
+        band above its reference is at least ``haze_flatness`` times the rise of its second band above the second
+        band's reference (same rank, same observations); 0 turns the guard off.
     out_class : numpy.ndarray
         uint8 (dates, rows, cols), written: ``obs_class`` with the rejected observations set to 1 (cloud); may be
         ``obs_class`` itself.
     """
     _check_inputs(refl, obs_class, haze_band, nir_band, shadow_band, min_clear, haze_rise, haze_rise_relative,
-                  haze_nir_drop, haze_quantile, shadow_darkening, out_class)
+                  haze_nir_drop, haze_quantile, shadow_darkening, haze_flatness, out_class)
     _screen_kernel(refl, obs_class, int(haze_band), int(nir_band), int(shadow_band), int(min_clear),
                    float(haze_rise), float(haze_rise_relative), 1.0 - float(haze_nir_drop), float(haze_quantile),
-                   1.0 - float(shadow_darkening), max(1, min(_CHUNK_COLS, refl.shape[3])), out_class)
+                   1.0 - float(shadow_darkening), float(haze_flatness), max(1, min(_CHUNK_COLS, refl.shape[3])),
+                   out_class)
 
 
 def screen_outliers_ref(refl: np.ndarray, obs_class: np.ndarray, haze_band: int, nir_band: int, shadow_band: int,
                         min_clear: int, haze_rise: float, haze_rise_relative: float, haze_nir_drop: float,
-                        haze_quantile: float, shadow_darkening: float, out_class: np.ndarray) -> None:
+                        haze_quantile: float, shadow_darkening: float, haze_flatness: float,
+                        out_class: np.ndarray) -> None:
     """Pure-numpy twin of :func:`screen_outliers`: same arguments, same output bit for bit.
 
     Whole-block arrays: non-candidates are pushed to +inf so that a sort along the dates puts the candidates first,
     and the references are read at their ranks.
     """
     _check_inputs(refl, obs_class, haze_band, nir_band, shadow_band, min_clear, haze_rise, haze_rise_relative,
-                  haze_nir_drop, haze_quantile, shadow_darkening, out_class)
+                  haze_nir_drop, haze_quantile, shadow_darkening, haze_flatness, out_class)
     nodata = REFLECTANCE_NODATA
     result = obs_class.copy()
     do_shadow = nir_band >= 0 and shadow_band >= 0
@@ -260,5 +313,11 @@ def screen_outliers_ref(refl: np.ndarray, obs_class: np.ndarray, haze_band: int,
         limit = haze_ref + float(haze_rise) + float(haze_rise_relative) * np.maximum(haze_ref, 0.0)
         nir_keep = 1.0 - float(haze_nir_drop)
         haze_rejected = remaining & (active & (m >= min_clear)) & (haze > limit) & (nir >= nir_keep * nir_ref)
+        if shadow_band >= 0 and float(haze_flatness) > 0.0:  # spectral guard: the second band, same rank
+            second = refl[:, shadow_band].astype(np.float64)
+            guard_ref = rank_value(second, remaining, rank)
+            with np.errstate(invalid="ignore"):  # inf - inf where a pixel has no candidate: never rejected
+                flat = (haze - haze_ref) >= float(haze_flatness) * (second - guard_ref)
+            haze_rejected &= flat
     result[shadow | haze_rejected] = FLG_CLOUD
     out_class[...] = result

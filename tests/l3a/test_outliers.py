@@ -1,6 +1,6 @@
 """The multi-temporal outlier test (l3a.kernels.outliers): kernel against its numpy twin, what it rejects (missed
-thin clouds, shadows) and what it keeps (harvest, mowing, green-up, stable pixels), when it stays inactive, and the
-synthesis with and without it (the wasp profile untouched)."""
+thin clouds, shadows) and what it keeps (harvest, mowing, green-up, drying soil, bright stubble, stable pixels), when
+it stays inactive, and the synthesis with and without it (the wasp profile untouched)."""
 
 import dataclasses
 import datetime as dt
@@ -25,7 +25,8 @@ ND = REFLECTANCE_NODATA
 HAZE, RED, NIR, SWIR = 0, 1, 2, 3  # band axis of the hand-made pixels: B2, B4, B8, B11
 P = DEFAULT
 ARGS = (HAZE, NIR, SWIR, P.outlier_min_clear, P.haze_rise * 10000.0, P.haze_rise_relative, P.haze_nir_drop,
-        P.haze_quantile, P.shadow_darkening)
+        P.haze_quantile, P.shadow_darkening, P.haze_flatness)
+ARGS_10M = (HAZE, NIR, RED) + ARGS[3:]  # the 10 m roles: blue, NIR, red (the second band and the haze guard)
 CANOPY = (300, 400, 3500, 1800)  # a summer crop, x 10000: dark blue and red, bright NIR, mid SWIR
 
 
@@ -41,11 +42,11 @@ def run_both(refl, obs_class, args=ARGS):
     return got
 
 
-def pixel(values, classes=None):
+def pixel(values, classes=None, args=ARGS):
     """One pixel: values (dates, bands) x 10000 -> classes after the test (dates,)."""
     values = np.asarray(values, np.float32)
     classes = np.full(len(values), FLG_LAND, np.uint8) if classes is None else np.asarray(classes, np.uint8)
-    return run_both(values[:, :, None, None], classes[:, None, None])[:, 0, 0]
+    return run_both(values[:, :, None, None], classes[:, None, None], args)[:, 0, 0]
 
 
 def stable(n, jitter=(0, 10, -8, 5, -4, 12, -10, 3)):
@@ -68,7 +69,9 @@ def test_kernel_matches_numpy_twin(dtype, seed):
     refl = refl.astype(np.float32) if dtype == np.float32 else np.rint(refl).astype(np.int16)
     obs_class = rng.choice(np.array([0, 1, 2, 3, 4, 4, 4, 4, 4], np.uint8), (n_dates, 9, 1100))
     for args in (ARGS, (HAZE, NIR, -1) + ARGS[3:], (-1, NIR, SWIR) + ARGS[3:], (HAZE, -1, SWIR) + ARGS[3:],
-                 (HAZE, NIR, RED, int(rng.integers(1, 6)), 50.0, 0.1, 0.3, float(rng.random()), 0.1)):
+                 ARGS_10M, ARGS[:-1] + (0.0,),
+                 (HAZE, NIR, RED, int(rng.integers(1, 6)), 50.0, 0.1, 0.3, float(rng.random()), 0.1,
+                  2.0 * float(rng.random()))):
         got = run_both(refl, obs_class, args)
         changed = got != obs_class
         assert np.all(got[changed] == FLG_CLOUD) and np.all(obs_class[changed] == FLG_LAND)
@@ -95,6 +98,13 @@ def test_thin_cloud_missed_by_the_mask_is_rejected():
     values = stable(5)
     values[2] = [CANOPY[0] + 300, CANOPY[1] + 280, CANOPY[2] + 150, CANOPY[3] + 100]  # tau ~0.4: +0.03 in blue
     assert list(pixel(values)) == [FLG_LAND, FLG_LAND, FLG_CLOUD, FLG_LAND, FLG_LAND]
+
+
+def test_thin_cloud_at_10_m_passes_the_spectral_guard():
+    # nearly flat offset: blue +0.04, red +0.035 (0.04 >= 0.8 x 0.035), NIR +0.02
+    values = stable(5)
+    values[2] = [CANOPY[0] + 400, CANOPY[1] + 350, CANOPY[2] + 200, CANOPY[3] + 100]
+    assert list(pixel(values, args=ARGS_10M)) == [FLG_LAND, FLG_LAND, FLG_CLOUD, FLG_LAND, FLG_LAND]
 
 
 def test_haze_threshold_grows_with_the_reference():
@@ -131,6 +141,41 @@ def test_harvest_is_kept():
 def test_mowing_is_kept():
     values = stable(4) + [[420, 650, 2300, 2400]]
     assert np.all(pixel(values) == FLG_LAND)
+
+
+def _unguarded(args):
+    return args[:-1] + (0.0,)
+
+
+@pytest.mark.parametrize("n_wet, n_dry", [(3, 2), (2, 3)])
+def test_drying_soil_is_kept(n_wet, n_dry):
+    # bare soil wetted by rain, then drying: blue +0.03, red +0.05, NIR +0.03 (soil brightens more in red than blue)
+    wet = (500, 700, 1500, 2000)
+    dry = (800, 1200, 1800, 2600)
+    values = [[v + 5 * i for v in wet] for i in range(n_wet)] + [[v - 5 * i for v in dry] for i in range(n_dry)]
+    assert np.all(pixel(values, args=ARGS_10M) == FLG_LAND)
+    # without the guard, the dry dates looked like haze (blue above 0.05 + 0.01 + 0.3 x 0.05, NIR not down)
+    assert list(pixel(values, args=_unguarded(ARGS_10M))) == [FLG_LAND] * n_wet + [FLG_CLOUD] * n_dry
+
+
+def test_bright_stubble_is_kept():
+    # ripe cereal cut to stubble and straw: blue 0.06 -> 0.12, red 0.05 -> 0.16, NIR 0.30 -> 0.28 (-7 %)
+    ripe = (600, 500, 3000, 2500)
+    stubble = (1200, 1600, 2800, 3000)
+    values = [[v + 5 * i for v in ripe] for i in range(3)] + [[v - 5 * i for v in stubble] for i in range(2)]
+    assert np.all(pixel(values, args=ARGS_10M) == FLG_LAND)
+    expected = [FLG_LAND] * 3 + [FLG_CLOUD] * 2  # taken for haze without the guard, or without a second band
+    assert list(pixel(values, args=_unguarded(ARGS_10M))) == expected
+    assert list(pixel(values, args=(HAZE, NIR, -1) + ARGS[3:])) == expected
+
+
+def test_drying_soil_at_20_m_is_kept():
+    # 20 m roles: B5 (705 nm) as haze band, B8A, B11 as the guard; drying raises the SWIR most
+    wet = (700, 800, 1500, 2000)  # B5, (unused), B8A, B11
+    dry = (1100, 1300, 1800, 2900)
+    values = [[v + 5 * i for v in wet] for i in range(3)] + [[v - 5 * i for v in dry] for i in range(2)]
+    assert np.all(pixel(values) == FLG_LAND)
+    assert list(pixel(values, args=_unguarded(ARGS))) == [FLG_LAND] * 3 + [FLG_CLOUD] * 2
 
 
 def test_green_up_is_kept():

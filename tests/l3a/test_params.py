@@ -23,7 +23,7 @@ def test_defaults_follow_spec():
     assert p.sun == "observed"  # pending the measurement of "central" against the simulator's truth
     assert (p.outlier_test, p.outlier_min_clear) == (True, 3)
     assert (p.haze_rise, p.haze_rise_relative, p.haze_nir_drop, p.haze_quantile) == (0.01, 0.3, 0.15, 0.25)
-    assert p.shadow_darkening == 0.25
+    assert (p.shadow_darkening, p.haze_flatness) == (0.25, 0.8)
 
 
 def test_wasp_profile():
@@ -84,6 +84,8 @@ def test_frozen_and_replace_validates():
     ("haze_nir_drop", 1.5),
     ("haze_quantile", -0.25),
     ("shadow_darkening", 2),
+    ("haze_flatness", -0.1),
+    ("haze_flatness", float("nan")),
 ])
 def test_invalid_values_name_the_field(field, value):
     with pytest.raises(InvalidParameterError) as info:
