@@ -70,8 +70,8 @@ def _parse_bands(_ctx, _param, value):
               help="Parameter profile: the toolkit's, or CNES WASP 1.x choices.")
 @click.option("--brdf/--no-brdf", default=None, help="Directional normalisation to nadir (default: on).")
 @click.option("--sun", type=click.Choice(SUN_GEOMETRIES), default=None,
-              help="Sun zenith the directional normalisation goes to: each date's own (observed, the default and "
-                   "WASP's) or the central date's at each pixel (central).")
+              help="Sun zenith the directional normalisation goes to: the central date's at each pixel (central, "
+                   "the default profile's) or each date's own (observed, WASP's).")
 @click.option("--cloud-bits", callback=_parse_cloud_bits, default=None,
               help="Theia CLM bits that mean cloud or shadow, bit numbers 0-7 such as 0 or 0,1,5,6,7, or all "
                    "(default 0: all clouds except the thinnest, and all shadows, as WASP).")

@@ -73,6 +73,10 @@ TARGETS = {"median": 0.01, "p99": 0.03, "leak_rate": 0.001, "seam": 0.003, "flag
 #: scored (1.0 when the validation sees the inputs and the code that made the product).
 WGT_MATCH_MIN = 0.999
 
+#: Least number of pixels (expected or flagged) for a class's flag agreement to be scored: below it the figure is one
+#: of a few pixels, noise rather than a rule broken.
+FLAG_CLASS_MIN_PIXELS = 20
+
 #: The classes whose flag agreement is measured, by name.
 FLAG_CLASSES = {"land": FLG_LAND, "snow": FLG_SNOW, "water": FLG_WATER, "cloud": FLG_CLOUD}
 
@@ -428,7 +432,13 @@ def _summary(resolutions: dict, notes: Sequence[str] = ()) -> dict:
         "seam": seam[0], "seam_se": seam[1], "seam_at": seam[2],
     }
     for name in FLAG_CLASSES:
-        out[f"flag_{name}"] = worst((r["flags"]["classes"][name]["agreement"] for r in resolutions.values()), min)
+        # a class a handful of pixels carry (e.g. 8 pixels flagged cloud where none is expected) is listed, not scored
+        classes = [r["flags"]["classes"][name] for r in resolutions.values()]
+        scored = [c for c in classes if max(c.get("expected", 0), c.get("flagged", 0)) >= FLAG_CLASS_MIN_PIXELS]
+        if len(scored) < len(classes) and any(c["agreement"] is not None for c in classes):
+            notes.append(f"{name} flags of fewer than {FLAG_CLASS_MIN_PIXELS} pixels (expected and flagged) not "
+                         f"scored")
+        out[f"flag_{name}"] = worst((c["agreement"] for c in scored), min)
     out["flag_agreement"] = worst((r["flags"]["agreement"] for r in resolutions.values()), min)
     out["always_cloudy_land"] = sum(r["always_cloudy"]["flg"].get(str(FLG_LAND), 0) for r in resolutions.values())
 

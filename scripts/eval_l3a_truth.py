@@ -42,8 +42,9 @@ from l3a.dates import month_central_date  # noqa: E402
 from l3a.validate import FLAG_CLASSES, TARGETS  # noqa: E402
 
 PROFILES = (("default", CompositeParams()), ("wasp", CompositeParams.wasp()))
-#: With --sun-central: the default profile with every date normalised to the central date's sun zenith as well.
-SUN_CENTRAL = ("default_sun_central", dataclasses.replace(CompositeParams(), sun="central"))
+#: With --both-suns: the default profile with the other sun choice as well (each date's own sun zenith, not the
+#: central date's), to compare the two.
+OTHER_SUN = ("default_sun_observed", dataclasses.replace(CompositeParams(), sun="observed"))
 
 
 def _simulator_hash() -> str:
@@ -110,13 +111,13 @@ def main(argv=None) -> int:
     ap.add_argument("--window", default=None, metavar="XOFF,YOFF,WIDTH,HEIGHT",
                     help="simulate only this window of each tile at the true 10 m pixels (as l2a simulate --window; "
                          "--size is then 10980)")
-    ap.add_argument("--sun-central", action="store_true",
-                    help="also compose with the default profile and sun=central, to compare the two sun choices")
+    ap.add_argument("--both-suns", action="store_true",
+                    help="also compose with the default profile and sun=observed, to compare the two sun choices")
     ap.add_argument("--out", type=Path, default=ROOT / "bench-out" / "l3a-truth")
     args = ap.parse_args(argv)
     window = parse_window(args.window)
     size = 10980 if window is not None else args.size
-    profiles = PROFILES + ((SUN_CENTRAL,) if args.sun_central else ())
+    profiles = PROFILES + ((OTHER_SUN,) if args.both_suns else ())
 
     tiles = tuple(t.strip() for t in args.tiles.split(",") if t.strip())
     centrals = [month_central_date(m) for m in args.months.split(",")]

@@ -116,7 +116,7 @@ def test_sun_central_normalises_a_spring_window_to_the_central_sun(tmp_path):
     clock = dt.time(10, 50, tzinfo=UTC)
     dates = [dt.datetime.combine(central + dt.timedelta(days=d), clock) for d in (-21, -12, 2)]
     paths = [write_product(tmp_path / "in", when) for when in dates]
-    observed = compose(paths, central, CompositeParams(), tmp_path / "observed")
+    observed = compose(paths, central, dataclasses.replace(CompositeParams(), sun="observed"), tmp_path / "observed")
     central_sun = compose(paths, central, dataclasses.replace(CompositeParams(), sun="central"), tmp_path / "central")
     truth = _truth(dt.datetime.combine(central, clock))
     got_observed, got_central = frc(observed), frc(central_sun)
@@ -134,7 +134,8 @@ def test_sun_central_and_observed_agree_when_every_date_is_the_central_date(tmp_
     central = dt.date(2023, 3, 15)
     paths = [write_product(tmp_path / "in", dt.datetime(2023, 3, 15, 10, 50, tzinfo=UTC), platform="S2A"),
              write_product(tmp_path / "in", dt.datetime(2023, 3, 15, 11, 20, tzinfo=UTC), platform="S2B")]
-    observed = frc(compose(paths, central, CompositeParams(), tmp_path / "observed"))
+    observed = frc(compose(paths, central, dataclasses.replace(CompositeParams(), sun="observed"),
+                           tmp_path / "observed"))
     central_sun = frc(compose(paths, central, dataclasses.replace(CompositeParams(), sun="central"),
                               tmp_path / "central"))
     for b in R1_BANDS + R2_BANDS:

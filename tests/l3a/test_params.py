@@ -20,7 +20,7 @@ def test_defaults_follow_spec():
     assert (p.edge_weight, p.edge_feather_m, p.edge_weight_min) == (True, 3000.0, 0.01)
     assert (p.snow_water_rule, p.snow_and_water_is, p.brdf, p.profile) == ("weighted", "snow", True, "default")
     assert p.cloud_bits == 1  # CLM bit 0: all clouds except the thinnest, and all shadows (SPEC section 4)
-    assert p.sun == "observed"  # pending the measurement of "central" against the simulator's truth
+    assert p.sun == "central"  # measured better than "observed" against the simulator's truth (see params.py)
     assert (p.outlier_test, p.outlier_min_clear) == (True, 3)
     assert (p.haze_rise, p.haze_rise_relative, p.haze_nir_drop, p.haze_quantile) == (0.01, 0.3, 0.15, 0.25)
     assert (p.shadow_darkening, p.haze_flatness) == (0.25, 0.8)

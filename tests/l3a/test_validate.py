@@ -482,3 +482,22 @@ def test_edges_too_short_for_a_standard_error_are_not_scored():
     assert any("not scored" in n for n in summary["notes"])
     summary = _summary({"R1": resolution({"R051 east": {"bands": {"B4": {"seam": 0.005, "se": 0.001}}}})})
     assert summary["met"]["seam"] is False
+
+
+def test_flag_classes_of_a_few_pixels_are_not_scored():
+    from l3a.validate import FLAG_CLASS_MIN_PIXELS, _summary
+
+    def resolution(cloud):
+        band = {"slow": {"median": 0.001, "p99": 0.01, "pixels": 10}, "fast": {"median": None, "p99": None,
+                                                                             "pixels": 0}}
+        classes = {n: {"agreement": None} for n in ("land", "snow", "water")}
+        classes["cloud"] = cloud
+        return {"reflectance": {"B4": band}, "leaks": None, "flags": {"agreement": 1.0, "classes": classes},
+                "always_cloudy": {"flg": {}}, "seams": {}}
+
+    few = {"expected": 0, "flagged": 8, "agreement": 0.0}  # commission on all dates of a handful of pixels
+    summary = _summary({"R1": resolution(few)})
+    assert summary["worst"]["flag_cloud"] is None and summary["met"]["flag_cloud"] is None
+    assert any("cloud flags" in n for n in summary["notes"])
+    many = {"expected": 0, "flagged": FLAG_CLASS_MIN_PIXELS, "agreement": 0.0}
+    assert _summary({"R1": resolution(many)})["met"]["flag_cloud"] is False
