@@ -15,7 +15,8 @@ PRODUCT=$($BIN/l3a compose "$OUT/l2a" --tile T31TCJ --month 2018-07 --out "$OUT/
 echo "L3A product: $PRODUCT"
 $BIN/l3a info --indent 2 "$PRODUCT"
 
-# the WASP 1.x profile (step date weight, latest snow/water, no swath-edge feathering), for comparison
+# the WASP 1.x profile (step date weight, latest snow/water, no swath-edge feathering, no multi-temporal outlier
+# test, each date's own sun zenith), for comparison
 $BIN/l3a compose "$OUT/l2a" --tile T31TCJ --month 2018-07 --profile wasp --out "$OUT/l3a-wasp" | tail -1
 
 # accuracy against the simulator's ground truth (the summary; the full JSON has every band and resolution)
