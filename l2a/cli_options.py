@@ -99,7 +99,10 @@ def run_cli(group: click.Group, prog: str, argv: Sequence[str] | None = None) ->
     """Run a click group with the toolkit's error convention; returns the exit code (0, 1 or 2)."""
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        group.main(args=args, prog_name=prog, standalone_mode=False)
+        # without standalone mode click returns the code of a command that ends with click.exceptions.Exit
+        code = group.main(args=args, prog_name=prog, standalone_mode=False)
+        if isinstance(code, int) and not isinstance(code, bool):
+            return code
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.exceptions.Abort:

@@ -191,6 +191,11 @@ def truth_acquisitions(truth_dir: Path, index_path: Path, index: dict, product: 
             raise MetadataError(f"truth index: {where}.acquisitions[{k}] is {_json_type(a)}, expected an object",
                                 index_path)
         by_product[_get(a, "product", str, f"{where}.acquisitions[{k}]", index_path)] = (k, a)
+    for pid in used:
+        if pid not in by_product:  # an L2A product made from the simulated L1C by `l2a process`: match the pass
+            match = _same_pass(pid, entries)
+            if match is not None:
+                by_product[pid] = match
     missing = [p for p in used if p not in by_product]
     if missing:
         raise MetadataError(f"input {missing[0]} of the synthesis is not in this truth", index_path)
@@ -225,6 +230,23 @@ def truth_acquisitions(truth_dir: Path, index_path: Path, index: dict, product: 
     k, m = month
     return acquisitions, _files(m, [f"REFL_{res}" for res in product.grids], truth_dir, f"{where}.monthly[{k}]",
                                 index_path)
+
+
+def _same_pass(product_id: str, entries: list) -> tuple[int, dict] | None:
+    """The truth acquisition of the same platform and time (within a second) as a Theia product name, if any."""
+    from l2a.formats.theia.names import parse_product_name
+
+    name = parse_product_name(product_id)
+    if name is None:
+        return None
+    for k, a in enumerate(entries):
+        try:
+            when = dt.datetime.fromisoformat(str(a.get("datetime", "")).replace("Z", "+00:00"))
+        except ValueError:
+            continue
+        if a.get("platform") == name.platform and abs((when - name.datetime).total_seconds()) < 1.0:
+            return k, a
+    return None
 
 
 def locate_inputs(used: Sequence[UsedInput], simulation_dir: Path) -> tuple[list[Path] | None, str | None]:

@@ -40,7 +40,7 @@ from l2a.brdf import BRDF_COEFFICIENTS, kernels, kernels_ref
 
 from .noise import fbm, smoothstep, value_noise
 
-__all__ = ["BAND_CONSTANTS", "toa_from_surface", "surface_from_toa", "toa_from_surface_ref",
+__all__ = ["BAND_CONSTANTS", "toa_from_surface", "surface_from_toa", "toa_from_surface_ref", "add_clouds",
            "surface_from_toa_ref", "brdf_ratio", "brdf_kernels", "brdf_ratio_ref", "pressure_ratio",
            "aerosol_water", "observe", "scattering_cos"]
 
@@ -232,6 +232,14 @@ def _observe(k, rho_s, mu_s, mu_v, m, p_r, p_a, aot, wv, p, t_dir, tau_liq, tau_
     lit = rho_s * (k[C_F_DIF] + (1.0 - k[C_F_DIF]) * t_dir)
     tg, rho_atm, tt, s = _band_terms(k, mu_s, mu_v, m, p_r, p_a, aot, wv, p)
     toa = tg * (rho_atm + tt * lit / (1.0 - s * lit))
+    return add_clouds(k, toa, rho_s, m, tau_liq, tau_ice, wv_above)
+
+
+@njit(cache=True, nogil=True)
+def add_clouds(k, toa, rho_s, m, tau_liq, tau_ice, wv_above):
+    """TOA reflectance of one band seen through the water clouds and the cirrus on the line of sight, from the
+    clear-sky TOA reflectance ``toa`` of a ground of reflectance ``rho_s`` (whatever model made it); arguments as
+    :func:`observe`, ``m`` the air mass."""
     if tau_liq > 0.0:
         r = tau_liq / (tau_liq + 6.5)
         tg = math.exp(-k[C_K_O3] * _OZONE_CM_ATM * m)
@@ -283,3 +291,30 @@ def brdf_ratio_ref(k, sun_zen, view_zen, rel_az):
     kv, kg = kernels_ref(ts, tv, dphi)
     kv0, kg0 = kernels_ref(ts, np.zeros_like(ts), np.zeros_like(ts))
     return (k[C_ISO] + k[C_VOL] * kv + k[C_GEO] * kg) / (k[C_ISO] + k[C_VOL] * kv0 + k[C_GEO] * kg0)
+
+
+#: Forward models of the simulated atmosphere (``l2a simulate --atmosphere``).
+ATMOSPHERE_MODELS = ("6s", "analytic")
+_ESA_BANDS = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B10", "B11", "B12")
+
+
+def forward_model_args(model: str, platform: str) -> tuple:
+    """The ``atmo, atmo_bands, atmo_platform`` arguments of :func:`l2a.simulate.kernels.scene_block`.
+
+    ``6s``: the clear sky of the ten bands of an L2A product comes from the 6S look-up table of
+    :mod:`l2a.atmosphere` (the processor's own physics), B1, B9 and B10 from the analytic model; ``analytic``:
+    every band from the analytic model of this module (a world whose physics differ from the processor's).
+    """
+    from l2a.atmosphere import load_table
+
+    if model not in ATMOSPHERE_MODELS:
+        from l2a.errors import InvalidParameterError
+        raise InvalidParameterError(f"atmosphere must be one of {', '.join(ATMOSPHERE_MODELS)}, not {model!r}")
+    table = load_table()
+    bands = np.full(len(_ESA_BANDS), -1, np.int64)
+    if model == "6s":
+        for i, band in enumerate(_ESA_BANDS):
+            if band in table.surface_bands:
+                bands[i] = table.band_index(band)
+    code, _ = table.platform_code(platform)
+    return table.arrays, bands, code

@@ -39,13 +39,17 @@ _DEFAULT_SIZE = 1098       # keep equal to l2a.simulate.driver.DEFAULT_SIZE (not
                    "surfaces taken for shadow, shadows for water, snow/cloud confusion, false clouds, at the "
                    "rates of the MAJA or Sen2Cor processors (overall accuracy ~91 % / ~84 %); perfect: masks "
                    "without errors.")
+@click.option("--atmosphere", type=click.Choice(["6s", "analytic"]), default=None,
+              help="Forward model of the clear sky: 6s (the 6S table that `l2a process` inverts: retrieval errors "
+                   "come from aerosols, masks and noise only) or analytic (a SMAC-like model, physics the processor "
+                   "does not share). [default: 6s for l1c, analytic for l2a]")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Seed of the world, the weather and the noise: same seed, same bytes.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Parallel tasks (threads). Default: the CPUs available. Outputs do not depend on it.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
-def simulate(ctx, out_dir, tiles, start, end, level, size, window, mask_quality, seed, workers, quiet):
+def simulate(ctx, out_dir, tiles, start, end, level, size, window, mask_quality, atmosphere, seed, workers, quiet):
     """Simulate Sentinel-2 products of several tiles with their ground truth.
 
     S2A and S2B passes on the real schedule: each relative orbit every 5 days, the platforms in turn, adjacent
@@ -70,7 +74,7 @@ def simulate(ctx, out_dir, tiles, start, end, level, size, window, mask_quality,
         size = MAX_SIZE if window is not None else _DEFAULT_SIZE
     config = SimulationConfig(out_dir=out_dir, start=start.date(), end=end.date(), tiles=parse_tiles(tiles),
                               level=level, size=size, seed=seed, workers=workers or default_workers(),
-                              mask_quality=mask_quality, window=window)
+                              mask_quality=mask_quality, window=window, atmosphere=atmosphere)
     result = run(config, quiet=quiet)
     if not quiet:
         click.echo(f"{len(result.products)} {level.upper()} products in {out_dir}; ground truth index "

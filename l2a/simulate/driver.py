@@ -56,6 +56,7 @@ from .kernels import (
     scene_block,
 )
 from .landscape import ALL_BANDS, CLASS_SNOW
+from .atmosphere import ATMOSPHERE_MODELS, forward_model_args
 from .masks import DEFAULT_MASK_QUALITY, PRESETS, MaskQuality, mask_quality, quality_params
 from .metadata import product_geometry, tile_datetime
 from .mgrs import DEFAULT_TILES, TILE_SIZE_M, tile_footprint
@@ -127,6 +128,11 @@ class SimulationConfig:
         at the true 10 m / 20 m (60 m) pixel sizes; products and truth are crops of the tile (their grids start at
         the window's corner). Even numbers (multiples of 6 for l1c) so that every resolution aligns. Default: the
         whole tile.
+    atmosphere : str, optional
+        Forward model of the clear sky: ``6s`` (the 6S look-up table of :mod:`l2a.atmosphere`, which ``l2a
+        process`` inverts, for the ten bands of an L2A product; B1, B9, B10 stay analytic) or ``analytic`` (the
+        SMAC-like model of :mod:`l2a.simulate.atmosphere`, physics the processor does not share). Default: ``6s``
+        for l1c, ``analytic`` for l2a.
     """
 
     out_dir: Path
@@ -140,9 +146,15 @@ class SimulationConfig:
     block_rows: int = BLOCK_ROWS
     mask_quality: MaskQuality | str = DEFAULT_MASK_QUALITY
     window: tuple[int, int, int, int] | None = None
+    atmosphere: str | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "out_dir", Path(self.out_dir))
+        if self.atmosphere is None:
+            object.__setattr__(self, "atmosphere", "6s" if self.level == "l1c" else "analytic")
+        if self.atmosphere not in ATMOSPHERE_MODELS:
+            raise InvalidParameterError(f"atmosphere must be one of {', '.join(ATMOSPHERE_MODELS)}, "
+                                        f"not {self.atmosphere!r}")
         object.__setattr__(self, "mask_quality", mask_quality(self.mask_quality))
         if self.window is not None:
             if self.size not in (DEFAULT_SIZE, MAX_SIZE):
@@ -362,7 +374,8 @@ class _Run:
     def extra(self) -> dict[str, str]:
         c = self.config
         extra = {"simulator": f"syntheo {__version__} l2a simulate", "simulator_seed": str(c.seed),
-                 "simulator_size": str(c.size), "simulator_mask_quality": c.mask_quality.name}
+                 "simulator_size": str(c.size), "simulator_mask_quality": c.mask_quality.name,
+                 "simulator_atmosphere": c.atmosphere}
         if c.window is not None:
             extra["simulator_window"] = ",".join(map(str, c.window))
         return extra
@@ -380,7 +393,7 @@ class _Run:
         n, b = self.window[3], self.config.block_rows
         return [(r, min(b, n - r)) for r in range(0, n, b)]
 
-    def jobs(self, tile, day, track, mode, noise_seed, quality, l1c=False):
+    def jobs(self, tile, day, track, mode, noise_seed, quality, l1c=False, platform="S2A"):
         """Scene computations of one product, in writing order: per block of rows, R1 then R2 (then the 60 m
         grid for L1C). Each job is ``((res, row0, rows), arguments of run_scene)``."""
         out = []
@@ -388,7 +401,8 @@ class _Run:
             grids = [("R1", 1, _R1_IDX), ("R2", 2, _R2_IDX)] + ([("R60", 6, _R60_IDX)] if l1c else [])
             for res, factor, bands in grids:
                 r0, h = row0 // factor, rows // factor
-                out.append(((res, r0, h), (tile, factor, r0, h, bands, day, track, mode, noise_seed, quality)))
+                out.append(((res, r0, h), (tile, factor, r0, h, bands, day, track, mode, noise_seed, quality,
+                                           platform)))
         return out
 
     def stream(self, jobs):
@@ -410,7 +424,7 @@ class _Run:
                 pending.append((nxt[0], self.pool.submit(self.run_scene, *nxt[1])))
             yield key, result
 
-    def run_scene(self, tile, res_factor, row0, rows, bands, day, track, mode, noise_seed, quality):
+    def run_scene(self, tile, res_factor, row0, rows, bands, day, track, mode, noise_seed, quality, platform):
         """Outputs of :func:`~l2a.simulate.kernels.scene_block` for ``rows`` rows from ``row0`` of the simulated
         part, at ``res_factor`` times the 10 m-band pixel."""
         n = self.config.size // res_factor
@@ -419,7 +433,8 @@ class _Run:
         frame = tile_frame(self.footprints[tile])
         out = allocate_outputs(len(bands), rows, width // res_factor)
         scene_block(frame.nodes, frame.step, pixel, yoff // res_factor + row0, xoff // res_factor, bands, self.world,
-                    day, track, mode, noise_seed, self.cover_brdf, quality, *out)
+                    day, track, mode, noise_seed, self.cover_brdf, quality,
+                    *forward_model_args(self.config.atmosphere, platform), *out)
         return out
 
     # --- tasks ------------------------------------------------------------------------------------------------
@@ -446,7 +461,8 @@ class _Run:
             truth = stack.enter_context(TruthWriter(self.truth_root, files, crs=fp.crs, grids=self.grids[tile],
                                                     bands={"R1": R1_BANDS, "R2": R2_BANDS},
                                                     mask_bands=ACQUISITION_MASK_BANDS))
-            jobs = self.jobs(tile, day, track, MODE_ACQUISITION, seed, quality, l1c=self.config.level == "l1c")
+            jobs = self.jobs(tile, day, track, MODE_ACQUISITION, seed, quality, l1c=self.config.level == "l1c",
+                             platform=acq.platform)
             for (res, r0, h), (refl, nadir, toa, fre, u8, f32) in self.stream(jobs):
                 win = Window(0, r0, u8.shape[2], h)
                 if res == "R60":
@@ -548,6 +564,7 @@ class _Run:
                           "tiles": list(c.tiles), "window": list(c.window) if c.window is not None else None,
                           "mask_quality": c.mask_quality.name,
                           "mask_quality_parameters": c.mask_quality.as_dict(),
+                          "atmosphere": c.atmosphere,
                           "surface_brdf": {
                               "model": "Ross-Thick + Li-Sparse-Reciprocal kernels (l2a.brdf.kernels), weights "
                                        "a_vol = m_vol f_vol/f_iso, a_geo = m_geo f_geo/f_iso per land cover (f_* of "

@@ -15,19 +15,32 @@ vectorised numpy twins in :mod:`~l2a.simulate.noise`, :mod:`~l2a.simulate.orbits
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 from numba import njit
 
 from l2a.brdf import kernels, kernels_cs
 
-from ._jitcache import drop_stale_numba_cache
+from l2a.jitcache import drop_stale_numba_cache
+
+from l2a.atmosphere.kernels import (
+    N_TERMS,
+    TERM_GAS,
+    TERM_PATH,
+    TERM_SPHERICAL_ALBEDO,
+    TERM_T_DOWN,
+    TERM_T_UP,
+    atmosphere_terms,
+)
 
 from .atmosphere import (
     BAND_CONSTANTS,
+    C_F_DIF,
     _band_terms,
     _geometry,
     _observe,
+    add_clouds,
     aerosol_water,
     pressure_ratio,
     scattering_cos,
@@ -64,7 +77,10 @@ from .surface_brdf import brdf_row, cover_brdf_factor
 __all__ = ["interpolate_nodes", "interpolate_nodes_ref", "geometry_block", "geometry_block_ref", "scene_block",
            "scene_block_ref", "U8_PLANES", "F32_PLANES", "MODE_MONTHLY", "MODE_ACQUISITION"]
 
-drop_stale_numba_cache()
+# every module whose numba functions end up compiled into these kernels
+drop_stale_numba_cache(Path(__file__).parent, [f"{m}.py" for m in ("noise", "landscape", "atmosphere", "clouds",
+                                                                  "orbits", "masks", "surface_brdf", "kernels")]
+                       + ["../brdf.py", "../atmosphere/kernels.py"], "simulate-sources.sha1")
 
 MODE_MONTHLY, MODE_ACQUISITION = 0, 1
 #: uint8 output planes of :func:`scene_block`.
@@ -202,7 +218,7 @@ def _gauss(a, b, seed):
 
 @njit(cache=True, nogil=True)
 def scene_block(nodes, step, pixel_m, row0, col0, bands, world, day, track, mode, noise_seed, cover_brdf, quality,
-                refl_true, refl_nadir, toa, fre, u8, f32):
+                atmo, atmo_bands, atmo_platform, refl_true, refl_nadir, toa, fre, u8, f32):
     """Simulate a row block of one tile at one resolution.
 
     Parameters
@@ -227,6 +243,14 @@ def scene_block(nodes, step, pixel_m, row0, col0, bands, world, day, track, mode
         (:func:`~l2a.simulate.surface_brdf.cover_brdf_table`).
     quality : numpy.ndarray
         float64 (Q_PARAMS,) error model of the masks (:func:`~l2a.simulate.masks.quality_params`).
+    atmo : l2a.atmosphere.table.TableArrays
+        The 6S look-up table (:func:`l2a.atmosphere.load_table`).
+    atmo_bands : numpy.ndarray
+        int64 (13,): per ESA band, its index in ``atmo`` when the clear sky of that band follows the 6S table
+        (``--atmosphere 6s``), -1 for the analytic model of :mod:`~l2a.simulate.atmosphere` (always for B1, B9
+        and B10, which the table does not hold). The simulated L2A retrieval uses the same model as the forward.
+    atmo_platform : int
+        Platform code of the table (0 Sentinel-2A, 1 Sentinel-2B).
     refl_true : numpy.ndarray
         float32 (nb, rows, cols): true surface reflectance (directional as seen by this pass, each band with its
         detector's viewing angles; nadir view in monthly mode), NaN outside the swath.
@@ -253,6 +277,7 @@ def scene_block(nodes, step, pixel_m, row0, col0, bands, world, day, track, mode
     rho = np.empty(N_BANDS)
     column = np.empty(9)
     dh = np.empty(N_LAYERS)
+    terms = np.empty(N_TERMS)
     doy0 = track[T_DOY]
     dilate = quality[Q_DILATE] != 0.0
     for i in range(rows):
@@ -347,14 +372,32 @@ def scene_block(nodes, step, pixel_m, row0, col0, bands, world, day, track, mode
                 rho_dir = rho[band] * cover_brdf_factor(cover_brdf, row, band, kv, kg)
                 refl_true[b, i, j] = rho_dir
                 m, p_r, p_a = _geometry(mu_s, mu_v, scattering_cos(mu_s, mu_v, cos_raa))
-                value = _observe(k, rho_dir, mu_s, mu_v, m, p_r, p_a, aot, wv, p, t_dir, tau_liq, tau_ice,
-                                 wv_above)
+                table_band = atmo_bands[band]
+                if table_band >= 0:
+                    # the 6S table's clear sky (Lambertian coupling of the lit ground), then the clouds
+                    view_zen_b = math.degrees(math.atan(tan_v))
+                    rel_az_b = math.degrees(math.atan2(abs(sin_raa), cos_raa))
+                    atmosphere_terms(atmo, table_band, atmo_platform, sun_zen, view_zen_b, rel_az_b, aot, wv,
+                                     1013.25 * p, terms)
+                    lit = rho_dir * (k[C_F_DIF] + (1.0 - k[C_F_DIF]) * t_dir)
+                    gain = terms[TERM_GAS] * terms[TERM_T_DOWN] * terms[TERM_T_UP]
+                    clear = terms[TERM_PATH] + gain * lit / (1.0 - terms[TERM_SPHERICAL_ALBEDO] * lit)
+                    value = add_clouds(k, clear, rho_dir, m, tau_liq, tau_ice, wv_above)
+                else:
+                    value = _observe(k, rho_dir, mu_s, mu_v, m, p_r, p_a, aot, wv, p, t_dir, tau_liq, tau_ice,
+                                     wv_above)
                 value += (_NOISE_ABS + _NOISE_REL * value) * _gauss(np.int64(row0 + i) * 65536 + col0 + j, band,
                                                                    noise_seed)
                 toa[b, i, j] = value
-                tg, rho_atm, tt, s = _band_terms(k, mu_s, mu_v, m, p_r, p_a, aot_est, wv_est, p)
-                y_atm = value / tg - rho_atm
-                fre[b, i, j] = y_atm / (tt + s * y_atm)
+                if table_band >= 0:
+                    atmosphere_terms(atmo, table_band, atmo_platform, sun_zen, view_zen_b, rel_az_b, aot_est,
+                                     wv_est, 1013.25 * p, terms)
+                    y_atm = (value - terms[TERM_PATH]) / (terms[TERM_GAS] * terms[TERM_T_DOWN] * terms[TERM_T_UP])
+                    fre[b, i, j] = y_atm / (1.0 + terms[TERM_SPHERICAL_ALBEDO] * y_atm)
+                else:
+                    tg, rho_atm, tt, s = _band_terms(k, mu_s, mu_v, m, p_r, p_a, aot_est, wv_est, p)
+                    y_atm = value / tg - rho_atm
+                    fre[b, i, j] = y_atm / (tt + s * y_atm)
             thick = tau_liq >= _THICK_LIQ or tau_ice >= _THICK_ICE
             u8[U_CLASS, i, j] = cls
             u8[U_LANDCOVER, i, j] = code
@@ -376,7 +419,7 @@ def scene_block(nodes, step, pixel_m, row0, col0, bands, world, day, track, mode
 
 
 def scene_block_ref(nodes, step, pixel_m, row0, col0, bands, world, day, track, mode, noise_seed, cover_brdf, quality,
-                    rows, cols):
+                    atmo, atmo_bands, atmo_platform, rows, cols):
     """Pure-Python twin of :func:`scene_block`: the same source run by the interpreter (numba's JIT disabled in a
     subprocess). Returns the six output arrays (refl_true, refl_nadir, toa, fre, u8, f32). Slow: keep blocks
     tiny."""
@@ -385,13 +428,13 @@ def scene_block_ref(nodes, step, pixel_m, row0, col0, bands, world, day, track, 
     import subprocess
     import sys
 
-    args = (nodes, step, pixel_m, row0, col0, bands, world, day, track, mode, noise_seed, cover_brdf, quality, rows,
-            cols)
+    args = (nodes, step, pixel_m, row0, col0, bands, world, day, track, mode, noise_seed, cover_brdf, quality, atmo,
+            atmo_bands, atmo_platform, rows, cols)
     code = ("import pickle, sys, numpy as np\n"
             "from l2a.simulate.kernels import scene_block, allocate_outputs\n"
             "a = pickle.loads(sys.stdin.buffer.read())\n"
-            "out = allocate_outputs(len(a[5]), a[13], a[14])\n"
-            "scene_block(*a[:13], *out)\n"
+            "out = allocate_outputs(len(a[5]), a[16], a[17])\n"
+            "scene_block(*a[:16], *out)\n"
             "sys.stdout.buffer.write(pickle.dumps(out))\n")
     env = dict(os.environ, NUMBA_DISABLE_JIT="1")
     done = subprocess.run([sys.executable, "-c", code], input=pickle.dumps(args), capture_output=True, env=env,

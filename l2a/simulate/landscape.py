@@ -60,17 +60,23 @@ LANDCOVER_CODES = {
 CLASS_LAND, CLASS_WATER, CLASS_SNOW = 1, 2, 3
 
 # Endmember reflectances (surface, nadir view), bands B1 B2 B3 B4 B5 B6 B7 B8 B8A B9 B10 B11 B12.
+# Green vegetation, conifer, dry vegetation and loam soil come from real Sentinel-2 L2A samples
+# (scripts/derive_sim_spectra.py: medians of clear pixels of real Theia products and openEO L2A cubes, classed by
+# NDVI): dense vegetation B2 0.024, B4 0.030, B11 0.150, B12 0.073 (Theia), so blue/red 0.8 and red/B12 0.41 as
+# measured, NIR 0.40 from the Belgian crop canopies; conifer keeps those ratios at 0.75 x the levels; dry vegetation
+# is the Theia dry-season bare/dry median, loam soil the Belgian bare-soil median. B1, B9, B10 (and the red edge of
+# the soil) are extrapolated: B1 = 0.9 B2, B9 = B8A, B10 about half of B11. The other rows are literature-like.
 _GREEN, _DRY, _SOIL, _WATER, _SNOW, _URBAN, _ROOF, _ROCK, _CONIFER, _FLOWER, _TURBID = range(11)
 ENDMEMBERS = np.array([
-    [0.030, 0.035, 0.080, 0.035, 0.120, 0.330, 0.420, 0.460, 0.470, 0.460, 0.120, 0.230, 0.110],   # green veg.
-    [0.070, 0.085, 0.120, 0.170, 0.210, 0.240, 0.260, 0.280, 0.290, 0.300, 0.200, 0.380, 0.280],   # dry veg.
-    [0.060, 0.080, 0.120, 0.170, 0.200, 0.220, 0.240, 0.260, 0.270, 0.280, 0.250, 0.340, 0.300],   # loam soil
+    [0.021, 0.024, 0.056, 0.030, 0.092, 0.330, 0.390, 0.400, 0.410, 0.400, 0.075, 0.150, 0.073],   # green veg.
+    [0.054, 0.060, 0.086, 0.118, 0.136, 0.176, 0.195, 0.205, 0.224, 0.225, 0.150, 0.308, 0.224],   # dry veg.
+    [0.063, 0.070, 0.082, 0.093, 0.110, 0.130, 0.140, 0.155, 0.165, 0.165, 0.120, 0.194, 0.160],   # loam soil
     [0.060, 0.050, 0.045, 0.025, 0.020, 0.012, 0.010, 0.008, 0.007, 0.004, 0.002, 0.003, 0.002],   # clear water
     [0.950, 0.950, 0.940, 0.920, 0.900, 0.870, 0.840, 0.810, 0.790, 0.680, 0.200, 0.080, 0.060],   # snow
     [0.090, 0.100, 0.120, 0.140, 0.160, 0.170, 0.180, 0.190, 0.195, 0.200, 0.170, 0.230, 0.210],   # urban mix
     [0.060, 0.070, 0.090, 0.200, 0.250, 0.280, 0.300, 0.310, 0.320, 0.330, 0.250, 0.380, 0.330],   # red roofs
     [0.150, 0.170, 0.210, 0.250, 0.270, 0.285, 0.295, 0.305, 0.310, 0.320, 0.280, 0.380, 0.340],   # limestone
-    [0.020, 0.025, 0.050, 0.022, 0.080, 0.200, 0.250, 0.270, 0.280, 0.270, 0.080, 0.130, 0.060],   # conifer
+    [0.016, 0.018, 0.040, 0.024, 0.065, 0.190, 0.225, 0.235, 0.245, 0.240, 0.070, 0.115, 0.058],   # conifer
     [0.040, 0.050, 0.200, 0.180, 0.260, 0.350, 0.400, 0.420, 0.430, 0.420, 0.150, 0.250, 0.130],   # yellow flowers
     [0.020, 0.030, 0.045, 0.040, 0.035, 0.018, 0.014, 0.012, 0.010, 0.005, 0.001, 0.002, 0.001],   # turbidity add
 ])

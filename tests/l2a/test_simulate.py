@@ -21,6 +21,7 @@ from l2a.cli_options import run_cli
 from l2a.errors import InvalidParameterError
 from l2a.formats.theia.bits import decode_clm, decode_mg2
 from l2a.io.xmldoc import find_float, parse_xml
+from l2a.simulate.atmosphere import forward_model_args
 from l2a.simulate import atmosphere, kernels, landscape, noise, orbits
 from l2a.simulate.clouds import day_params
 from l2a.simulate.driver import _R1_IDX, SimulationConfig, _Run, simulate
@@ -211,10 +212,12 @@ def test_scene_block_python_twin():
     frame = tile_frame(tile_footprint("T31TCH"))
     plan = orbits.acquisitions_for_tiles([frame], D(2018, 6, 22), D(2018, 6, 25))["T31TCH"]
     (acq,) = [a for a in plan if a.relative_orbit == 51]
-    for mode, quality in ((kernels.MODE_ACQUISITION, "sen2cor"), (kernels.MODE_MONTHLY, "perfect")):
+    for mode, quality, model in ((kernels.MODE_ACQUISITION, "sen2cor", "6s"),
+                                 (kernels.MODE_ACQUISITION, "maja", "analytic"), (kernels.MODE_MONTHLY, "perfect", "6s")):
         args = (frame.nodes, frame.step, 109800 / 40, 17, 3, _R1_IDX, world_params(4), day_params(4, acq.date),
                 orbits.track_params(acq), mode, 99, cover_brdf_table(4),
-                quality_params(PRESETS[quality], 4, acq.date, acq.relative_orbit))
+                quality_params(PRESETS[quality], 4, acq.date, acq.relative_orbit),
+                *forward_model_args(model, acq.platform))
         out = kernels.allocate_outputs(4, 2, 37)
         kernels.scene_block(*args, *out)
         ref = kernels.scene_block_ref(*args, 2, 37)
@@ -405,7 +408,8 @@ def test_cloud_shadows_fall_away_from_the_sun():
     out = kernels.allocate_outputs(1, n, n)
     kernels.scene_block(frame.nodes, frame.step, pixel, 0, 0, np.array([1]), world_params(2), day,
                         orbits.track_params(acq), kernels.MODE_ACQUISITION, 1, cover_brdf_table(2),
-                        quality_params(PRESETS["perfect"], 2, acq.date, acq.relative_orbit), *out)
+                        quality_params(PRESETS["perfect"], 2, acq.date, acq.relative_orbit),
+                        *forward_model_args("analytic", "S2A"), *out)
     u8 = out[4]
     inside = u8[kernels.U_EDGE] == 0
     cloud = ((u8[kernels.U_CLOUD] == 2) & inside).astype(float)
@@ -488,7 +492,7 @@ def test_l1c_reads_back_within_quantisation(l1c, june):
         from l2a.simulate.driver import _noise_seed
         toa = run.run_scene(tile, 1, 0, 60, _R1_IDX, day_params(1, acq.date), orbits.track_params(acq),
                             kernels.MODE_ACQUISITION, _noise_seed(1, tile, acq),
-                            quality_params(run.quality, 1, acq.date, acq.relative_orbit))[2]
+                            quality_params(run.quality, 1, acq.date, acq.relative_orbit), acq.platform)[2]
         with open_l1c(l1c / a["product"]) as p:
             assert p.platform == a["platform"] and len(p.bands) == 13 and p.grids[60].shape == (10, 10)
             assert p.radio_add_offset["B2"] == -1000 and p.quantification == 10000

@@ -19,6 +19,7 @@ from l2a.brdf import c_factor
 from l2a.cli import cli as l2a_cli
 from l2a.cli_options import run_cli
 from l2a.errors import InvalidParameterError
+from l2a.simulate.atmosphere import forward_model_args
 from l2a.simulate import kernels, landscape, orbits
 from l2a.simulate.clouds import day_params
 from l2a.simulate.driver import _R1_IDX, SimulationConfig, simulate
@@ -51,7 +52,7 @@ def _scene(quality, *, day=D(2018, 6, 15), n=160, row0=0, col0=0, pixel=None, ba
     kernels.scene_block(frame.nodes, frame.step, pixel or 109800 / n, row0, col0, np.array(bands, np.int64),
                         world_params(seed), day_params(seed, day), track,
                         kernels.MODE_ACQUISITION if mode is None else mode, 7, cover_brdf_table(seed),
-                        quality_params(q, seed, day, orbit), *out)
+                        quality_params(q, seed, day, orbit), *forward_model_args("analytic", "S2A"), *out)
     return out, acq
 
 

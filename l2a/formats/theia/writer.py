@@ -71,6 +71,11 @@ logger = logging.getLogger(__name__)
 #: Quicklook bands (red, green, blue) and largest side, px.
 QUICKLOOK_BANDS = ("B4", "B3", "B2")
 QUICKLOOK_SIZE = 1000
+#: Masks the writer takes: the four every reader uses, and IAB (where ATB values were interpolated), which the
+#: toolkit's own processor writes and readers leave aside.
+WRITTEN_MASK_KINDS = MASK_KINDS + ("IAB",)
+#: Colour of the cloud-mask contour on quicklooks (yellow).
+QUICKLOOK_CLOUD_RGB = (255, 255, 0)
 #: Rows per block when re-reading masks to compute CloudPercent / SnowPercent.
 _BLOCK_ROWS = 1024
 
@@ -168,6 +173,8 @@ class TheiaL2AWriter:
         Replace an existing product of the same name (on successful close only).
     quicklook : bool
         Write ``<ID>_QKL_ALL.jpg`` (B4, B3, B2) when those three bands were written.
+    quicklook_clouds : bool
+        Draw the contour of the cloud-or-shadow mask (CLM_R1 bit 0) on the quicklook, in yellow.
 
     Attributes
     ----------
@@ -181,7 +188,7 @@ class TheiaL2AWriter:
     """
 
     def __init__(self, out_dir: str | os.PathLike, meta: L2AMetadata, *, threads: int = 2, write_sre: bool = False,
-                 overwrite: bool = False, quicklook: bool = True):
+                 overwrite: bool = False, quicklook: bool = True, quicklook_clouds: bool = False):
         if not isinstance(meta, L2AMetadata):
             raise InvalidParameterError(f"meta must be an L2AMetadata, not {type(meta).__name__}")
         self.meta = meta
@@ -192,6 +199,7 @@ class TheiaL2AWriter:
         self.write_sre = write_sre
         self.overwrite = overwrite
         self.quicklook = quicklook
+        self.quicklook_clouds = quicklook_clouds
         self._folder = AtomicFolder(self.path, overwrite=overwrite)
         self._tmp = self._folder.tmp
         (self._tmp / "MASKS").mkdir()
@@ -258,8 +266,9 @@ class TheiaL2AWriter:
 
         Parameters
         ----------
-        kind : {"CLM", "MG2", "EDG", "SAT"}
-            Mask (bits in :mod:`l2a.formats.theia.bits`; EDG 1 = nodata).
+        kind : {"CLM", "MG2", "EDG", "SAT", "IAB"}
+            Mask (bits in :mod:`l2a.formats.theia.bits`; EDG 1 = nodata; IAB bit 0 = water vapour interpolated,
+            bit 1 = AOT interpolated).
         res : {"R1", "R2"}
             Resolution group.
         data : numpy.ndarray
@@ -269,8 +278,8 @@ class TheiaL2AWriter:
         """
         self._check_open()
         kind = str(kind).upper()
-        if kind not in MASK_KINDS:
-            raise InvalidParameterError(f"mask kind must be one of {MASK_KINDS}, not {kind!r}", self.path)
+        if kind not in WRITTEN_MASK_KINDS:
+            raise InvalidParameterError(f"mask kind must be one of {WRITTEN_MASK_KINDS}, not {kind!r}", self.path)
         grid = self._grid(res)
         arr, win = self._window(grid, data, window, f"{kind}_{res}", np.uint8)
         w = self._writer(f"{kind}_{res}", f"MASKS/{self.name}_{kind}_{res}.tif", grid, dtype="uint8", nodata=None,
@@ -359,6 +368,15 @@ class TheiaL2AWriter:
                 dn = ds.read(1, out_shape=shape, resampling=Resampling.nearest)
             value = np.clip(1 + dn.astype(np.float32) * (254 / 2500), 1, 255)
             rgb[i] = np.where((dn == REFLECTANCE_NODATA) | edge, 0, value)
+        if self.quicklook_clouds and "CLM_R1" in self._files:
+            with open_raster(self._tmp / self._files["CLM_R1"], "CLM") as ds:
+                cloudy = (ds.read(1, out_shape=shape, resampling=Resampling.nearest) & 1) != 0
+            inner = np.zeros_like(cloudy)  # 4-neighbour erosion: the contour is cloudy minus its interior
+            inner[1:-1, 1:-1] = (cloudy[1:-1, 1:-1] & cloudy[:-2, 1:-1] & cloudy[2:, 1:-1] & cloudy[1:-1, :-2]
+                                 & cloudy[1:-1, 2:])
+            contour = cloudy & ~inner & ~edge
+            for i, value in enumerate(QUICKLOOK_CLOUD_RGB):
+                rgb[i][contour] = value
         with warnings.catch_warnings():   # a picture, deliberately without georeferencing (no .aux.xml beside it)
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             with MemoryFile() as mem, mem.open(driver="GTiff", height=shape[0], width=shape[1], count=3,

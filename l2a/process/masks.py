@@ -1,0 +1,193 @@
+"""Mono-temporal masks on the coarse grid (MAJA's init mode): cloud, cirrus, snow, water, cloud shadow, dilation,
+and their up-sampling to 10/20 m.
+
+All tests take reflectance corrected for gases and Rayleigh scattering at a default AOT (MAJA's ``RayleighIPTOCR``)
+averaged over each coarse cell (:class:`CoarseScene`), with the thresholds of :class:`~l2a.process.params.
+ProcessParams` (MAJA's published defaults, reference-l2a-formats.md 1.2-1.8):
+
+* **cloud** ("refl"): saturated in blue, red, NIR or SWIR, or blue > 0.24 and red > 0.15 and 0.8 < NIR/red < 2 and
+  NIR/SWIR > 1; snow cells are not tested (bright snow is not cloud);
+* **cirrus**: B10 TOA > 0.007 (+ altitude term, 0 without DEM); no test when B10 is missing;
+* **snow**: NDSI(B3, B11) > 0.4, red > 0.12, B11 < 0.16; a snow patch entirely surrounded by cloud becomes cloud;
+* **water**: NDVI(B4, B8A) < 0.01 and red < 0.05, not cloud;
+* **shadow**: MAJA's union of projections with a darkening threshold -- every cloud cell is projected along the sun
+  direction, with the view parallax, for cloud heights 250-8000 m by 250 m; in that zone, a cell is shadow when its
+  NIR (B8A) is below 0.7 x the mean NIR of the clear land cells around it (mono-temporal: no composite yet to
+  compare with);
+* cloud and shadow are dilated by one cell, then go to 10/20 m by bilinear interpolation and a 0.25 threshold.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from .kernels import bilinear_upsample, project_shadows
+from .params import ProcessParams
+
+__all__ = ["CoarseScene", "CoarseMasks", "compute_masks", "upsample_mask", "shadow_shifts"]
+
+
+@dataclass
+class CoarseScene:
+    """What the mask tests see of a scene, per coarse cell (float arrays (ny, nx), NaN = not observed).
+
+    ``tocr`` maps band names to reflectance corrected for gases and Rayleigh scattering; ``b10`` is the B10 TOA
+    reflectance (None when the product has no B10); ``saturated`` marks cells with a saturated pixel in B2, B4, B8A
+    or B11; ``valid`` cells have data in every band; angles in degrees.
+    """
+
+    tocr: dict
+    b10: np.ndarray | None
+    saturated: np.ndarray
+    valid: np.ndarray
+    sun_zenith: np.ndarray
+    sun_azimuth: np.ndarray
+    view_zenith: np.ndarray
+    view_azimuth: np.ndarray
+    cell_m: float
+
+
+@dataclass
+class CoarseMasks:
+    """Boolean (ny, nx) masks of the coarse cells; ``cloud_refl``, ``cirrus``, ``shadow`` before dilation,
+    ``cloud_all`` (refl | cirrus) and ``shadow_dilated`` after."""
+
+    cloud_refl: np.ndarray
+    cirrus: np.ndarray
+    cloud_all: np.ndarray
+    shadow: np.ndarray
+    shadow_dilated: np.ndarray
+    snow: np.ndarray
+    water: np.ndarray
+
+    @property
+    def cloud_or_shadow(self) -> np.ndarray:
+        return self.cloud_all | self.shadow_dilated
+
+
+def _ratio(a, b):
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return a / b
+
+
+def _normalized_difference(a, b):
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (a - b) / (a + b)
+
+
+def shadow_shifts(scene: CoarseScene, step_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """Displacement (cells) from a cloud as imaged to its shadow per height step, rows and columns.
+
+    A cloud at height h whose ground nadir is X is seen at ``X - h tan(view zenith) u_sat`` and casts its shadow at
+    ``X - h tan(sun zenith) u_sun`` (``u`` = unit vector towards the satellite or sun azimuth, clockwise from
+    north): the shadow is ``h (tan(vz) u_sat - tan(sz) u_sun)`` from the cloud as imaged.
+    """
+    sz, sa = np.radians(scene.sun_zenith), np.radians(scene.sun_azimuth)
+    vz, va = np.radians(scene.view_zenith), np.radians(scene.view_azimuth)
+    east = step_m * (np.tan(vz) * np.sin(va) - np.tan(sz) * np.sin(sa))
+    north = step_m * (np.tan(vz) * np.cos(va) - np.tan(sz) * np.cos(sa))
+    return -north / scene.cell_m, east / scene.cell_m
+
+
+def _snow_surrounded_by_cloud(snow: np.ndarray, cloud: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Snow patches whose whole outer border is cloud or no data (MAJA's CloudSnowCorrection)."""
+    labels, n = ndimage.label(snow)
+    if n == 0:
+        return np.zeros_like(snow)
+    grown = ndimage.grey_dilation(labels, size=(3, 3))  # ring cells take the label of a patch they touch
+    ring = (grown > 0) & ~snow
+    open_ring = np.bincount(grown[ring & ~(cloud | ~valid)], minlength=n + 1)
+    any_ring = np.bincount(grown[ring], minlength=n + 1)
+    surrounded = (open_ring == 0) & (any_ring > 0)
+    surrounded[0] = False
+    return surrounded[labels]
+
+
+def compute_masks(scene: CoarseScene, params: ProcessParams) -> CoarseMasks:
+    """The coarse masks of a scene (see the module docstring)."""
+    t = scene.tocr
+    blue = t["B1"] if "B1" in t else t["B2"]
+    green, red, nir, swir1 = t["B3"], t["B4"], t["B8A"], t["B11"]
+    valid = scene.valid
+    with np.errstate(invalid="ignore"):
+        ndsi = _normalized_difference(green, swir1)
+        snow = valid & (ndsi > params.ndsi_min) & (red > params.snow_red_min) & (swir1 < params.snow_swir_max)
+        nir_red = _ratio(nir, red)
+        cloud = valid & ~snow & (
+            scene.saturated
+            | ((blue > params.cloud_blue_min) & (red > params.cloud_red_min)
+               & (nir_red > params.nir_red_ratio_min) & (nir_red < params.nir_red_ratio_max)
+               & (_ratio(nir, swir1) > params.nir_swir_ratio_min)))
+        cirrus = np.zeros_like(valid)
+        if scene.b10 is not None:
+            cirrus = valid & (scene.b10 > params.cirrus_offset)  # flat ground: the altitude term is 0
+    enclosed = _snow_surrounded_by_cloud(snow, cloud | cirrus, valid)
+    cloud |= enclosed
+    snow &= ~enclosed
+    with np.errstate(invalid="ignore"):
+        water = valid & ~cloud & (_normalized_difference(nir, red) < params.water_ndvi_max) & (red < params.water_red_max)
+
+    cloud_all = cloud | cirrus
+    # shadows: the union of the projections of the clouds over the swept heights, then darkened cells in it
+    shift_r, shift_c = shadow_shifts(scene, params.cloud_height_step_m)
+    # sub-steps so that consecutive projections are at most a cell apart (no holes under a low sun)
+    largest = float(np.nanmax(np.maximum(np.abs(shift_r), np.abs(shift_c)), initial=0.0))
+    sub = max(1, math.ceil(largest))
+    shift_r, shift_c = np.nan_to_num(shift_r / sub), np.nan_to_num(shift_c / sub)
+    k_first = sub * max(int(round(params.cloud_height_min_m / params.cloud_height_step_m)), 1)
+    k_last = sub * int(round(params.cloud_height_max_m / params.cloud_height_step_m))
+    zone = np.zeros_like(valid)
+    project_shadows(cloud_all, shift_r, shift_c, k_first, k_last, zone)
+    clear_land = valid & ~cloud_all & ~zone & ~water & ~snow
+    k = 2 * params.shadow_reference_cells + 1
+    nir0 = np.where(clear_land, np.nan_to_num(nir), 0.0)
+    sums = ndimage.uniform_filter(nir0, size=k, mode="constant")
+    counts = ndimage.uniform_filter(clear_land.astype(float), size=k, mode="constant")
+    scene_ref = float(np.nanmean(nir[clear_land])) if clear_land.any() else np.nan
+    reference = np.where(counts > 0.5 / (k * k), sums / np.maximum(counts, 1e-12), scene_ref)
+    with np.errstate(invalid="ignore"):
+        shadow = valid & zone & ~cloud_all & ~water & (nir < params.shadow_darkening_max * reference)
+
+    structure = np.ones((3, 3), bool)
+    if params.dilation_cells > 0:
+        cloud_all_d = ndimage.binary_dilation(cloud_all, structure, iterations=params.dilation_cells) & valid
+        cloud_d = ndimage.binary_dilation(cloud, structure, iterations=params.dilation_cells) & valid
+        cirrus_d = ndimage.binary_dilation(cirrus, structure, iterations=params.dilation_cells) & valid
+        shadow_d = ndimage.binary_dilation(shadow, structure, iterations=params.dilation_cells) & valid
+    else:
+        cloud_all_d, cloud_d, cirrus_d, shadow_d = cloud_all, cloud, cirrus, shadow
+    return CoarseMasks(cloud_refl=cloud_d, cirrus=cirrus_d, cloud_all=cloud_all_d, shadow=shadow,
+                       shadow_dilated=shadow_d & ~cloud_all_d, snow=snow & ~cloud_all_d,
+                       water=water & ~cloud_all_d & ~shadow_d)
+
+
+def upsample_mask(mask: np.ndarray, factor: int, window_rows: tuple[int, int], cols: int,
+                  threshold: float) -> np.ndarray:
+    """A coarse boolean mask on the pixels of a window of full rows (bilinear interpolation, then ``> threshold``).
+
+    Parameters
+    ----------
+    mask : bool (ny, nx)
+        Coarse mask.
+    factor : int
+        Pixels per cell side.
+    window_rows : (row0, n_rows)
+        The rows of the pixel grid wanted.
+    cols : int
+        Width of the pixel grid.
+    threshold : float
+        MAJA's 0.25.
+    """
+    row0, n = window_rows
+    out = np.empty((n, cols), np.float32)
+    bilinear_upsample(mask.astype(np.float64), factor, row0, 0, out)
+    return out > threshold
+
+
+def cell_factor(pixel_m: float, cell_m: float) -> int:
+    """Pixels per coarse cell side: ``cell_m / pixel_m`` rounded, at least 2 (cells twice the pixel when coarser)."""
+    return max(2, int(math.floor(cell_m / pixel_m + 0.5)))
