@@ -94,7 +94,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--atmosphere", choices=("6s", "analytic"), default="6s")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--keep", type=Path, default=None, help="Keep the simulation and products in this folder.")
+    ap.add_argument("--keep", type=Path, default=None, help="Keep the simulation and products in this folder (and "
+                    "reuse a simulation found there).")
     args = ap.parse_args(argv)
 
     from l2a.cli import cli
@@ -105,13 +106,14 @@ def main(argv=None) -> int:
     work = args.keep or Path(tempfile.mkdtemp(prefix="syntheo-l2a-loop-"))
     sim, out = work / "l1c", work / "l2a"
     t0 = time.perf_counter()
+    # a kept simulation is reused (the simulator skips existing products); products are always made again
     code = run_cli(cli, "l2a", ["-q", "simulate", "--out", str(sim), "--tiles", args.tile, "--start", args.start,
                                 "--end", args.end, "--size", str(args.size), "--level", "l1c", "--seed",
                                 str(args.seed), "--atmosphere", args.atmosphere, "--workers", str(args.workers)])
     if code:
         return code
     t_sim = time.perf_counter() - t0
-    results = process_l1c([sim], out, ProcessParams(max_cloud_pct=100.0), threads=args.workers)
+    results = process_l1c([sim], out, ProcessParams(max_cloud_pct=100.0), overwrite=True, threads=args.workers)
     t_proc = time.perf_counter() - t0 - t_sim
     reports = [validate_l2a(r.product, sim) for r in results if r.status == "written"]
     figures = pooled(reports)

@@ -1,7 +1,8 @@
 """Aerosol optical thickness and water vapour of a scene, per coarse cell.
 
 **AOT** (dark dense vegetation, the relations MODIS, Sen2Cor and MAJA's multi-spectral method rely on): in each
-cell, the pixels of vegetation (TOA NDVI > 0.3) whose surface B12 reflectance is 0.01-0.15 are dark; their surface
+cell, the pixels of dense vegetation (surface NDVI > 0.75 at the default AOT) whose surface B12 reflectance is
+0.01-0.15 are dark; their surface
 red should be 0.41 x their B12 and their surface blue 0.77 x that red (medians measured on real Theia L2A
 products; MODIS and Sen2Cor use 0.5 and 0.5). Cells are pooled 3 x 3 (MAJA estimates one AOT
 every 3 coarse pixels), and the AOT that best satisfies both relations for the pool's mean TOA blue and red is found

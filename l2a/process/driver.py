@@ -35,7 +35,8 @@ from ..formats.theia.writer import L2AMetadata, TheiaL2AWriter, theia_product_na
 from ..grid import Grid
 from ..sensors import CALIBRATION_VERSION, R1_BANDS, R2_BANDS
 from .aerosols import estimate_aot, water_vapour_cells
-from .kernels import N_CORR, bilinear_upsample, cell_mean, correct_block, dark_pixel_sums
+from .kernels import (N_CORR, PIXEL_SHADOW, PIXEL_SNOW, PIXEL_WATER, bilinear_upsample, cell_mean, correct_block,
+                      dark_pixel_sums, refine_pixels)
 from .masks import CoarseMasks, CoarseScene, cell_factor, compute_masks
 from .params import ProcessParams
 
@@ -270,10 +271,11 @@ def process_source(source, out_dir: str | os.PathLike, params: ProcessParams = P
     wv, wv_interpolated = water_vapour_cells(toa_cells.get("B9"), toa_cells["B8A"], np.nan_to_num(sz),
                                              view["B8A"][0], table, params)
     rayleigh_aot = np.full(shape, params.rayleigh_aot)
-    tocr = {}
+    tocr, rayleigh_corr = {}, {}
     for b in ("B2", "B3", "B4", "B8A", "B11", "B12"):
         terms = _terms(table, b, platform, sz, view[b][0], rel_az[b], rayleigh_aot, wv)
         tocr[b] = _surface(toa_cells[b], terms)
+        rayleigh_corr[b] = _correction_terms(terms)[:2]
     scene = CoarseScene(tocr=tocr, b10=toa_cells.get("B10"), saturated=saturated, valid=valid, sun_zenith=sz,
                         sun_azimuth=sa, view_zenith=view["B8A"][0], view_azimuth=view["B8A"][1], cell_m=cell_m)
     masks = compute_masks(scene, params)
@@ -295,14 +297,15 @@ def process_source(source, out_dir: str | os.PathLike, params: ProcessParams = P
 
         blocked = ndimage.binary_dilation(masks.cloud_or_shadow, np.ones((3, 3), bool)) | masks.water | masks.snow
         eligible = valid & ~blocked
-        default_terms = _terms(table, "B12", platform, sz, view["B12"][0], rel_az["B12"],
-                               np.full(shape, params.default_aot), wv)
-        swir_corr = _correction_terms(default_terms)
+        # the selection's surface NDVI and B12 at the default AOT (path and gain of B4, B8, B12 per cell)
+        corr = np.stack([_correction_terms(_terms(table, b, platform, sz, view[b][0], rel_az[b],
+                                                  np.full(shape, params.default_aot), wv))[:2]
+                         for b in ("B4", "B8", "B12")])
         sums = np.zeros((4,) + shape)
         k = factors["B2"] // factors["B12"]  # 10 m pixels per 20 m pixel side (1 for crops on one grid)
         dark_pixel_sums(dn["B2"], dn["B4"], dn["B8"], np.array([offsets["B2"], offsets["B4"], offsets["B8"]]), q,
-                        k, dn["B12"], offsets["B12"], swir_corr[0], swir_corr[1], eligible, factors["B12"],
-                        params.ddv_ndvi_min, params.ddv_swir_min, params.ddv_swir_max, sums)
+                        k, dn["B12"], offsets["B12"], corr, eligible, factors["B12"], params.ddv_ndvi_min,
+                        params.ddv_swir_min, params.ddv_swir_max, sums)
         aot, aot_interpolated, n_estimates = estimate_aot(
             sums, sz, {b: view[b][0] for b in ("B2", "B4", "B12")}, {b: rel_az[b] for b in ("B2", "B4", "B12")}, wv,
             table,
@@ -330,11 +333,18 @@ def process_source(source, out_dir: str | os.PathLike, params: ProcessParams = P
                        relative_orbit=getattr(source, "relative_orbit", None))
     band_terms = {b: _correction_terms(_terms(table, b, platform, sz, view[b][0], rel_az[b], aot, wv))
                   for b in REQUIRED_BANDS}
+    # per-pixel water, snow and shadow on the 20 m grid
+    pixel_bits = np.empty(dn["B8A"].shape, np.uint8)
+    refine_pixels(dn["B3"], dn["B4"], dn["B8A"], dn["B11"], np.array([offsets[b] for b in ("B3", "B4", "B8A", "B11")]),
+                  q, factors["B3"] // factors["B8A"], np.stack([rayleigh_corr[b] for b in ("B3", "B4", "B8A", "B11")]),
+                  factors["B8A"], masks.cloud_all, masks.shadow_zone, masks.nir_reference,
+                  np.array([params.ndsi_min, params.snow_red_min, params.snow_swir_max, params.water_ndvi_max,
+                            params.water_red_max, params.shadow_darkening_max, 0.0, 0.0]), pixel_bits)
     with TheiaL2AWriter(out_dir, meta, threads=threads, write_sre=True, overwrite=overwrite,
                         quicklook_clouds=True) as writer:
         _write_bands(writer, dn, offsets, q, band_terms, factors, threads)
         for res, bands in (("R1", R1_BANDS), ("R2", R2_BANDS)):
-            _write_masks(writer, res, bands, dn, factors[bands[0]], masks, aot, aot_interpolated, wv,
+            _write_masks(writer, res, bands, dn, factors[bands[0]], masks, pixel_bits, aot, aot_interpolated, wv,
                          wv_interpolated, params)
     figures = {"cloud_pct": round(cloud_pct, 2), "aot_mean": round(float(aot[valid].mean()), 4) if valid.any()
                else None, "aot_estimates": n_estimates, "water_vapour_mean": round(float(wv[valid].mean()), 3)
@@ -358,8 +368,8 @@ def _write_bands(writer, dn, offsets, q, band_terms, factors, threads) -> None:
                 writer.write_band(b, out, Window(0, row0, cols, n))
 
 
-def _write_masks(writer, res, bands, dn, factor, masks: CoarseMasks, aot, aot_interpolated, wv, wv_interpolated,
-                 params) -> None:
+def _write_masks(writer, res, bands, dn, factor, masks: CoarseMasks, pixel_bits, aot, aot_interpolated, wv,
+                 wv_interpolated, params) -> None:
     rows, cols = dn[bands[0]].shape
     thr = params.upsample_threshold
     for row0 in range(0, rows, _ROWS_PER_BLOCK):
@@ -373,10 +383,15 @@ def _write_masks(writer, res, bands, dn, factor, masks: CoarseMasks, aot, aot_in
         def up(mask, threshold=thr):
             return (_upsample(mask.astype(np.float64), factor, row0, shape) > threshold) & ~edge
 
-        cloud_all, refl, cirrus, shadow = (up(m) for m in (masks.cloud_all, masks.cloud_refl, masks.cirrus,
-                                                           masks.shadow_dilated))
-        shadow &= ~cloud_all
-        snow, water = up(masks.snow, 0.5) & ~cloud_all & ~shadow, up(masks.water, 0.5) & ~cloud_all & ~shadow
+        cloud_all, refl, cirrus = (up(m) for m in (masks.cloud_all, masks.cloud_refl, masks.cirrus))
+        # water, snow and shadow from the 20 m pixel tests (each 10 m pixel takes its 20 m pixel's)
+        if res == "R2":
+            bits = pixel_bits[row0:row0 + n]
+        else:
+            bits = pixel_bits[(np.arange(row0, row0 + n) // 2)[:, None], (np.arange(cols) // 2)[None, :]]
+        shadow = ((bits & PIXEL_SHADOW) != 0) & ~cloud_all & ~edge
+        snow = ((bits & PIXEL_SNOW) != 0) & ~cloud_all & ~edge
+        water = ((bits & PIXEL_WATER) != 0) & ~cloud_all & ~edge
         clm = (((cloud_all | shadow) << CLM_ALL) | (cloud_all << CLM_ALL_CLOUDS) | (refl << CLM_REFL)
                | (shadow << CLM_SHADOWS) | (cirrus << CLM_CIRRUS)).astype(np.uint8)
         writer.write_mask("CLM", res, clm, win)

@@ -6,6 +6,7 @@
 * :func:`project_shadows` -- the union of the shadows every cloud cell could cast over a sweep of cloud heights;
 * :func:`bilinear_upsample` -- coarse cell values to the pixels of a window (masks, AOT, water vapour, terms);
 * :func:`invert_aot` -- AOT per estimation cell from the dark-vegetation means (blue/red/SWIR relations);
+* :func:`refine_pixels` -- water, snow and shadow tests of each 20 m pixel (the coarse masks refined);
 * :func:`correct_block` -- surface reflectance of a window of one band from its DNs and per-cell atmospheric terms.
 
 Coarse cell ``(i, j)`` covers pixel rows ``i f .. i f + f - 1`` and columns ``j f .. j f + f - 1`` of a grid whose
@@ -25,7 +26,8 @@ from l2a.jitcache import drop_stale_numba_cache
 
 __all__ = ["cell_mean", "cell_mean_ref", "dark_pixel_sums", "dark_pixel_sums_ref", "project_shadows",
            "project_shadows_ref", "bilinear_upsample", "bilinear_upsample_ref", "correct_block", "correct_block_ref",
-           "invert_aot", "invert_aot_ref", "CORR_PATH", "CORR_GAIN", "CORR_ALBEDO", "N_CORR"]
+           "invert_aot", "invert_aot_ref", "refine_pixels", "refine_pixels_ref", "PIXEL_WATER", "PIXEL_SNOW",
+           "PIXEL_SHADOW", "CORR_PATH", "CORR_GAIN", "CORR_ALBEDO", "N_CORR"]
 
 # the AOT inversion compiles the 6S table's kernels in
 drop_stale_numba_cache(Path(__file__).parent, ["kernels.py", "../atmosphere/kernels.py"], "process-sources.sha1")
@@ -90,8 +92,8 @@ def cell_mean_ref(dn, offset, quantification, nodata_dn, saturated_dn, factor):
 
 
 @njit(cache=True, nogil=True)
-def dark_pixel_sums(blue, red, nir, offsets, quantification, fine_per_pixel, swir, swir_offset, swir_path,
-                    swir_gain, eligible, cell_factor, ndvi_min, swir_min, swir_max, out):
+def dark_pixel_sums(blue, red, nir, offsets, quantification, fine_per_pixel, swir, swir_offset, corr, eligible,
+                    cell_factor, ndvi_min, swir_min, swir_max, out):
     """Sums over the dark dense vegetation pixels of each cell, on the SWIR band's grid.
 
     Parameters
@@ -110,15 +112,15 @@ def dark_pixel_sums(blue, red, nir, offsets, quantification, fine_per_pixel, swi
         DNs of B12.
     swir_offset : float
         Its offset.
-    swir_path, swir_gain : float64 (cells_y, cells_x)
-        Per cell, B12's path reflectance and gas x t_down x t_up: surface ~ (TOA - path) / gain (dark pixels: the
-        spherical-albedo term is below 0.1 %).
+    corr : float64 (3, 2, cells_y, cells_x)
+        Per cell, the path reflectance and gas x t_down x t_up of B4, B8 and B12 at a default AOT: surface ~ (TOA -
+        path) / gain (the spherical-albedo term is neglected: enough to select pixels).
     eligible : bool (cells_y, cells_x)
         Cells whose pixels may be used (not cloud, shadow, water or snow).
     cell_factor : int
         SWIR pixels per cell side.
     ndvi_min, swir_min, swir_max : float
-        A pixel is dark vegetation when its TOA NDVI (B4, B8) > ``ndvi_min`` and its surface B12 is within
+        A pixel is dark vegetation when its surface NDVI (B4, B8) > ``ndvi_min`` and its surface B12 is within
         [``swir_min``, ``swir_max``].
     out : float64 (4, cells_y, cells_x)
         Accumulated: count, sum of TOA blue, sum of TOA red, sum of TOA B12 (the inversion corrects the means at
@@ -137,7 +139,7 @@ def dark_pixel_sums(blue, red, nir, offsets, quantification, fine_per_pixel, swi
             if s == 0 or s == 65535:
                 continue
             toa12 = (s + swir_offset) / quantification
-            rho12 = (toa12 - swir_path[i, j]) / swir_gain[i, j]
+            rho12 = (toa12 - corr[2, 0, i, j]) / corr[2, 1, i, j]
             if rho12 < swir_min or rho12 > swir_max:
                 continue
             b = 0.0
@@ -159,7 +161,9 @@ def dark_pixel_sums(blue, red, nir, offsets, quantification, fine_per_pixel, swi
             b = (b * inv + offsets[0]) / quantification
             rd = (rd * inv + offsets[1]) / quantification
             n = (n * inv + offsets[2]) / quantification
-            if n + rd <= 0.0 or (n - rd) / (n + rd) <= ndvi_min:
+            rho_red = (rd - corr[0, 0, i, j]) / corr[0, 1, i, j]
+            rho_nir = (n - corr[1, 0, i, j]) / corr[1, 1, i, j]
+            if rho_nir + rho_red <= 0.0 or (rho_nir - rho_red) / (rho_nir + rho_red) <= ndvi_min:
                 continue
             out[0, i, j] += 1.0
             out[1, i, j] += b
@@ -167,8 +171,8 @@ def dark_pixel_sums(blue, red, nir, offsets, quantification, fine_per_pixel, swi
             out[3, i, j] += toa12
 
 
-def dark_pixel_sums_ref(blue, red, nir, offsets, quantification, fine_per_pixel, swir, swir_offset, swir_path,
-                        swir_gain, eligible, cell_factor, ndvi_min, swir_min, swir_max):
+def dark_pixel_sums_ref(blue, red, nir, offsets, quantification, fine_per_pixel, swir, swir_offset, corr, eligible,
+                        cell_factor, ndvi_min, swir_min, swir_max):
     """numpy twin of :func:`dark_pixel_sums`: the (4, cells_y, cells_x) sums."""
     k = fine_per_pixel
     rows, cols = swir.shape
@@ -182,11 +186,14 @@ def dark_pixel_sums_ref(blue, red, nir, offsets, quantification, fine_per_pixel,
     ci = np.arange(rows) // cell_factor
     cj = np.arange(cols) // cell_factor
     toa12 = (swir.astype(np.float64) + swir_offset) / quantification
-    rho12 = (toa12 - swir_path[np.ix_(ci, cj)]) / swir_gain[np.ix_(ci, cj)]
+    cells = np.ix_(ci, cj)
+    rho12 = (toa12 - corr[2, 0][cells]) / corr[2, 1][cells]
+    rho_red = (rd - corr[0, 0][cells]) / corr[0, 1][cells]
+    rho_nir = (n - corr[1, 0][cells]) / corr[1, 1][cells]
     with np.errstate(invalid="ignore", divide="ignore"):
-        ndvi = (n - rd) / (n + rd)
-        ok = (eligible[np.ix_(ci, cj)] & (swir != 0) & (swir != 65535) & ~(bb | br | bn) & (rho12 >= swir_min)
-              & (rho12 <= swir_max) & (n + rd > 0) & (ndvi > ndvi_min))
+        ndvi = (rho_nir - rho_red) / (rho_nir + rho_red)
+        ok = (eligible[cells] & (swir != 0) & (swir != 65535) & ~(bb | br | bn) & (rho12 >= swir_min)
+              & (rho12 <= swir_max) & (rho_nir + rho_red > 0) & (ndvi > ndvi_min))
     out = np.zeros((4,) + eligible.shape)
     ii, jj = np.meshgrid(ci, cj, indexing="ij")
     for plane, values in enumerate((np.ones_like(b), b, rd, toa12)):
@@ -461,3 +468,110 @@ def invert_aot_ref(table, bands, platform, toa, sun_zenith, view_zenith, rel_azi
         cost = (surf[1] - red_expected) ** 2 + (surf[0] - blue_red * red_expected) ** 2
         out[k] = grid[np.argmin(cost)]
     return out
+
+
+#: Bits of the per-pixel refinement of :func:`refine_pixels`.
+PIXEL_WATER, PIXEL_SNOW, PIXEL_SHADOW = 1, 2, 4
+
+
+@njit(cache=True, nogil=True)
+def refine_pixels(green, red, nir, swir, offsets, quantification, fine_per_pixel, corr, cell_factor, cloud,
+                  shadow_zone, nir_reference, thresholds, out):
+    """Water, snow and cloud-shadow tests of every pixel of the 20 m grid (the refinement of the coarse masks).
+
+    Parameters
+    ----------
+    green, red : uint16 (rows * k, cols * k)
+        DNs of B3 and B4 on the 10 m grid (``k = fine_per_pixel``); each 20 m pixel takes the mean of its k x k.
+    nir, swir : uint16 (rows, cols)
+        DNs of B8A and B11.
+    offsets : float64 (4,)
+        RADIO_ADD_OFFSET of B3, B4, B8A, B11.
+    quantification : float
+        TOA = (DN + offset) / quantification.
+    corr : float64 (4, 2, cells_y, cells_x)
+        Per cell, path reflectance and gain (gas x t_down x t_up) of B3, B4, B8A and B11 for the gas + Rayleigh
+        correction the tests run on.
+    cell_factor : int
+        20 m pixels per cell side.
+    cloud : bool (cells_y, cells_x)
+        Cloud cells (dilated): no test there.
+    shadow_zone : bool (cells_y, cells_x)
+        Cells where a detected cloud may cast its shadow.
+    nir_reference : float64 (cells_y, cells_x)
+        Clear-sky NIR (B8A) reflectance around each cell.
+    thresholds : float64 (8,)
+        ndsi_min, snow_red_min, snow_swir_max, water_ndvi_max, water_red_max, shadow_darkening_max, and two unused.
+    out : uint8 (rows, cols)
+        Bits :data:`PIXEL_WATER`, :data:`PIXEL_SNOW`, :data:`PIXEL_SHADOW`; 0 where no data.
+    """
+    rows, cols = out.shape
+    k = fine_per_pixel
+    inv = 1.0 / (k * k)
+    for r in range(rows):
+        i = r // cell_factor
+        for c in range(cols):
+            out[r, c] = 0
+            j = c // cell_factor
+            if cloud[i, j]:
+                continue
+            vn = nir[r, c]
+            vs = swir[r, c]
+            if vn == 0 or vs == 0:
+                continue
+            g = 0.0
+            rd = 0.0
+            bad = False
+            for dr in range(k):
+                for dc in range(k):
+                    a = green[r * k + dr, c * k + dc]
+                    b = red[r * k + dr, c * k + dc]
+                    if a == 0 or b == 0:
+                        bad = True
+                    g += a
+                    rd += b
+            if bad:
+                continue
+            rho_g = ((g * inv + offsets[0]) / quantification - corr[0, 0, i, j]) / corr[0, 1, i, j]
+            rho_r = ((rd * inv + offsets[1]) / quantification - corr[1, 0, i, j]) / corr[1, 1, i, j]
+            rho_n = ((vn + offsets[2]) / quantification - corr[2, 0, i, j]) / corr[2, 1, i, j]
+            rho_s = ((vs + offsets[3]) / quantification - corr[3, 0, i, j]) / corr[3, 1, i, j]
+            bits = 0
+            if rho_g + rho_s > 0.0 and (rho_g - rho_s) / (rho_g + rho_s) > thresholds[0] \
+                    and rho_r > thresholds[1] and rho_s < thresholds[2]:
+                bits |= PIXEL_SNOW
+            elif rho_n + rho_r > 0.0 and (rho_n - rho_r) / (rho_n + rho_r) < thresholds[3] \
+                    and rho_r < thresholds[4]:
+                bits |= PIXEL_WATER
+            elif shadow_zone[i, j] and rho_n < thresholds[5] * nir_reference[i, j]:
+                bits |= PIXEL_SHADOW
+            out[r, c] = bits
+
+
+def refine_pixels_ref(green, red, nir, swir, offsets, quantification, fine_per_pixel, corr, cell_factor, cloud,
+                      shadow_zone, nir_reference, thresholds):
+    """numpy twin of :func:`refine_pixels` (uint8 (rows, cols))."""
+    rows, cols = nir.shape
+    k = fine_per_pixel
+
+    def coarsen(dn):
+        d = dn[:rows * k, :cols * k].astype(np.float64).reshape(rows, k, cols, k)
+        return d.mean(axis=(1, 3)), (d == 0).any(axis=(1, 3))
+
+    (g, bg), (rd, br) = coarsen(green), coarsen(red)
+    ci, cj = np.arange(rows) // cell_factor, np.arange(cols) // cell_factor
+    cells = np.ix_(ci, cj)
+
+    def surface(mean_dn, b):
+        return ((mean_dn + offsets[b]) / quantification - corr[b, 0][cells]) / corr[b, 1][cells]
+
+    rho_g, rho_r = surface(g, 0), surface(rd, 1)
+    rho_n, rho_s = surface(nir.astype(np.float64), 2), surface(swir.astype(np.float64), 3)
+    ok = ~cloud[cells] & (nir != 0) & (swir != 0) & ~bg & ~br
+    with np.errstate(invalid="ignore", divide="ignore"):
+        snow = ok & (rho_g + rho_s > 0) & ((rho_g - rho_s) / (rho_g + rho_s) > thresholds[0]) \
+            & (rho_r > thresholds[1]) & (rho_s < thresholds[2])
+        water = ok & ~snow & (rho_n + rho_r > 0) & ((rho_n - rho_r) / (rho_n + rho_r) < thresholds[3]) \
+            & (rho_r < thresholds[4])
+        shadow = ok & ~snow & ~water & shadow_zone[cells] & (rho_n < thresholds[5] * nir_reference[cells])
+    return (snow * PIXEL_SNOW + water * PIXEL_WATER + shadow * PIXEL_SHADOW).astype(np.uint8)

@@ -14,7 +14,10 @@ ProcessParams` (MAJA's published defaults, reference-l2a-formats.md 1.2-1.8):
   direction, with the view parallax, for cloud heights 250-8000 m by 250 m; in that zone, a cell is shadow when its
   NIR (B8A) is below 0.7 x the mean NIR of the clear land cells around it (mono-temporal: no composite yet to
   compare with);
-* cloud and shadow are dilated by one cell, then go to 10/20 m by bilinear interpolation and a 0.25 threshold.
+* cloud and shadow are dilated by one cell, then go to 10/20 m by bilinear interpolation and a 0.25 threshold;
+* refinement at 20 m (:func:`l2a.process.kernels.refine_pixels`): outside the clouds, every pixel is tested for
+  snow and water with the thresholds above, and for shadow (NIR below 0.7 x the clear-land reference of its cell)
+  inside the projection zone: coarse cells miss narrow rivers and the shadow edges.
 """
 
 from __future__ import annotations
@@ -53,8 +56,10 @@ class CoarseScene:
 
 @dataclass
 class CoarseMasks:
-    """Boolean (ny, nx) masks of the coarse cells; ``cloud_refl``, ``cirrus``, ``shadow`` before dilation,
-    ``cloud_all`` (refl | cirrus) and ``shadow_dilated`` after."""
+    """Boolean (ny, nx) masks of the coarse cells; ``shadow`` before dilation, ``cloud_refl``, ``cirrus``,
+    ``cloud_all`` (refl | cirrus) and ``shadow_dilated`` after; ``shadow_zone`` where a detected cloud may cast its
+    shadow (dilated by a cell), ``nir_reference`` the clear-land NIR (B8A) around each cell (float64), for the
+    per-pixel refinement (:func:`l2a.process.kernels.refine_pixels`)."""
 
     cloud_refl: np.ndarray
     cirrus: np.ndarray
@@ -63,6 +68,8 @@ class CoarseMasks:
     shadow_dilated: np.ndarray
     snow: np.ndarray
     water: np.ndarray
+    shadow_zone: np.ndarray
+    nir_reference: np.ndarray
 
     @property
     def cloud_or_shadow(self) -> np.ndarray:
@@ -160,9 +167,11 @@ def compute_masks(scene: CoarseScene, params: ProcessParams) -> CoarseMasks:
         shadow_d = ndimage.binary_dilation(shadow, structure, iterations=params.dilation_cells) & valid
     else:
         cloud_all_d, cloud_d, cirrus_d, shadow_d = cloud_all, cloud, cirrus, shadow
+    zone_d = ndimage.binary_dilation(zone, structure) & valid
     return CoarseMasks(cloud_refl=cloud_d, cirrus=cirrus_d, cloud_all=cloud_all_d, shadow=shadow,
                        shadow_dilated=shadow_d & ~cloud_all_d, snow=snow & ~cloud_all_d,
-                       water=water & ~cloud_all_d & ~shadow_d)
+                       water=water & ~cloud_all_d & ~shadow_d, shadow_zone=zone_d & ~cloud_all_d,
+                       nir_reference=np.nan_to_num(reference, nan=np.inf))
 
 
 def upsample_mask(mask: np.ndarray, factor: int, window_rows: tuple[int, int], cols: int,

@@ -61,7 +61,8 @@ class ProcessParams:
     ddv_swir_min, ddv_swir_max : float
         Dark pixels for AOT: surface B12 reflectance between these.
     ddv_ndvi_min : float
-        ... and NDVI above this (vegetation).
+        ... and surface NDVI (at the default AOT) above this: dense vegetation, the class on which the relations
+        below were measured (NDVI > 0.75).
     ddv_red_swir, ddv_blue_red : float
         Surface relations of dark vegetation: red = ``ddv_red_swir`` x B12, blue = ``ddv_blue_red`` x red. Measured
         on real Theia L2A products (``scripts/derive_sim_spectra.py``: median red/B12 0.41, 10-90 % 0.30-0.50;
@@ -100,7 +101,7 @@ class ProcessParams:
     upsample_threshold: float = 0.25
     ddv_swir_min: float = 0.01
     ddv_swir_max: float = 0.15
-    ddv_ndvi_min: float = 0.3
+    ddv_ndvi_min: float = 0.75
     ddv_red_swir: float = 0.41
     ddv_blue_red: float = 0.77
     ddv_min_pixels: int = 8

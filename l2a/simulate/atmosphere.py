@@ -299,10 +299,11 @@ _ESA_BANDS = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B10"
 
 
 def forward_model_args(model: str, platform: str) -> tuple:
-    """The ``atmo, atmo_bands, atmo_platform`` arguments of :func:`l2a.simulate.kernels.scene_block`.
+    """The ``atmo, atmo_bands, atmo_platform, atmo_water_b9`` arguments of :func:`l2a.simulate.kernels.scene_block`.
 
     ``6s``: the clear sky of the ten bands of an L2A product comes from the 6S look-up table of
-    :mod:`l2a.atmosphere` (the processor's own physics), B1, B9 and B10 from the analytic model; ``analytic``:
+    :mod:`l2a.atmosphere` (the processor's own physics), B1, B9 and B10 from the analytic model, except that B9's
+    water-vapour absorption is the 6S table's (what the processor's water vapour retrieval reads); ``analytic``:
     every band from the analytic model of this module (a world whose physics differ from the processor's).
     """
     from l2a.atmosphere import load_table
@@ -312,9 +313,11 @@ def forward_model_args(model: str, platform: str) -> tuple:
         raise InvalidParameterError(f"atmosphere must be one of {', '.join(ATMOSPHERE_MODELS)}, not {model!r}")
     table = load_table()
     bands = np.full(len(_ESA_BANDS), -1, np.int64)
+    water_b9 = -1
     if model == "6s":
         for i, band in enumerate(_ESA_BANDS):
             if band in table.surface_bands:
                 bands[i] = table.band_index(band)
+        water_b9 = table.band_index("B9", gas=True)
     code, _ = table.platform_code(platform)
-    return table.arrays, bands, code
+    return table.arrays, bands, code, water_b9

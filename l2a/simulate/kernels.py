@@ -32,11 +32,14 @@ from l2a.atmosphere.kernels import (
     TERM_T_DOWN,
     TERM_T_UP,
     atmosphere_terms,
+    water_transmittance,
 )
 
 from .atmosphere import (
     BAND_CONSTANTS,
+    C_A_W,
     C_F_DIF,
+    C_N_W,
     _band_terms,
     _geometry,
     _observe,
@@ -218,7 +221,7 @@ def _gauss(a, b, seed):
 
 @njit(cache=True, nogil=True)
 def scene_block(nodes, step, pixel_m, row0, col0, bands, world, day, track, mode, noise_seed, cover_brdf, quality,
-                atmo, atmo_bands, atmo_platform, refl_true, refl_nadir, toa, fre, u8, f32):
+                atmo, atmo_bands, atmo_platform, atmo_water_b9, refl_true, refl_nadir, toa, fre, u8, f32):
     """Simulate a row block of one tile at one resolution.
 
     Parameters
@@ -251,6 +254,9 @@ def scene_block(nodes, step, pixel_m, row0, col0, bands, world, day, track, mode
         and B10, which the table does not hold). The simulated L2A retrieval uses the same model as the forward.
     atmo_platform : int
         Platform code of the table (0 Sentinel-2A, 1 Sentinel-2B).
+    atmo_water_b9 : int
+        Index of B9 in the table's water-vapour table when B9's water absorption follows 6S (``--atmosphere 6s``),
+        -1 for the analytic model's.
     refl_true : numpy.ndarray
         float32 (nb, rows, cols): true surface reflectance (directional as seen by this pass, each band with its
         detector's viewing angles; nadir view in monthly mode), NaN outside the swath.
@@ -386,6 +392,10 @@ def scene_block(nodes, step, pixel_m, row0, col0, bands, world, day, track, mode
                 else:
                     value = _observe(k, rho_dir, mu_s, mu_v, m, p_r, p_a, aot, wv, p, t_dir, tau_liq, tau_ice,
                                      wv_above)
+                    if band == 9 and atmo_water_b9 >= 0 and wv > 0.0:
+                        # B9 absorbs as 6S says (the processor reads water vapour from B9/B8A through 6S)
+                        t_analytic = math.exp(-k[C_A_W] * math.exp(k[C_N_W] * math.log(wv * m)))
+                        value *= water_transmittance(atmo, atmo_water_b9, wv * m) / t_analytic
                 value += (_NOISE_ABS + _NOISE_REL * value) * _gauss(np.int64(row0 + i) * 65536 + col0 + j, band,
                                                                    noise_seed)
                 toa[b, i, j] = value
@@ -419,7 +429,7 @@ def scene_block(nodes, step, pixel_m, row0, col0, bands, world, day, track, mode
 
 
 def scene_block_ref(nodes, step, pixel_m, row0, col0, bands, world, day, track, mode, noise_seed, cover_brdf, quality,
-                    atmo, atmo_bands, atmo_platform, rows, cols):
+                    atmo, atmo_bands, atmo_platform, atmo_water_b9, rows, cols):
     """Pure-Python twin of :func:`scene_block`: the same source run by the interpreter (numba's JIT disabled in a
     subprocess). Returns the six output arrays (refl_true, refl_nadir, toa, fre, u8, f32). Slow: keep blocks
     tiny."""
@@ -429,12 +439,12 @@ def scene_block_ref(nodes, step, pixel_m, row0, col0, bands, world, day, track, 
     import sys
 
     args = (nodes, step, pixel_m, row0, col0, bands, world, day, track, mode, noise_seed, cover_brdf, quality, atmo,
-            atmo_bands, atmo_platform, rows, cols)
+            atmo_bands, atmo_platform, atmo_water_b9, rows, cols)
     code = ("import pickle, sys, numpy as np\n"
             "from l2a.simulate.kernels import scene_block, allocate_outputs\n"
             "a = pickle.loads(sys.stdin.buffer.read())\n"
-            "out = allocate_outputs(len(a[5]), a[16], a[17])\n"
-            "scene_block(*a[:16], *out)\n"
+            "out = allocate_outputs(len(a[5]), a[17], a[18])\n"
+            "scene_block(*a[:17], *out)\n"
             "sys.stdout.buffer.write(pickle.dumps(out))\n")
     env = dict(os.environ, NUMBA_DISABLE_JIT="1")
     done = subprocess.run([sys.executable, "-c", code], input=pickle.dumps(args), capture_output=True, env=env,

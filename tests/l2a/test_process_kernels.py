@@ -33,10 +33,10 @@ def test_dark_pixel_sums_match_twin():
     fine[2] += 2000  # NIR brighter: vegetation
     fine[0][3, 3] = 0
     swir = rng.integers(1, 2500, (20, 18)).astype(np.uint16)
-    path, gain = rng.uniform(0, 0.01, (4, 3)), rng.uniform(0.7, 0.9, (4, 3))
+    corr = np.stack([np.stack([rng.uniform(0, 0.03, (4, 3)), rng.uniform(0.7, 0.9, (4, 3))]) for _ in range(3)])
     eligible = rng.random((4, 3)) > 0.3
-    args = (fine[0], fine[1], fine[2], np.array([-1000.0, -1000.0, -1000.0]), 10000.0, 2, swir, -1000.0, path,
-            gain, eligible, 6, 0.3, 0.01, 0.15)
+    args = (fine[0], fine[1], fine[2], np.array([-1000.0, -1000.0, -1000.0]), 10000.0, 2, swir, -1000.0, corr,
+            eligible, 6, 0.3, 0.01, 0.15)
     out = np.zeros((4, 4, 3))
     K.dark_pixel_sums(*args, out)
     np.testing.assert_allclose(out, K.dark_pixel_sums_ref(*args), rtol=1e-9, atol=1e-9)
@@ -174,7 +174,7 @@ def test_aot_is_retrieved_from_dark_vegetation(true_aot, platform):
     params = ProcessParams()
     swir = rng.uniform(0.03, 0.12, (rows, rows))
     red = params.ddv_red_swir * swir    # dark vegetation that follows the processor's relations exactly
-    surface = {"B12": swir, "B4": red, "B2": params.ddv_blue_red * red, "B8": np.full_like(swir, 0.35)}
+    surface = {"B12": swir, "B4": red, "B2": params.ddv_blue_red * red, "B8": np.full_like(swir, 0.40)}
     geo = dict(sun_zenith=35.0, view_zenith=6.0, relative_azimuth=70.0, aot=true_aot, water_vapour=1.5)
     dn = {}
     for band, rho in surface.items():
@@ -187,10 +187,11 @@ def test_aot_is_retrieved_from_dark_vegetation(true_aot, platform):
     shape = cells
     sz, vz, az = np.full(shape, 35.0), np.full(shape, 6.0), np.full(shape, 70.0)
     wv = np.full(shape, 1.5)
-    corr = _correction_terms(_terms(table, "B12", code, sz, vz, az, np.full(shape, params.default_aot), wv))
+    corr = np.stack([_correction_terms(_terms(table, b, code, sz, vz, az, np.full(shape, params.default_aot),
+                                              wv))[:2] for b in ("B4", "B8", "B12")])
     sums = np.zeros((4,) + shape)
     K.dark_pixel_sums(dn["B2"], dn["B4"], dn["B8"], np.array([-1000.0] * 3), 10000.0, 2, dn["B12"], -1000.0,
-                      corr[0], corr[1], np.ones(shape, bool), f20, params.ddv_ndvi_min, params.ddv_swir_min,
+                      corr, np.ones(shape, bool), f20, params.ddv_ndvi_min, params.ddv_swir_min,
                       params.ddv_swir_max, sums)
     aot, interpolated, n = estimate_aot(sums, sz, {"B2": vz, "B4": vz, "B12": vz}, {"B2": az, "B4": az, "B12": az},
                                         wv, table, code, params)
@@ -211,3 +212,34 @@ def test_aot_inversion_matches_its_twin():
     K.invert_aot(table.arrays, bands, 0, toa, sz, vz, az, wv, 0.5, 0.5, 0.8, out)
     ref = K.invert_aot_ref(table.arrays, bands, 0, toa, sz, vz, az, wv, 0.5, 0.5, 0.8)
     np.testing.assert_allclose(out, ref, atol=0.002)
+
+
+def test_refine_pixels_matches_twin_and_finds_each_class():
+    rng = np.random.default_rng(9)
+    rows, cols, k, f = 24, 24, 2, 6
+    # vegetation, then a lake, a snow patch and a shadowed field
+    green = np.full((rows * k, cols * k), 1700, np.uint16)   # TOA 0.07 after the -1000 offset
+    red = np.full((rows * k, cols * k), 1500, np.uint16)
+    nir = np.full((rows, cols), 5000, np.uint16)
+    swir = np.full((rows, cols), 2800, np.uint16)
+    red[0:8, 0:8], nir[0:4, 0:4], swir[0:4, 0:4], green[0:8, 0:8] = 1300, 1150, 1050, 1400      # water
+    green[16:24, 0:8], red[16:24, 0:8], nir[8:12, 0:4], swir[8:12, 0:4] = 8000, 7800, 7000, 1500  # snow
+    nir[18:22, 18:22], swir[18:22, 18:22] = 2200, 1600                                               # shadow
+    green += rng.integers(0, 30, green.shape).astype(np.uint16)
+    corr = np.stack([np.stack([np.full((4, 4), 0.01), np.full((4, 4), 0.9)]) for _ in range(4)])
+    cloud = np.zeros((4, 4), bool)
+    zone = np.zeros((4, 4), bool)
+    zone[3, 3] = True
+    reference = np.full((4, 4), 0.4)
+    thresholds = np.array([0.4, 0.12, 0.16, 0.01, 0.05, 0.7, 0.0, 0.0])
+    args = (green, red, nir, swir, np.array([-1000.0] * 4), 10000.0, k, corr, f, cloud, zone, reference, thresholds)
+    out = np.empty((rows, cols), np.uint8)
+    K.refine_pixels(*args, out)
+    np.testing.assert_array_equal(out, K.refine_pixels_ref(*args))
+    assert (out[0:4, 0:4] == K.PIXEL_WATER).all()
+    assert (out[8:12, 0:4] == K.PIXEL_SNOW).all()
+    assert (out[18:22, 18:22] == K.PIXEL_SHADOW).all()
+    assert (out[12:18, 12:18] == 0).all()
+    cloud[:] = True   # no test under clouds
+    K.refine_pixels(*args[:9], cloud, *args[10:], out)
+    assert not out.any()
