@@ -340,7 +340,7 @@ def process_source(source, out_dir: str | os.PathLike, params: ProcessParams = P
                   factors["B8A"], masks.cloud_all, masks.shadow_zone, masks.nir_reference,
                   np.array([params.ndsi_min, params.snow_red_min, params.snow_swir_max, params.water_ndvi_max,
                             params.water_red_max, params.shadow_darkening_max, 0.0, 0.0]), pixel_bits)
-    with TheiaL2AWriter(out_dir, meta, threads=threads, write_sre=True, overwrite=overwrite,
+    with TheiaL2AWriter(out_dir, meta, threads=threads, write_sre="link", overwrite=overwrite,
                         quicklook_clouds=True) as writer:
         _write_bands(writer, dn, offsets, q, band_terms, factors, threads)
         for res, bands in (("R1", R1_BANDS), ("R2", R2_BANDS)):

@@ -62,6 +62,9 @@ def test_real_clear_crop_is_written_with_little_cloud(tmp_path, capsys):
         assert item in mtd
     assert next(product.glob("*_QKL_ALL.jpg")).stat().st_size > 0
     assert len(list(product.glob("*_SRE_*.tif"))) == 10 and len(list((product / "MASKS").glob("*_IAB_R*.tif"))) == 2
+    for sre in product.glob("*_SRE_*.tif"):  # encoded once: SRE is the FRE file (a hard link)
+        assert os.path.samefile(sre, str(sre).replace("_SRE_", "_FRE_"))
+    assert "_SRE_B4.tif" in mtd
 
 
 @pytest.mark.real

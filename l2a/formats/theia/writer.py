@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from concurrent.futures import ThreadPoolExecutor
 import math
 import os
+import shutil
 import warnings
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -167,8 +169,10 @@ class TheiaL2AWriter:
         Identity and grids.
     threads : int
         Compression threads per COG.
-    write_sre : bool
-        Also write ``SRE`` files (same values as ``FRE``; the toolkit does no slope correction).
+    write_sre : bool or "link"
+        Also write ``SRE`` files (same values as ``FRE``; the toolkit does no slope correction): True encodes them
+        again, ``"link"`` makes them hard links to the FRE files when the product is closed (a copy where links are
+        not possible).
     overwrite : bool
         Replace an existing product of the same name (on successful close only).
     quicklook : bool
@@ -187,7 +191,8 @@ class TheiaL2AWriter:
         If the product folder exists and ``overwrite`` is False.
     """
 
-    def __init__(self, out_dir: str | os.PathLike, meta: L2AMetadata, *, threads: int = 2, write_sre: bool = False,
+    def __init__(self, out_dir: str | os.PathLike, meta: L2AMetadata, *, threads: int = 2,
+                 write_sre: bool | str = False,
                  overwrite: bool = False, quicklook: bool = True, quicklook_clouds: bool = False):
         if not isinstance(meta, L2AMetadata):
             raise InvalidParameterError(f"meta must be an L2AMetadata, not {type(meta).__name__}")
@@ -255,7 +260,7 @@ class TheiaL2AWriter:
             raise InvalidParameterError(f"band {band} is not among the product bands {self.meta.bands}", self.path)
         grid = self._grid(band_resolution(band))
         arr, win = self._window(grid, data, window, f"band {band}", np.int16)
-        for kind in ("FRE", "SRE") if self.write_sre else ("FRE",):
+        for kind in ("FRE", "SRE") if self.write_sre is True else ("FRE",):
             w = self._writer(f"{kind}_{band}", f"{self.name}_{kind}_{band}.tif", grid, dtype="int16",
                              nodata=REFLECTANCE_NODATA, descriptions=(band,), scale=1.0 / REFLECTANCE_QUANTIFICATION,
                              offset=0.0, resampling="average")
@@ -384,6 +389,17 @@ class TheiaL2AWriter:
                 src.write(rgb)
                 rasterio.shutil.copy(src, path, driver="JPEG", quality=90)
 
+    def _link_sre(self) -> None:
+        """SRE files as hard links to the FRE files (a copy where the file system has no links): equal values,
+        encoded once."""
+        for role, rel in [(r, f) for r, f in self._files.items() if r.startswith("FRE_")]:
+            sre_rel = rel.replace("_FRE_", "_SRE_")
+            try:
+                os.link(self._tmp / rel, self._tmp / sre_rel)
+            except OSError:
+                shutil.copyfile(self._tmp / rel, self._tmp / sre_rel)
+            self._files["SRE_" + role[4:]] = sre_rel
+
     def close(self) -> Path:
         """Finish every COG, write MTD_ALL.xml, and rename the temporary folder to :attr:`path`.
 
@@ -396,8 +412,12 @@ class TheiaL2AWriter:
             return self.path
         self._check_open()
         try:
-            for w in self._writers.values():
-                w.close()
+            # finishing a COG (overviews, compression) is mostly GDAL work outside the GIL: files in parallel
+            with ThreadPoolExecutor(max_workers=max(1, self.threads)) as pool:
+                for done in [pool.submit(w.close) for w in self._writers.values()]:
+                    done.result()
+            if self.write_sre == "link":
+                self._link_sre()
             if self.quicklook and all(f"FRE_{b}" in self._files for b in QUICKLOOK_BANDS):
                 self._files["QKL"] = f"{self.name}_QKL_ALL.jpg"
                 self._write_quicklook(self._tmp / self._files["QKL"])
