@@ -48,6 +48,8 @@ logger = logging.getLogger(__name__)
 REQUIRED_BANDS = R1_BANDS + R2_BANDS
 PROCESSING_MODE = "single-date (MAJA init mode: mono-temporal tests only)"
 _ROWS_PER_BLOCK = 512
+#: Largest credible viewing zenith angle, degrees (Sentinel-2 sees up to about 12 at its swath edges).
+MAX_VIEW_ZENITH = 25.0
 _SATURATED_DN = 65535
 
 
@@ -129,6 +131,8 @@ def _read_on(source, band: str, grid: Grid) -> np.ndarray:
 
 
 def _check_angles(name: str, values: np.ndarray, lo: float, hi: float, source) -> None:
+    if values.size == 0:
+        return
     if not np.isfinite(values).all() or values.min() < lo or values.max() > hi:
         bad = values[~np.isfinite(values) | (values < lo) | (values > hi)].flat[0]
         raise MetadataError(f"nonsense {name} angle {float(bad)!r} (expected {lo:g}-{hi:g} degrees)", source.path)
@@ -244,7 +248,6 @@ def process_source(source, out_dir: str | os.PathLike, params: ProcessParams = P
         if got is None:
             raise MetadataError(f"no viewing angles for band {b}", source.path)
         view[b] = tuple(np.asarray(a, np.float64) for a in got)
-        _check_angles(f"{b} view zenith", view[b][0], 0.0, 20.0, source)
     rel_az = {b: sa - va for b, (_, va) in view.items()}
 
     # --- read every band once; cell means
@@ -263,6 +266,10 @@ def process_source(source, out_dir: str | os.PathLike, params: ProcessParams = P
             count = np.repeat(np.repeat(count, -f, axis=0), -f, axis=1)[:shape[0], :shape[1]]
         toa_cells[b], counts[b] = mean.astype(np.float64), count
     valid = np.logical_and.reduce([counts[b] > 0 for b in REQUIRED_BANDS])
+    # viewing angles are judged where there are data: outside the swath the grids are extrapolated
+    for b, (vz, _) in view.items():
+        _check_angles(f"{b} view zenith", vz[valid] if valid.any() else vz[:0], 0.0, MAX_VIEW_ZENITH, source)
+        np.clip(vz, 0.0, MAX_VIEW_ZENITH, out=vz)
     saturated = np.zeros(shape, bool)
     for b in ("B2", "B4", "B8A", "B11"):
         saturated |= _cells_any(dn[b] == _SATURATED_DN, factors[b], shape)

@@ -7,7 +7,8 @@ ProcessParams` (MAJA's published defaults, reference-l2a-formats.md 1.2-1.8):
 
 * **cloud** ("refl"): saturated in blue, red, NIR or SWIR, or blue > 0.24 and red > 0.15 and 0.8 < NIR/red < 2 and
   NIR/SWIR > 1; snow cells are not tested (bright snow is not cloud);
-* **cirrus**: B10 TOA > 0.007 (+ altitude term, 0 without DEM); no test when B10 is missing;
+* **cirrus**: B10 TOA > 0.007 (+ altitude term, 0 without DEM); no test when B10 is missing, nor over snow (without
+  a DEM the altitude term cannot lift the threshold over bright high ground, whose B10 sees the surface);
 * **snow**: NDSI(B3, B11) > 0.4, red > 0.12, B11 < 0.16; a snow patch entirely surrounded by cloud becomes cloud;
 * **water**: NDVI(B4, B8A) < 0.01 and red < 0.05, not cloud;
 * **shadow**: MAJA's union of projections with a darkening threshold -- every cloud cell is projected along the sun
@@ -131,8 +132,10 @@ def compute_masks(scene: CoarseScene, params: ProcessParams) -> CoarseMasks:
                & (_ratio(nir, swir1) > params.nir_swir_ratio_min)))
         cirrus = np.zeros_like(valid)
         if scene.b10 is not None:
-            cirrus = valid & (scene.b10 > params.cirrus_offset)  # flat ground: the altitude term is 0
-    enclosed = _snow_surrounded_by_cloud(snow, cloud | cirrus, valid)
+            # flat ground: the altitude term is 0, so snow (high ground, dry air: its B10 sees the surface) is not
+            # tested; MAJA raises the threshold with the DEM's altitude instead
+            cirrus = valid & ~snow & (scene.b10 > params.cirrus_offset)
+    enclosed = _snow_surrounded_by_cloud(snow, cloud, valid)
     cloud |= enclosed
     snow &= ~enclosed
     with np.errstate(invalid="ignore"):

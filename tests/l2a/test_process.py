@@ -231,3 +231,16 @@ def test_two_inputs_of_one_tile_and_date_are_refused(tmp_path, capsys):
     code, err = run(["process", CLEAR, twin, "--out", tmp_path / "out"], capsys)
     assert code == 2 and err.count("\n") == 1 and "T31TCJ" in err and str(CLEAR) in err, err
     assert products(tmp_path / "out") == []
+
+
+def test_tile_partly_outside_the_swath_is_processed(tmp_path, capsys):
+    # T30TYN on 5 July 2018 (orbit 51): the viewing-angle grids are extrapolated beyond the swath, past 20 degrees,
+    # where there are no data; only the observed cells are judged
+    code, err = run(["simulate", "--out", tmp_path / "l1c", "--tiles", "T30TYN", "--start", "2018-07-05", "--end",
+                     "2018-07-05", "--size", "120", "--level", "l1c", "--seed", "7"], capsys)
+    assert code == 0, err
+    code, err = run(["process", tmp_path / "l1c", "--out", tmp_path / "l2a", "--max-cloud", "100"], capsys)
+    assert code == 0, err
+    [product] = products(tmp_path / "l2a")
+    with open_l2a(product) as p:
+        assert 0 < p.read_masks("R2")["nodata"].mean() < 1

@@ -141,6 +141,16 @@ def test_snow_is_not_cloud_and_water_is_water():
     assert m.water[25:30, 5:12].all() and not m.water[:20].any()
 
 
+def test_bright_snow_is_not_taken_for_cirrus_without_a_dem():
+    scene = _scene()
+    _set(scene, (slice(5, 10), slice(5, 10)), B2=0.8, B3=0.8, B4=0.78, B8A=0.7, B11=0.05, B12=0.04)
+    scene.b10[3:12, 3:12] = 0.03   # high, dry ground: B10 sees the snow
+    m = compute_masks(scene, ProcessParams())
+    # the snow is not tested (only the one-cell dilation of the cirrus around it reaches its edge)
+    assert m.snow[6:9, 6:9].all() and not m.cirrus[6:9, 6:9].any()
+    assert m.cirrus[3, 3:12].all()   # around it, the same B10 is cirrus
+
+
 def test_snow_enclosed_by_cloud_becomes_cloud():
     scene = _scene()
     _set(scene, (slice(8, 18), slice(8, 18)), B2=0.45, B3=0.45, B4=0.45, B8A=0.5, B11=0.35, B12=0.25)
