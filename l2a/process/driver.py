@@ -346,7 +346,7 @@ def process_source(source, out_dir: str | os.PathLike, params: ProcessParams = P
                   q, factors["B3"] // factors["B8A"], np.stack([rayleigh_corr[b] for b in ("B3", "B4", "B8A", "B11")]),
                   factors["B8A"], masks.cloud_all, masks.shadow_zone, masks.nir_reference,
                   np.array([params.ndsi_min, params.snow_red_min, params.snow_swir_max, params.water_ndvi_max,
-                            params.water_red_max, params.shadow_darkening_max, 0.0, 0.0]), pixel_bits)
+                            params.water_red_max, params.shadow_darkening_max]), pixel_bits)
     with TheiaL2AWriter(out_dir, meta, threads=threads, write_sre="link", overwrite=overwrite,
                         quicklook_clouds=True) as writer:
         _write_bands(writer, dn, offsets, q, band_terms, factors, threads)

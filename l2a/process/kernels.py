@@ -500,8 +500,9 @@ def refine_pixels(green, red, nir, swir, offsets, quantification, fine_per_pixel
         Cells where a detected cloud may cast its shadow.
     nir_reference : float64 (cells_y, cells_x)
         Clear-sky NIR (B8A) reflectance around each cell.
-    thresholds : float64 (8,)
-        ndsi_min, snow_red_min, snow_swir_max, water_ndvi_max, water_red_max, shadow_darkening_max, and two unused.
+    thresholds : float64 (6,)
+        ndsi_min, snow_red_min, snow_swir_max, water_ndvi_max, water_red_max, shadow_darkening_max
+        (:class:`~l2a.process.params.ProcessParams`).
     out : uint8 (rows, cols)
         Bits :data:`PIXEL_WATER`, :data:`PIXEL_SNOW`, :data:`PIXEL_SHADOW`; 0 where no data.
     """

@@ -29,10 +29,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from .kernels import bilinear_upsample, project_shadows
+from .kernels import project_shadows
 from .params import ProcessParams
 
-__all__ = ["CoarseScene", "CoarseMasks", "compute_masks", "upsample_mask", "shadow_shifts"]
+__all__ = ["CoarseScene", "CoarseMasks", "compute_masks", "shadow_shifts", "cell_factor"]
 
 
 @dataclass
@@ -175,29 +175,6 @@ def compute_masks(scene: CoarseScene, params: ProcessParams) -> CoarseMasks:
                        shadow_dilated=shadow_d & ~cloud_all_d, snow=snow & ~cloud_all_d,
                        water=water & ~cloud_all_d & ~shadow_d, shadow_zone=zone_d & ~cloud_all_d,
                        nir_reference=np.nan_to_num(reference, nan=np.inf))
-
-
-def upsample_mask(mask: np.ndarray, factor: int, window_rows: tuple[int, int], cols: int,
-                  threshold: float) -> np.ndarray:
-    """A coarse boolean mask on the pixels of a window of full rows (bilinear interpolation, then ``> threshold``).
-
-    Parameters
-    ----------
-    mask : bool (ny, nx)
-        Coarse mask.
-    factor : int
-        Pixels per cell side.
-    window_rows : (row0, n_rows)
-        The rows of the pixel grid wanted.
-    cols : int
-        Width of the pixel grid.
-    threshold : float
-        MAJA's 0.25.
-    """
-    row0, n = window_rows
-    out = np.empty((n, cols), np.float32)
-    bilinear_upsample(mask.astype(np.float64), factor, row0, 0, out)
-    return out > threshold
 
 
 def cell_factor(pixel_m: float, cell_m: float) -> int:

@@ -241,7 +241,7 @@ def test_refine_pixels_matches_twin_and_finds_each_class():
     zone = np.zeros((4, 4), bool)
     zone[3, 3] = True
     reference = np.full((4, 4), 0.4)
-    thresholds = np.array([0.4, 0.12, 0.16, 0.01, 0.05, 0.7, 0.0, 0.0])
+    thresholds = np.array([0.4, 0.12, 0.16, 0.01, 0.05, 0.7])
     args = (green, red, nir, swir, np.array([-1000.0] * 4), 10000.0, k, corr, f, cloud, zone, reference, thresholds)
     out = np.empty((rows, cols), np.uint8)
     K.refine_pixels(*args, out)
