@@ -57,23 +57,21 @@ def main(argv=None) -> int:
     ap.add_argument("--cache", type=Path, default=Path("/tmp/syntheo-bench-l2a"))
     args = ap.parse_args(argv)
 
-    sim = args.cache / f"l1c-{args.tile}-{args.size}"
-    if not any(sim.glob("*.SAFE")):
-        from l2a.cli import cli
-        from l2a.cli_options import run_cli
-        code = run_cli(cli, "l2a", ["-q", "simulate", "--out", str(sim), "--tiles", args.tile, "--start", args.start,
-                                    "--end", args.start, "--size", str(args.size), "--level", "l1c",
-                                    "--atmosphere", "analytic", "--workers", str(args.threads)])
-        if code:
-            return code
-    safe = sorted(sim.glob("*.SAFE"))[0]
-    small = args.cache / "warmup"
-    if not any(small.glob("*.SAFE")):
-        from l2a.cli import cli
-        from l2a.cli_options import run_cli
-        run_cli(cli, "l2a", ["-q", "simulate", "--out", str(small), "--tiles", args.tile, "--start", args.start,
-                             "--end", args.start, "--size", "120", "--level", "l1c", "--atmosphere", "analytic"])
-    warm = sorted(small.glob("*.SAFE"))[0]
+    from l2a.cli import cli
+    from l2a.cli_options import run_cli
+
+    def l1c(folder: Path, size: int) -> Path:
+        """The cached simulated L1C product of ``size`` pixels, made once."""
+        if not any(folder.glob("*.SAFE")):
+            code = run_cli(cli, "l2a", ["-q", "simulate", "--out", str(folder), "--tiles", args.tile, "--start",
+                                        args.start, "--end", args.start, "--size", str(size), "--level", "l1c",
+                                        "--atmosphere", "analytic", "--workers", str(args.threads)])
+            if code:
+                raise SystemExit(code)
+        return sorted(folder.glob("*.SAFE"))[0]
+
+    safe = l1c(args.cache / f"l1c-{args.tile}-{args.size}", args.size)
+    warm = l1c(args.cache / "warmup", 120)
     out = args.cache / "l2a"
 
     process = f"""

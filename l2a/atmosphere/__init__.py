@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import InvalidParameterError
 from .kernels import surface_reflectance_flat, toa_reflectance_flat
 from .table import AtmosphereTable, load_table
 
@@ -27,8 +28,6 @@ __all__ = ["surface_reflectance", "toa_reflectance", "load_table", "AtmosphereTa
 
 def _check_ranges(sun_zenith, view_zenith, relative_azimuth, aot, water_vapour, pressure):
     """Refuse conditions that are not physical (NaN passes through as NaN)."""
-    from ..errors import InvalidParameterError
-
     for name, values, lo, hi in (("sun zenith", sun_zenith, 0.0, 89.9), ("view zenith", view_zenith, 0.0, 60.0),
                                  ("relative azimuth", relative_azimuth, -360.0, 360.0), ("aot", aot, 0.0, 5.0),
                                  ("water vapour", water_vapour, 0.0, 15.0), ("pressure", pressure, 300.0, 1100.0)):

@@ -94,13 +94,6 @@ def _band_factor(grid: Grid, cell_m: float, shape: tuple[int, int], source) -> i
                         f"10 m grid", source.path)
 
 
-def _cells_any(mask: np.ndarray, factor: int, shape: tuple[int, int]) -> np.ndarray:
-    rows, cols = mask.shape
-    padded = np.zeros((shape[0] * factor, shape[1] * factor), bool)
-    padded[:rows, :cols] = mask
-    return padded.reshape(shape[0], factor, shape[1], factor).any(axis=(1, 3))
-
-
 def band_group(band: str) -> str:
     return "R1" if band in R1_BANDS else "R2"
 
@@ -254,25 +247,24 @@ def process_source(source, out_dir: str | os.PathLike, params: ProcessParams = P
     dn = {b: _read_on(source, b, band_grids[b]) for b in source.bands if b in REQUIRED_BANDS or b in ("B9", "B10")}
     offsets = {b: float(source.radio_add_offset.get(b, 0.0)) for b in dn}
     q = float(source.quantification)
-    toa_cells, counts = {}, {}
+    toa_cells, counts, saturated_counts = {}, {}, {}
     for b, d in dn.items():
         f = factors[b]
         own = shape if f > 0 else d.shape
         mean = np.empty(own, np.float32)
         count = np.empty(own, np.int32)
-        cell_mean(d, offsets[b], q, 0, _SATURATED_DN, max(f, 1), mean, count)
+        n_saturated = np.empty(own, np.int32)
+        cell_mean(d, offsets[b], q, 0, _SATURATED_DN, max(f, 1), mean, count, n_saturated)
         if f < 0:  # a band coarser than the cells: each cell takes the pixel it lies in
-            mean = np.repeat(np.repeat(mean, -f, axis=0), -f, axis=1)[:shape[0], :shape[1]]
-            count = np.repeat(np.repeat(count, -f, axis=0), -f, axis=1)[:shape[0], :shape[1]]
-        toa_cells[b], counts[b] = mean.astype(np.float64), count
+            mean, count, n_saturated = (np.repeat(np.repeat(a, -f, axis=0), -f, axis=1)[:shape[0], :shape[1]]
+                                        for a in (mean, count, n_saturated))
+        toa_cells[b], counts[b], saturated_counts[b] = mean.astype(np.float64), count, n_saturated
     valid = np.logical_and.reduce([counts[b] > 0 for b in REQUIRED_BANDS])
     # viewing angles are judged where there are data: outside the swath the grids are extrapolated
     for b, (vz, _) in view.items():
         _check_angles(f"{b} view zenith", vz[valid] if valid.any() else vz[:0], 0.0, MAX_VIEW_ZENITH, source)
         np.clip(vz, 0.0, MAX_VIEW_ZENITH, out=vz)
-    saturated = np.zeros(shape, bool)
-    for b in ("B2", "B4", "B8A", "B11"):
-        saturated |= _cells_any(dn[b] == _SATURATED_DN, factors[b], shape)
+    saturated = np.logical_or.reduce([saturated_counts[b] > 0 for b in ("B2", "B4", "B8A", "B11")])
 
     # --- water vapour, Rayleigh-corrected reflectance, masks
     wv, wv_interpolated = water_vapour_cells(toa_cells.get("B9"), toa_cells["B8A"], np.nan_to_num(sz),

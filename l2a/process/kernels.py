@@ -41,7 +41,7 @@ INT16_NODATA = -10000
 
 
 @njit(cache=True, nogil=True)
-def cell_mean(dn, offset, quantification, nodata_dn, saturated_dn, factor, out_mean, out_count):
+def cell_mean(dn, offset, quantification, nodata_dn, saturated_dn, factor, out_mean, out_count, out_saturated):
     """Mean TOA reflectance of each cell over its valid (not no-data, not saturated) pixels.
 
     Parameters
@@ -58,16 +58,22 @@ def cell_mean(dn, offset, quantification, nodata_dn, saturated_dn, factor, out_m
         Mean TOA reflectance; NaN for a cell without valid pixel.
     out_count : int32, same shape
         Valid pixels of each cell.
+    out_saturated : int32, same shape
+        Saturated pixels of each cell.
     """
     ny, nx = out_mean.shape
     sums = np.zeros((ny, nx))
     counts = np.zeros((ny, nx), np.int32)
+    out_saturated[:] = 0
     rows, cols = dn.shape
     for r in range(rows):
         i = r // factor
         for c in range(cols):
             v = dn[r, c]
-            if v == nodata_dn or v == saturated_dn:
+            if v == saturated_dn:
+                out_saturated[i, c // factor] += 1
+                continue
+            if v == nodata_dn:
                 continue
             j = c // factor
             sums[i, j] += (v + offset) / quantification
@@ -79,7 +85,7 @@ def cell_mean(dn, offset, quantification, nodata_dn, saturated_dn, factor, out_m
 
 
 def cell_mean_ref(dn, offset, quantification, nodata_dn, saturated_dn, factor):
-    """numpy twin of :func:`cell_mean`: (mean, count)."""
+    """numpy twin of :func:`cell_mean`: (mean, count, saturated)."""
     rows, cols = dn.shape
     ny, nx = -(-rows // factor), -(-cols // factor)
     valid = (dn != nodata_dn) & (dn != saturated_dn)
@@ -87,8 +93,27 @@ def cell_mean_ref(dn, offset, quantification, nodata_dn, saturated_dn, factor):
     pad = ((0, ny * factor - rows), (0, nx * factor - cols))
     s = np.pad(toa, pad).reshape(ny, factor, nx, factor).sum(axis=(1, 3))
     n = np.pad(valid, pad).reshape(ny, factor, nx, factor).sum(axis=(1, 3))
+    sat = np.pad(dn == saturated_dn, pad).reshape(ny, factor, nx, factor).sum(axis=(1, 3))
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n > 0, s / n, np.nan).astype(np.float32), n.astype(np.int32)
+        return np.where(n > 0, s / n, np.nan).astype(np.float32), n.astype(np.int32), sat.astype(np.int32)
+
+
+@njit(cache=True, nogil=True)
+def _fine_mean(dn, r, c, k):
+    """Mean DN of the ``k x k`` fine pixels under coarse pixel (r, c), whether one is no data (0) and whether one
+    is saturated (65535)."""
+    total = 0.0
+    nodata = False
+    saturated = False
+    for dr in range(k):
+        for dc in range(k):
+            v = dn[r * k + dr, c * k + dc]
+            if v == 0:
+                nodata = True
+            elif v == 65535:
+                saturated = True
+            total += v
+    return total / (k * k), nodata, saturated
 
 
 @njit(cache=True, nogil=True)
@@ -128,7 +153,6 @@ def dark_pixel_sums(blue, red, nir, offsets, quantification, fine_per_pixel, swi
     """
     rows, cols = swir.shape
     k = fine_per_pixel
-    inv = 1.0 / (k * k)
     for r in range(rows):
         i = r // cell_factor
         for c in range(cols):
@@ -142,25 +166,14 @@ def dark_pixel_sums(blue, red, nir, offsets, quantification, fine_per_pixel, swi
             rho12 = (toa12 - corr[2, 0, i, j]) / corr[2, 1, i, j]
             if rho12 < swir_min or rho12 > swir_max:
                 continue
-            b = 0.0
-            rd = 0.0
-            n = 0.0
-            bad = False
-            for dr in range(k):
-                for dc in range(k):
-                    vb = blue[r * k + dr, c * k + dc]
-                    vr = red[r * k + dr, c * k + dc]
-                    vn = nir[r * k + dr, c * k + dc]
-                    if vb == 0 or vr == 0 or vn == 0 or vb == 65535 or vr == 65535 or vn == 65535:
-                        bad = True
-                    b += vb
-                    rd += vr
-                    n += vn
-            if bad:
+            b, nodata_b, sat_b = _fine_mean(blue, r, c, k)
+            rd, nodata_r, sat_r = _fine_mean(red, r, c, k)
+            n, nodata_n, sat_n = _fine_mean(nir, r, c, k)
+            if nodata_b or nodata_r or nodata_n or sat_b or sat_r or sat_n:
                 continue
-            b = (b * inv + offsets[0]) / quantification
-            rd = (rd * inv + offsets[1]) / quantification
-            n = (n * inv + offsets[2]) / quantification
+            b = (b + offsets[0]) / quantification
+            rd = (rd + offsets[1]) / quantification
+            n = (n + offsets[2]) / quantification
             rho_red = (rd - corr[0, 0, i, j]) / corr[0, 1, i, j]
             rho_nir = (n - corr[1, 0, i, j]) / corr[1, 1, i, j]
             if rho_nir + rho_red <= 0.0 or (rho_nir - rho_red) / (rho_nir + rho_red) <= ndvi_min:
@@ -508,7 +521,6 @@ def refine_pixels(green, red, nir, swir, offsets, quantification, fine_per_pixel
     """
     rows, cols = out.shape
     k = fine_per_pixel
-    inv = 1.0 / (k * k)
     for r in range(rows):
         i = r // cell_factor
         for c in range(cols):
@@ -520,21 +532,12 @@ def refine_pixels(green, red, nir, swir, offsets, quantification, fine_per_pixel
             vs = swir[r, c]
             if vn == 0 or vs == 0:
                 continue
-            g = 0.0
-            rd = 0.0
-            bad = False
-            for dr in range(k):
-                for dc in range(k):
-                    a = green[r * k + dr, c * k + dc]
-                    b = red[r * k + dr, c * k + dc]
-                    if a == 0 or b == 0:
-                        bad = True
-                    g += a
-                    rd += b
-            if bad:
+            g, nodata_g, _ = _fine_mean(green, r, c, k)
+            rd, nodata_r, _ = _fine_mean(red, r, c, k)
+            if nodata_g or nodata_r:
                 continue
-            rho_g = ((g * inv + offsets[0]) / quantification - corr[0, 0, i, j]) / corr[0, 1, i, j]
-            rho_r = ((rd * inv + offsets[1]) / quantification - corr[1, 0, i, j]) / corr[1, 1, i, j]
+            rho_g = ((g + offsets[0]) / quantification - corr[0, 0, i, j]) / corr[0, 1, i, j]
+            rho_r = ((rd + offsets[1]) / quantification - corr[1, 0, i, j]) / corr[1, 1, i, j]
             rho_n = ((vn + offsets[2]) / quantification - corr[2, 0, i, j]) / corr[2, 1, i, j]
             rho_s = ((vs + offsets[3]) / quantification - corr[3, 0, i, j]) / corr[3, 1, i, j]
             bits = 0

@@ -431,7 +431,7 @@ class _Run:
         pixel = TILE_SIZE_M / n
         xoff, yoff, width, _ = self.window
         frame = tile_frame(self.footprints[tile])
-        out = allocate_outputs(len(bands), rows, width // res_factor)
+        out = allocate_outputs(len(bands), rows, width // res_factor, retrieval=self.config.level == "l2a")
         scene_block(frame.nodes, frame.step, pixel, yoff // res_factor + row0, xoff // res_factor, bands, self.world,
                     day, track, mode, noise_seed, self.cover_brdf, quality,
                     *forward_model_args(self.config.atmosphere, platform), *out)

@@ -267,7 +267,7 @@ def scene_block(nodes, step, pixel_m, row0, col0, bands, world, day, track, mode
         float32 (nb, rows, cols): TOA reflectance with noise, NaN outside the swath (acquisition mode).
     fre : numpy.ndarray
         float32 (nb, rows, cols): surface reflectance retrieved with the estimated AOT and water vapour, NaN
-        outside the swath (acquisition mode).
+        outside the swath (acquisition mode); (0, rows, cols) when no L2A product is made (not computed).
     u8 : numpy.ndarray
         uint8 (10, rows, cols): planes :data:`U8_PLANES` (class 1 land / 2 water / 3 snow, 0 outside the swath;
         land cover code; true cloud 0 none / 1 thin / 2 opaque; true shadow; edge; detected cloud, shadow, cirrus,
@@ -311,7 +311,8 @@ def scene_block(nodes, step, pixel_m, row0, col0, bands, world, day, track, mode
                     refl_true[b, i, j] = np.nan
                     refl_nadir[b, i, j] = np.nan
                     toa[b, i, j] = np.nan
-                    fre[b, i, j] = np.nan
+                    if fre.shape[0] > 0:
+                        fre[b, i, j] = np.nan
                 for k in range(u8.shape[0]):
                     u8[k, i, j] = 0
                 u8[U_EDGE, i, j] = 1
@@ -399,6 +400,8 @@ def scene_block(nodes, step, pixel_m, row0, col0, bands, world, day, track, mode
                 value += (_NOISE_ABS + _NOISE_REL * value) * _gauss(np.int64(row0 + i) * 65536 + col0 + j, band,
                                                                    noise_seed)
                 toa[b, i, j] = value
+                if fre.shape[0] == 0:
+                    continue  # no L2A wanted (L1C products): the retrieval is not computed
                 if table_band >= 0:
                     atmosphere_terms(atmo, table_band, atmo_platform, sun_zen, view_zen_b, rel_az_b, aot_est,
                                      wv_est, 1013.25 * p, terms)
@@ -452,8 +455,10 @@ def scene_block_ref(nodes, step, pixel_m, row0, col0, bands, world, day, track, 
     return pickle.loads(done.stdout)
 
 
-def allocate_outputs(nb: int, rows: int, cols: int):
-    """Output arrays of :func:`scene_block` for ``nb`` bands and a ``rows x cols`` block."""
+def allocate_outputs(nb: int, rows: int, cols: int, retrieval: bool = True):
+    """Output arrays of :func:`scene_block` for ``nb`` bands and a ``rows x cols`` block (``retrieval=False``: an
+    empty ``fre``, the simulated L2A retrieval is skipped)."""
     return (np.empty((nb, rows, cols), np.float32), np.empty((nb, rows, cols), np.float32),
-            np.empty((nb, rows, cols), np.float32), np.empty((nb, rows, cols), np.float32), np.zeros((len(U8_PLANES), rows, cols), np.uint8),
+            np.empty((nb, rows, cols), np.float32), np.empty((nb if retrieval else 0, rows, cols), np.float32),
+            np.zeros((len(U8_PLANES), rows, cols), np.uint8),
             np.empty((len(F32_PLANES), rows, cols), np.float32))

@@ -19,10 +19,12 @@ def test_cell_mean_matches_twin():
     dn[rng.random(dn.shape) < 0.1] = 0
     dn[rng.random(dn.shape) < 0.02] = 65535
     dn[:6, :6] = 0  # an empty cell
-    mean, count = np.empty((9, 8), np.float32), np.empty((9, 8), np.int32)
-    K.cell_mean(dn, -1000.0, 10000.0, 0, 65535, 6, mean, count)
-    ref_mean, ref_count = K.cell_mean_ref(dn, -1000.0, 10000.0, 0, 65535, 6)
+    mean, count, sat = np.empty((9, 8), np.float32), np.empty((9, 8), np.int32), np.empty((9, 8), np.int32)
+    K.cell_mean(dn, -1000.0, 10000.0, 0, 65535, 6, mean, count, sat)
+    ref_mean, ref_count, ref_sat = K.cell_mean_ref(dn, -1000.0, 10000.0, 0, 65535, 6)
     np.testing.assert_array_equal(count, ref_count)
+    np.testing.assert_array_equal(sat, ref_sat)
+    assert sat.sum() == (dn == 65535).sum()
     np.testing.assert_allclose(mean, ref_mean, rtol=1e-6)
     assert np.isnan(mean[0, 0])
 
