@@ -336,9 +336,10 @@ def process_source(source, out_dir: str | os.PathLike, params: ProcessParams = P
     pixel_bits = np.empty(dn["B8A"].shape, np.uint8)
     refine_pixels(dn["B3"], dn["B4"], dn["B8A"], dn["B11"], np.array([offsets[b] for b in ("B3", "B4", "B8A", "B11")]),
                   q, factors["B3"] // factors["B8A"], np.stack([rayleigh_corr[b] for b in ("B3", "B4", "B8A", "B11")]),
-                  factors["B8A"], masks.cloud_all, masks.shadow_zone, masks.nir_reference,
+                  factors["B8A"], masks.cloud_core, masks.shadow_zone, masks.nir_reference,
+                  masks.swir_reference,
                   np.array([params.ndsi_min, params.snow_red_min, params.snow_swir_max, params.water_ndvi_max,
-                            params.water_red_max, params.shadow_darkening_max]), pixel_bits)
+                            params.water_nir_max, params.water_ndwi_min, params.shadow_darkening_max]), pixel_bits)
     with TheiaL2AWriter(out_dir, meta, threads=threads, write_sre="link", overwrite=overwrite,
                         quicklook_clouds=True) as writer:
         _write_bands(writer, dn, offsets, q, band_terms, factors, threads)
@@ -388,7 +389,11 @@ def _write_masks(writer, res, bands, dn, factor, masks: CoarseMasks, pixel_bits,
             bits = pixel_bits[row0:row0 + n]
         else:
             bits = pixel_bits[(np.arange(row0, row0 + n) // 2)[:, None], (np.arange(cols) // 2)[None, :]]
-        shadow = ((bits & PIXEL_SHADOW) != 0) & ~cloud_all & ~edge
+        # a pixel darkened in NIR and SWIR in the shadow zone is shadow, even under a cloud cell or its dilation
+        shadow = ((bits & PIXEL_SHADOW) != 0) & ~edge
+        cloud_all &= ~shadow
+        refl &= ~shadow
+        cirrus &= ~shadow
         snow = ((bits & PIXEL_SNOW) != 0) & ~cloud_all & ~edge
         water = ((bits & PIXEL_WATER) != 0) & ~cloud_all & ~edge
         clm = (((cloud_all | shadow) << CLM_ALL) | (cloud_all << CLM_ALL_CLOUDS) | (refl << CLM_REFL)

@@ -489,7 +489,7 @@ PIXEL_WATER, PIXEL_SNOW, PIXEL_SHADOW = 1, 2, 4
 
 @njit(cache=True, nogil=True)
 def refine_pixels(green, red, nir, swir, offsets, quantification, fine_per_pixel, corr, cell_factor, cloud,
-                  shadow_zone, nir_reference, thresholds, out):
+                  shadow_zone, nir_reference, swir_reference, thresholds, out):
     """Water, snow and cloud-shadow tests of every pixel of the 20 m grid (the refinement of the coarse masks).
 
     Parameters
@@ -508,14 +508,16 @@ def refine_pixels(green, red, nir, swir, offsets, quantification, fine_per_pixel
     cell_factor : int
         20 m pixels per cell side.
     cloud : bool (cells_y, cells_x)
-        Cloud cells (dilated): no test there.
+        Cloud cells before dilation: only the shadow bit is kept there (a cell holding a cloud's edge often holds
+        part of its shadow).
     shadow_zone : bool (cells_y, cells_x)
-        Cells where a detected cloud may cast its shadow.
-    nir_reference : float64 (cells_y, cells_x)
-        Clear-sky NIR (B8A) reflectance around each cell.
-    thresholds : float64 (6,)
-        ndsi_min, snow_red_min, snow_swir_max, water_ndvi_max, water_red_max, shadow_darkening_max
-        (:class:`~l2a.process.params.ProcessParams`).
+        Cells where a detected cloud may cast its shadow: there water must also pass the NDWI test, and a pixel
+        that is not water and is darkened in NIR and SWIR is shadow.
+    nir_reference, swir_reference : float64 (cells_y, cells_x)
+        Clear-sky B8A and B11 reflectance around each cell.
+    thresholds : float64 (7,)
+        ndsi_min, snow_red_min, snow_swir_max, water_ndvi_max, water_nir_max, water_ndwi_min,
+        shadow_darkening_max (:class:`~l2a.process.params.ProcessParams`).
     out : uint8 (rows, cols)
         Bits :data:`PIXEL_WATER`, :data:`PIXEL_SNOW`, :data:`PIXEL_SHADOW`; 0 where no data.
     """
@@ -526,8 +528,6 @@ def refine_pixels(green, red, nir, swir, offsets, quantification, fine_per_pixel
         for c in range(cols):
             out[r, c] = 0
             j = c // cell_factor
-            if cloud[i, j]:
-                continue
             vn = nir[r, c]
             vs = swir[r, c]
             if vn == 0 or vs == 0:
@@ -545,15 +545,19 @@ def refine_pixels(green, red, nir, swir, offsets, quantification, fine_per_pixel
                     and rho_r > thresholds[1] and rho_s < thresholds[2]:
                 bits |= PIXEL_SNOW
             elif rho_n + rho_r > 0.0 and (rho_n - rho_r) / (rho_n + rho_r) < thresholds[3] \
-                    and rho_r < thresholds[4]:
+                    and rho_n < thresholds[4] and (not shadow_zone[i, j] or (
+                        rho_g + rho_n > 0.0 and (rho_g - rho_n) / (rho_g + rho_n) > thresholds[5])):
                 bits |= PIXEL_WATER
-            elif shadow_zone[i, j] and rho_n < thresholds[5] * nir_reference[i, j]:
+            elif shadow_zone[i, j] and rho_n < thresholds[6] * nir_reference[i, j] \
+                    and rho_s < thresholds[6] * swir_reference[i, j]:
                 bits |= PIXEL_SHADOW
+            if cloud[i, j]:
+                bits &= PIXEL_SHADOW
             out[r, c] = bits
 
 
 def refine_pixels_ref(green, red, nir, swir, offsets, quantification, fine_per_pixel, corr, cell_factor, cloud,
-                      shadow_zone, nir_reference, thresholds):
+                      shadow_zone, nir_reference, swir_reference, thresholds):
     """numpy twin of :func:`refine_pixels` (uint8 (rows, cols))."""
     rows, cols = nir.shape
     k = fine_per_pixel
@@ -571,11 +575,17 @@ def refine_pixels_ref(green, red, nir, swir, offsets, quantification, fine_per_p
 
     rho_g, rho_r = surface(g, 0), surface(rd, 1)
     rho_n, rho_s = surface(nir.astype(np.float64), 2), surface(swir.astype(np.float64), 3)
-    ok = ~cloud[cells] & (nir != 0) & (swir != 0) & ~bg & ~br
+    ok = (nir != 0) & (swir != 0) & ~bg & ~br
+    in_cloud = cloud[cells]
     with np.errstate(invalid="ignore", divide="ignore"):
         snow = ok & (rho_g + rho_s > 0) & ((rho_g - rho_s) / (rho_g + rho_s) > thresholds[0]) \
             & (rho_r > thresholds[1]) & (rho_s < thresholds[2])
+        zone = shadow_zone[cells]
+        ndwi_ok = (rho_g + rho_n > 0) & ((rho_g - rho_n) / (rho_g + rho_n) > thresholds[5])
         water = ok & ~snow & (rho_n + rho_r > 0) & ((rho_n - rho_r) / (rho_n + rho_r) < thresholds[3]) \
-            & (rho_r < thresholds[4])
-        shadow = ok & ~snow & ~water & shadow_zone[cells] & (rho_n < thresholds[5] * nir_reference[cells])
+            & (rho_n < thresholds[4]) & (~zone | ndwi_ok)
+        shadow = ok & ~snow & ~water & zone & (rho_n < thresholds[6] * nir_reference[cells]) \
+            & (rho_s < thresholds[6] * swir_reference[cells])
+        snow &= ~in_cloud
+        water &= ~in_cloud
     return (snow * PIXEL_SNOW + water * PIXEL_WATER + shadow * PIXEL_SHADOW).astype(np.uint8)

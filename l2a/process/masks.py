@@ -10,15 +10,19 @@ ProcessParams` (MAJA's published defaults, reference-l2a-formats.md 1.2-1.8):
 * **cirrus**: B10 TOA > 0.007 (+ altitude term, 0 without DEM); no test when B10 is missing, nor over snow (without
   a DEM the altitude term cannot lift the threshold over bright high ground, whose B10 sees the surface);
 * **snow**: NDSI(B3, B11) > 0.4, red > 0.12, B11 < 0.16; a snow patch entirely surrounded by cloud becomes cloud;
-* **water**: NDVI(B4, B8A) < 0.01 and red < 0.05, not cloud;
+* **water**: NDVI(B4, B8A) < 0.01 and B8A < 0.11 (Fmask's test: MAJA's red < 0.05 leans on an SRTM water mask
+  and a temporal vote, and alone drops turbid water), not cloud; where a detected cloud may cast its shadow, also
+  NDWI(B3, B8A) > 0.3 (a shadow dims land's spectrum, it does not make it brighter in green than in NIR);
 * **shadow**: MAJA's union of projections with a darkening threshold -- every cloud cell is projected along the sun
   direction, with the view parallax, for cloud heights 250-8000 m by 250 m; in that zone, a cell is shadow when its
-  NIR (B8A) is below 0.7 x the mean NIR of the clear land cells around it (mono-temporal: no composite yet to
-  compare with);
+  NIR (B8A) and its SWIR (B11) are both below 0.7 x the mean of the clear land cells around it (mono-temporal: no
+  composite yet to compare with; a shadow darkens both, a dark cover one of them);
 * cloud and shadow are dilated by one cell, then go to 10/20 m by bilinear interpolation and a 0.25 threshold;
 * refinement at 20 m (:func:`l2a.process.kernels.refine_pixels`): outside the clouds, every pixel is tested for
-  snow and water with the thresholds above, and for shadow (NIR below 0.7 x the clear-land reference of its cell)
-  inside the projection zone: coarse cells miss narrow rivers and the shadow edges.
+  snow and water with the thresholds above, and for shadow (NIR and SWIR below 0.7 x the clear-land references of
+  its cell) inside the projection zone; inside cloud cells only the shadow test runs (a cell holding a cloud's edge
+  often holds part of its shadow, and a pixel that dark is not cloud): coarse cells miss narrow rivers and the
+  shadow edges.
 """
 
 from __future__ import annotations
@@ -57,10 +61,14 @@ class CoarseScene:
 
 @dataclass
 class CoarseMasks:
-    """Boolean (ny, nx) masks of the coarse cells; ``shadow`` before dilation, ``cloud_refl``, ``cirrus``,
-    ``cloud_all`` (refl | cirrus) and ``shadow_dilated`` after; ``shadow_zone`` where a detected cloud may cast its
-    shadow (dilated by a cell), ``nir_reference`` the clear-land NIR (B8A) around each cell (float64), for the
-    per-pixel refinement (:func:`l2a.process.kernels.refine_pixels`)."""
+    """Boolean (ny, nx) masks of the coarse cells.
+
+    ``cloud_core`` (refl | cirrus) before dilation; ``cloud_refl``, ``cirrus``, ``cloud_all`` (refl | cirrus) and
+    ``shadow_dilated`` after; ``shadow`` before dilation; ``shadow_zone`` where a detected cloud may cast its shadow
+    (dilated by a cell, cloud cells included: a cloud cell may hold the shadow of its neighbour);
+    ``nir_reference`` and ``swir_reference`` the clear-land B8A and B11 reflectance around each cell (float64, inf
+    where no clear land), for the per-pixel refinement (:func:`l2a.process.kernels.refine_pixels`).
+    """
 
     cloud_refl: np.ndarray
     cirrus: np.ndarray
@@ -71,6 +79,8 @@ class CoarseMasks:
     water: np.ndarray
     shadow_zone: np.ndarray
     nir_reference: np.ndarray
+    swir_reference: np.ndarray
+    cloud_core: np.ndarray
 
     @property
     def cloud_or_shadow(self) -> np.ndarray:
@@ -138,9 +148,6 @@ def compute_masks(scene: CoarseScene, params: ProcessParams) -> CoarseMasks:
     enclosed = _snow_surrounded_by_cloud(snow, cloud, valid)
     cloud |= enclosed
     snow &= ~enclosed
-    with np.errstate(invalid="ignore"):
-        water = valid & ~cloud & (_normalized_difference(nir, red) < params.water_ndvi_max) & (red < params.water_red_max)
-
     cloud_all = cloud | cirrus
     # shadows: the union of the projections of the clouds over the swept heights, then darkened cells in it
     shift_r, shift_c = shadow_shifts(scene, params.cloud_height_step_m)
@@ -152,15 +159,18 @@ def compute_masks(scene: CoarseScene, params: ProcessParams) -> CoarseMasks:
     k_last = sub * int(round(params.cloud_height_max_m / params.cloud_height_step_m))
     zone = np.zeros_like(valid)
     project_shadows(cloud_all, shift_r, shift_c, k_first, k_last, zone)
-    clear_land = valid & ~cloud_all & ~zone & ~water & ~snow
-    k = 2 * params.shadow_reference_cells + 1
-    nir0 = np.where(clear_land, np.nan_to_num(nir), 0.0)
-    sums = ndimage.uniform_filter(nir0, size=k, mode="constant")
-    counts = ndimage.uniform_filter(clear_land.astype(float), size=k, mode="constant")
-    scene_ref = float(np.nanmean(nir[clear_land])) if clear_land.any() else np.nan
-    reference = np.where(counts > 0.5 / (k * k), sums / np.maximum(counts, 1e-12), scene_ref)
     with np.errstate(invalid="ignore"):
-        shadow = valid & zone & ~cloud_all & ~water & (nir < params.shadow_darkening_max * reference)
+        water = valid & ~cloud & (_normalized_difference(nir, red) < params.water_ndvi_max) \
+            & (nir < params.water_nir_max) & (~zone | (_normalized_difference(green, nir) > params.water_ndwi_min))
+    clear_land = valid & ~cloud_all & ~zone & ~water & ~snow
+    nir_reference = _clear_land_reference(nir, clear_land, params.shadow_reference_cells)
+    swir_reference = _clear_land_reference(swir1, clear_land, params.shadow_reference_cells)
+    with np.errstate(invalid="ignore"):
+        # a cast shadow takes the direct sun away, most of the light in NIR and SWIR alike; dark covers are dark in
+        # one of them only (soils and dry vegetation are bright in SWIR, conifers keep most of the SWIR)
+        darkening = params.shadow_darkening_max
+        shadow = valid & zone & ~cloud_all & ~water & (nir < darkening * nir_reference) \
+            & (swir1 < darkening * swir_reference)
 
     structure = np.ones((3, 3), bool)
     if params.dilation_cells > 0:
@@ -173,8 +183,19 @@ def compute_masks(scene: CoarseScene, params: ProcessParams) -> CoarseMasks:
     zone_d = ndimage.binary_dilation(zone, structure) & valid
     return CoarseMasks(cloud_refl=cloud_d, cirrus=cirrus_d, cloud_all=cloud_all_d, shadow=shadow,
                        shadow_dilated=shadow_d & ~cloud_all_d, snow=snow & ~cloud_all_d,
-                       water=water & ~cloud_all_d & ~shadow_d, shadow_zone=zone_d & ~cloud_all_d,
-                       nir_reference=np.nan_to_num(reference, nan=np.inf))
+                       water=water & ~cloud_all_d & ~shadow_d, shadow_zone=zone_d,
+                       nir_reference=np.nan_to_num(nir_reference, nan=np.inf),
+                       swir_reference=np.nan_to_num(swir_reference, nan=np.inf), cloud_core=cloud_all)
+
+
+def _clear_land_reference(band: np.ndarray, clear_land: np.ndarray, half_width: int) -> np.ndarray:
+    """Mean of ``band`` over the clear land cells of the (2 half_width + 1)^2 window around each cell; the scene's
+    clear-land mean where the window has too little of it (NaN when the scene has none)."""
+    k = 2 * half_width + 1
+    sums = ndimage.uniform_filter(np.where(clear_land, np.nan_to_num(band), 0.0), size=k, mode="constant")
+    counts = ndimage.uniform_filter(clear_land.astype(float), size=k, mode="constant")
+    scene = float(np.nanmean(band[clear_land])) if clear_land.any() else np.nan
+    return np.where(counts > 0.5 / (k * k), sums / np.maximum(counts, 1e-12), scene)
 
 
 def cell_factor(pixel_m: float, cell_m: float) -> int:

@@ -46,8 +46,14 @@ class ProcessParams:
         Cirrus: B10 TOA > offset + gain * (altitude / 2000 m)^2 (flat ground: altitude 0).
     ndsi_min, snow_red_min, snow_swir_max : float
         Snow: NDSI(B3, B11) above, red above, B11 below these.
-    water_ndvi_max, water_red_max : float
-        Water: NDVI(B4, B8A) below and red below these.
+    water_ndvi_max, water_nir_max : float
+        Water: NDVI(B4, B8A) below and B8A below these (Fmask's first water test, Zhu & Woodcock 2012). MAJA's
+        red < 0.05 relies on its SRTM water mask and temporal vote, neither of which a single date without DEM has:
+        alone it drops turbid water (red 0.05-0.10, NIR still below 0.03).
+    water_ndwi_min : float
+        ... and, where a detected cloud may cast its shadow, NDWI(B3, B8A) above this (McFeeters' green/NIR index):
+        a shadow dims the land's diffuse-lit spectrum, which keeps NIR near green, while water stays far brighter in
+        green than in NIR.
     cloud_height_min_m, cloud_height_max_m, cloud_height_step_m : float
         Cloud heights swept to project the shadows (MAJA's Delta_H: 0-8000 by 250 m).
     shadow_darkening_max : float
@@ -91,7 +97,8 @@ class ProcessParams:
     snow_red_min: float = 0.12
     snow_swir_max: float = 0.16
     water_ndvi_max: float = 0.01
-    water_red_max: float = 0.05
+    water_nir_max: float = 0.11
+    water_ndwi_min: float = 0.3
     cloud_height_min_m: float = 250.0
     cloud_height_max_m: float = 8000.0
     cloud_height_step_m: float = 250.0

@@ -229,29 +229,39 @@ def test_aot_inversion_matches_its_twin():
 def test_refine_pixels_matches_twin_and_finds_each_class():
     rng = np.random.default_rng(9)
     rows, cols, k, f = 24, 24, 2, 6
-    # vegetation, then a lake, a snow patch and a shadowed field
+    # vegetation (surface NIR 0.43, SWIR 0.19), then water, snow, shadows and a dark cover
     green = np.full((rows * k, cols * k), 1700, np.uint16)   # TOA 0.07 after the -1000 offset
     red = np.full((rows * k, cols * k), 1500, np.uint16)
     nir = np.full((rows, cols), 5000, np.uint16)
     swir = np.full((rows, cols), 2800, np.uint16)
-    red[0:8, 0:8], nir[0:4, 0:4], swir[0:4, 0:4], green[0:8, 0:8] = 1300, 1150, 1050, 1400      # water
+    red[0:8, 0:8], nir[0:4, 0:4], swir[0:4, 0:4], green[0:8, 0:8] = 1300, 1150, 1050, 1400      # clear lake
+    red[16:24, 16:24], green[16:24, 16:24], nir[8:12, 8:12], swir[8:12, 8:12] = 1900, 2000, 1300, 1080  # turbid
     green[16:24, 0:8], red[16:24, 0:8], nir[8:12, 0:4], swir[8:12, 0:4] = 8000, 7800, 7000, 1500  # snow
     nir[18:22, 18:22], swir[18:22, 18:22] = 2200, 1600                                               # shadow
+    nir[18:22, 12:16], swir[18:22, 12:16] = 2200, 3800              # dark in NIR, bright in SWIR: a bare field
+    # a shadow dark enough for the water test (NDVI < 0.01, NIR < 0.11) but as bright in NIR as in green
+    red[26:32, 38:44], green[26:32, 38:44], nir[13:16, 19:22], swir[13:16, 19:22] = 1400, 1400, 1300, 1150
     green += rng.integers(0, 30, green.shape).astype(np.uint16)
     corr = np.stack([np.stack([np.full((4, 4), 0.01), np.full((4, 4), 0.9)]) for _ in range(4)])
     cloud = np.zeros((4, 4), bool)
     zone = np.zeros((4, 4), bool)
-    zone[3, 3] = True
-    reference = np.full((4, 4), 0.4)
-    thresholds = np.array([0.4, 0.12, 0.16, 0.01, 0.05, 0.7])
-    args = (green, red, nir, swir, np.array([-1000.0] * 4), 10000.0, k, corr, f, cloud, zone, reference, thresholds)
+    zone[3, 3] = zone[3, 2] = zone[2, 3] = zone[0, 0] = True
+    nir_reference, swir_reference = np.full((4, 4), 0.4), np.full((4, 4), 0.2)
+    thresholds = np.array([0.4, 0.12, 0.16, 0.01, 0.11, 0.3, 0.7])
+    head = (green, red, nir, swir, np.array([-1000.0] * 4), 10000.0, k, corr, f)
+    tail = (zone, nir_reference, swir_reference, thresholds)
     out = np.empty((rows, cols), np.uint8)
-    K.refine_pixels(*args, out)
-    np.testing.assert_array_equal(out, K.refine_pixels_ref(*args))
-    assert (out[0:4, 0:4] == K.PIXEL_WATER).all()
+    K.refine_pixels(*head, cloud, *tail, out)
+    np.testing.assert_array_equal(out, K.refine_pixels_ref(*head, cloud, *tail))
+    assert (out[0:4, 0:4] == K.PIXEL_WATER).all()       # in the shadow zone too: green far above NIR
+    assert (out[8:12, 8:12] == K.PIXEL_WATER).all()     # red 0.09: MAJA's red < 0.05 alone would miss it
     assert (out[8:12, 0:4] == K.PIXEL_SNOW).all()
     assert (out[18:22, 18:22] == K.PIXEL_SHADOW).all()
+    assert (out[13:16, 19:22] == K.PIXEL_SHADOW).all()  # not water: NDWI 0.2
+    assert (out[18:22, 12:16] == 0).all()               # SWIR not darkened: not a shadow
     assert (out[12:18, 12:18] == 0).all()
-    cloud[:] = True   # no test under clouds
-    K.refine_pixels(*args[:9], cloud, *args[10:], out)
-    assert not out.any()
+    cloud[:] = True   # under clouds, only the shadows keep their flag
+    K.refine_pixels(*head, cloud, *tail, out)
+    np.testing.assert_array_equal(out, K.refine_pixels_ref(*head, cloud, *tail))
+    assert (out[18:22, 18:22] == K.PIXEL_SHADOW).all() and (out[13:16, 19:22] == K.PIXEL_SHADOW).all()
+    assert out.sum() == K.PIXEL_SHADOW * (16 + 9)
