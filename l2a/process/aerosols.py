@@ -106,8 +106,8 @@ def _pool(a: np.ndarray, k: int, how: str) -> np.ndarray:
 
 
 def estimate_aot(sums: np.ndarray, sun_zenith: np.ndarray, view_zenith: dict, rel_azimuth: dict,
-                 water_vapour: np.ndarray, table: AtmosphereTable, platform_code: int, params: ProcessParams
-                 ) -> tuple[np.ndarray, np.ndarray, int]:
+                 water_vapour: np.ndarray, pressure: np.ndarray, table: AtmosphereTable, platform_code: int,
+                 params: ProcessParams) -> tuple[np.ndarray, np.ndarray, int]:
     """AOT at 550 nm per coarse cell.
 
     Parameters
@@ -120,6 +120,8 @@ def estimate_aot(sums: np.ndarray, sun_zenith: np.ndarray, view_zenith: dict, re
         Of B2, B4 and B12, degrees (relative azimuth 0 = backscatter).
     water_vapour : float (ny, nx)
         g/cm2.
+    pressure : float (ny, nx)
+        Surface pressure, hPa.
     table, platform_code
         The 6S table and the platform's code in it.
 
@@ -142,14 +144,16 @@ def estimate_aot(sums: np.ndarray, sun_zenith: np.ndarray, view_zenith: dict, re
     vz = np.stack([geo(view_zenith[b]) for b in ("B2", "B4", "B12")])
     az = np.stack([geo(rel_azimuth[b]) for b in ("B2", "B4", "B12")])
     wv = geo(water_vapour)
+    pressure = geo(pressure)
     usable = np.isfinite(sz) & np.isfinite(vz).all(axis=0) & np.isfinite(az).all(axis=0) & np.isfinite(wv)
     toa = np.stack(mean)
     toa[:, ~usable] = np.nan
     sz, vz, az, wv = (np.nan_to_num(x, nan=0.0) for x in (sz, vz, az, wv))
+    pressure = np.nan_to_num(pressure, nan=1013.25)
     pooled = np.empty(sz.size)
     bands = np.array([table.band_index(b) for b in ("B2", "B4", "B12")], np.int64)
-    invert_aot(table.arrays, bands, platform_code, toa, sz, vz, az, wv, params.ddv_red_swir, params.ddv_blue_red,
-               float(table.arrays.aot[-1]), pooled)
+    invert_aot(table.arrays, bands, platform_code, toa, sz, vz, az, wv, pressure, params.ddv_red_swir,
+               params.ddv_blue_red, float(table.arrays.aot[-1]), pooled)
     pooled = pooled.reshape(count.shape)
     n_estimates = int(np.isfinite(pooled).sum())
     filled, interpolated = fill_gaps(pooled, params.aot_smoothing_cells / k, params.default_aot)

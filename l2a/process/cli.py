@@ -27,7 +27,11 @@ def _aot(value: str):
               help="Aerosol optical thickness at 550 nm: estimated from dark vegetation, or this value everywhere.")
 @click.option("--max-cloud", type=click.FloatRange(0, 100), default=90.0, show_default=True, metavar="PCT",
               help="No product when more than PCT % of the observed pixels are cloud or shadow (100: always one).")
-def process(inputs, out_dir, threads, overwrite, aot, max_cloud):
+@click.option("--dem", "dems", multiple=True, type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+              help="Terrain altitude (m), any raster in any CRS (SRTM, Copernicus DEM, a VRT; the simulator's "
+                   "truth/TILE/TILE_DEM_R2.tif): surface pressure and the cirrus test's altitude term. Repeat it for "
+                   "several; each tile takes the one covering most of it. Default: flat ground at sea level.")
+def process(inputs, out_dir, threads, overwrite, aot, max_cloud, dems):
     """Level-1C SAFE products (folders or zips, or folders holding them) -> Theia-format Level-2A products.
 
     Single-date processing (MAJA's methods without the multi-temporal tests): masks of clouds, cirrus, cloud
@@ -51,7 +55,8 @@ def process(inputs, out_dir, threads, overwrite, aot, max_cloud):
             click.echo(f"written {result.product} (cloud {f['cloud_pct']:.1f} %, AOT {f['aot_mean']}, water vapour "
                        f"{f['water_vapour_mean']} g/cm2, {f['seconds']:.1f} s)", err=True)
 
-    results = process_l1c(inputs, out_dir, params, overwrite=overwrite, threads=threads, on_result=report)
+    results = process_l1c(inputs, out_dir, params, overwrite=overwrite, threads=threads, dem=list(dems),
+                          on_result=report)
     if not any(r.status in ("written", "exists") for r in results):
         click.echo("l2a process: no product written", err=True)
         raise click.exceptions.Exit(1)

@@ -20,6 +20,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 from affine import Affine
@@ -37,6 +38,7 @@ from ..sensors import CALIBRATION_VERSION, R1_BANDS, R2_BANDS
 from .aerosols import estimate_aot, water_vapour_cells
 from .kernels import (N_CORR, PIXEL_SHADOW, PIXEL_SNOW, PIXEL_WATER, bilinear_upsample, cell_mean, correct_block,
                       dark_pixel_sums, refine_pixels)
+from .dem import altitude_cells, pressure_hpa
 from .masks import CoarseMasks, CoarseScene, cell_factor, compute_masks
 from .params import ProcessParams
 
@@ -131,14 +133,31 @@ def _check_angles(name: str, values: np.ndarray, lo: float, hi: float, source) -
         raise MetadataError(f"nonsense {name} angle {float(bad)!r} (expected {lo:g}-{hi:g} degrees)", source.path)
 
 
-def _terms(table, band, platform, sz, vz, az, aot, wv) -> np.ndarray:
-    """(N_TERMS, ny, nx) 6S terms of one band per cell."""
+def _terms(table, band, platform, sz, vz, az, aot, wv, pressure) -> np.ndarray:
+    """(N_TERMS, ny, nx) 6S terms of one band per cell (pressure in hPa)."""
     shape = sz.shape
-    flat = [np.ascontiguousarray(a, np.float64).ravel() for a in np.broadcast_arrays(sz, vz, az, aot, wv)]
+    flat = [np.ascontiguousarray(a, np.float64).ravel() for a in np.broadcast_arrays(sz, vz, az, aot, wv, pressure)]
     out = np.empty((N_TERMS, flat[0].size))
-    atmosphere_terms_flat(table.arrays, table.band_index(band), platform, *flat,
-                          np.full(flat[0].size, 1013.25), out)
+    atmosphere_terms_flat(table.arrays, table.band_index(band), platform, *flat, out)
     return out.reshape((N_TERMS,) + shape)
+
+
+def _best_dem(dem, source, coarse: Affine, shape) -> tuple[Path, np.ndarray, float]:
+    """The DEM of ``dem`` (a path or several) covering most of the tile: (path, altitude per cell, coverage)."""
+    paths = [dem] if isinstance(dem, (str, os.PathLike)) else list(dem)
+    best = None
+    for path in paths:
+        try:
+            altitude, coverage = altitude_cells(path, source.crs, coarse, shape)
+        except InvalidParameterError:
+            if len(paths) == 1:
+                raise
+            continue  # another DEM may cover this tile
+        if best is None or coverage > best[2]:
+            best = (Path(path), altitude, coverage)
+    if best is None:
+        raise InvalidParameterError(f"none of the {len(paths)} DEMs covers tile {source.tile}", source.path)
+    return best
 
 
 def _correction_terms(terms: np.ndarray) -> np.ndarray:
@@ -168,7 +187,8 @@ def _nearest(cells: np.ndarray, factor: int, row0: int, shape: tuple[int, int]) 
 
 
 def process_source(source, out_dir: str | os.PathLike, params: ProcessParams = ProcessParams(), *,
-                   overwrite: bool = False, threads: int = 2, state=None) -> ProcessResult:
+                   overwrite: bool = False, threads: int = 2,
+                   dem: str | os.PathLike | Sequence[str | os.PathLike] | None = None, state=None) -> ProcessResult:
     """Process one L1C product (or bare bands with the same interface) into a Theia L2A product.
 
     Parameters
@@ -184,6 +204,9 @@ def process_source(source, out_dir: str | os.PathLike, params: ProcessParams = P
         Replace an existing product of the same name.
     threads : int
         Threads for the per-pixel correction and the COG compression.
+    dem : path-like or sequence of them, optional
+        DEMs (:mod:`l2a.process.dem`; of several, the one covering most of the tile): surface pressure and the
+        cirrus test's altitude term per cell. Without one, flat ground at sea level.
     state : None
         Reserved for the per-tile reference composite of the multi-temporal mode (must be None).
 
@@ -194,7 +217,9 @@ def process_source(source, out_dir: str | os.PathLike, params: ProcessParams = P
     MetadataError
         Angles missing or nonsense; band grids that do not fit together.
     CorruptRasterError
-        A band cannot be decoded (nothing is left of the product).
+        A band (or the DEM) cannot be decoded (nothing is left of the product).
+    InvalidParameterError
+        A DEM without CRS or away from the tile.
     """
     if state is not None:
         raise InvalidParameterError("the multi-temporal mode (a per-tile state) is not available yet")
@@ -232,6 +257,10 @@ def process_source(source, out_dir: str | os.PathLike, params: ProcessParams = P
     coarse = Affine(cell_m, 0.0, r1.transform.c, 0.0, -cell_m, r1.transform.f)
     band_grids = {b: grids[band_group(b)] if b in REQUIRED_BANDS else source.band_grid(b) for b in source.bands}
     factors = {b: _band_factor(band_grids[b], cell_m, shape, source) for b in source.bands}
+    dem_used, altitude, dem_coverage = None, np.zeros(shape), 0.0
+    if dem is not None:
+        dem_used, altitude, dem_coverage = _best_dem(dem, source, coarse, shape)
+    pressure = pressure_hpa(altitude)
     sun = source.angles.sun_on(coarse, shape)
     sz, sa = (np.asarray(a, np.float64) for a in sun)
     _check_angles("sun zenith", sz, 0.0, 90.0, source)
@@ -272,11 +301,12 @@ def process_source(source, out_dir: str | os.PathLike, params: ProcessParams = P
     rayleigh_aot = np.full(shape, params.rayleigh_aot)
     tocr, rayleigh_corr = {}, {}
     for b in ("B2", "B3", "B4", "B8A", "B11", "B12"):
-        terms = _terms(table, b, platform, sz, view[b][0], rel_az[b], rayleigh_aot, wv)
+        terms = _terms(table, b, platform, sz, view[b][0], rel_az[b], rayleigh_aot, wv, pressure)
         tocr[b] = _surface(toa_cells[b], terms)
         rayleigh_corr[b] = _correction_terms(terms)[:2]
     scene = CoarseScene(tocr=tocr, b10=toa_cells.get("B10"), saturated=saturated, valid=valid, sun_zenith=sz,
-                        sun_azimuth=sa, view_zenith=view["B8A"][0], view_azimuth=view["B8A"][1], cell_m=cell_m)
+                        sun_azimuth=sa, view_zenith=view["B8A"][0], view_azimuth=view["B8A"][1], cell_m=cell_m,
+                        altitude=altitude)
     masks = compute_masks(scene, params)
     cloudy = masks.cloud_or_shadow & valid
     weights = counts["B2"].astype(np.float64)
@@ -298,7 +328,7 @@ def process_source(source, out_dir: str | os.PathLike, params: ProcessParams = P
         eligible = valid & ~blocked
         # the selection's surface NDVI and B12 at the default AOT (path and gain of B4, B8, B12 per cell)
         corr = np.stack([_correction_terms(_terms(table, b, platform, sz, view[b][0], rel_az[b],
-                                                  np.full(shape, params.default_aot), wv))[:2]
+                                                  np.full(shape, params.default_aot), wv, pressure))[:2]
                          for b in ("B4", "B8", "B12")])
         sums = np.zeros((4,) + shape)
         k = factors["B2"] // factors["B12"]  # 10 m pixels per 20 m pixel side (1 for crops on one grid)
@@ -307,8 +337,7 @@ def process_source(source, out_dir: str | os.PathLike, params: ProcessParams = P
                         params.ddv_swir_min, params.ddv_swir_max, sums)
         aot, aot_interpolated, n_estimates = estimate_aot(
             sums, sz, {b: view[b][0] for b in ("B2", "B4", "B12")}, {b: rel_az[b] for b in ("B2", "B4", "B12")}, wv,
-            table,
-            platform, params)
+            pressure, table, platform, params)
 
     # --- write
     extra = {
@@ -322,6 +351,9 @@ def process_source(source, out_dir: str | os.PathLike, params: ProcessParams = P
             f"dark dense vegetation (red = {params.ddv_red_swir:g} B12, blue = {params.ddv_blue_red:g} red)"),
         "SHADOW_METHOD": "union of cloud projections over 250-8000 m with a NIR darkening threshold (MAJA)",
         "CALIBRATION_TABLE": CALIBRATION_VERSION,
+        "DEM": (f"{Path(dem_used).name} (covers {100 * dem_coverage:.1f} % of the tile; surface pressure and "
+                "cirrus altitude term; no slope correction)") if dem_used is not None
+        else "none (flat ground at sea level: 1013.25 hPa, no cirrus altitude term)",
         "L1C_PROCESSING_BASELINE": str(getattr(source, "processing_baseline", "") or ""),
         **params.record(),
     }
@@ -330,7 +362,7 @@ def process_source(source, out_dir: str | os.PathLike, params: ProcessParams = P
     meta = L2AMetadata(platform=source.platform, tile=source.tile, datetime=source.datetime, crs=source.crs,
                        grids=grids, angles=meta.angles, extra=extra,
                        relative_orbit=getattr(source, "relative_orbit", None))
-    band_terms = {b: _correction_terms(_terms(table, b, platform, sz, view[b][0], rel_az[b], aot, wv))
+    band_terms = {b: _correction_terms(_terms(table, b, platform, sz, view[b][0], rel_az[b], aot, wv, pressure))
                   for b in REQUIRED_BANDS}
     # per-pixel water, snow and shadow on the 20 m grid
     pixel_bits = np.empty(dn["B8A"].shape, np.uint8)
@@ -338,8 +370,9 @@ def process_source(source, out_dir: str | os.PathLike, params: ProcessParams = P
                   q, factors["B3"] // factors["B8A"], np.stack([rayleigh_corr[b] for b in ("B3", "B4", "B8A", "B11")]),
                   factors["B8A"], masks.cloud_core, masks.shadow_zone, masks.nir_reference,
                   masks.swir_reference,
-                  np.array([params.ndsi_min, params.snow_red_min, params.snow_swir_max, params.water_ndvi_max,
-                            params.water_nir_max, params.water_ndwi_min, params.shadow_darkening_max]), pixel_bits)
+                  np.array([params.ndsi_min, params.snow_red_min, params.snow_swir_max, params.snow_nir_min,
+                            params.water_ndvi_max, params.water_nir_max, params.water_ndwi_min,
+                            params.shadow_darkening_max]), pixel_bits)
     with TheiaL2AWriter(out_dir, meta, threads=threads, write_sre="link", overwrite=overwrite,
                         quicklook_clouds=True) as writer:
         _write_bands(writer, dn, offsets, q, band_terms, factors, threads)
@@ -389,13 +422,17 @@ def _write_masks(writer, res, bands, dn, factor, masks: CoarseMasks, pixel_bits,
             bits = pixel_bits[row0:row0 + n]
         else:
             bits = pixel_bits[(np.arange(row0, row0 + n) // 2)[:, None], (np.arange(cols) // 2)[None, :]]
-        # a pixel darkened in NIR and SWIR in the shadow zone is shadow, even under a cloud cell or its dilation
+        # the pixel tests overrule the coarse clouds and their dilation for two classes: a pixel darkened in NIR
+        # and SWIR in the shadow zone is shadow, one that passes the snow test is snow (patchy snow on rock makes
+        # whole cells pass the cloud test)
         shadow = ((bits & PIXEL_SHADOW) != 0) & ~edge
-        cloud_all &= ~shadow
-        refl &= ~shadow
-        cirrus &= ~shadow
-        snow = ((bits & PIXEL_SNOW) != 0) & ~cloud_all & ~edge
-        water = ((bits & PIXEL_WATER) != 0) & ~cloud_all & ~edge
+        snow = ((bits & PIXEL_SNOW) != 0) & ~edge
+        cloud_all &= ~(shadow | snow)
+        refl &= ~(shadow | snow)
+        cirrus &= ~(shadow | snow)
+        # water is flagged in the clouds' dilation too (MG2 bits are not exclusive: it stays cloud there), not
+        # under the clouds themselves
+        water = ((bits & PIXEL_WATER) != 0) & ~up(masks.cloud_core) & ~edge
         clm = (((cloud_all | shadow) << CLM_ALL) | (cloud_all << CLM_ALL_CLOUDS) | (refl << CLM_REFL)
                | (shadow << CLM_SHADOWS) | (cirrus << CLM_CIRRUS)).astype(np.uint8)
         writer.write_mask("CLM", res, clm, win)

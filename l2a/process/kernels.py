@@ -377,22 +377,22 @@ def correct_block_ref(dn, offset, quantification, nodata_dn, terms, factor, row0
 
 
 @njit(cache=True, nogil=True)
-def _aot_cost(arrays, bands, platform, toa, sun_zenith, view_zenith, rel_azimuth, water_vapour, red_swir, blue_red,
-              aot, terms):
+def _aot_cost(arrays, bands, platform, toa, sun_zenith, view_zenith, rel_azimuth, water_vapour, pressure, red_swir,
+              blue_red, aot, terms):
     """Squared misfit of the dark-vegetation relations (red = a B12, blue = b red) at one AOT; ``toa`` holds the
     mean TOA blue, red and B12, each corrected at this AOT."""
     rho = np.empty(3)
     for b in range(3):
         atmosphere_terms(arrays, bands[b], platform, sun_zenith, view_zenith[b], rel_azimuth[b], aot, water_vapour,
-                         1013.25, terms)
+                         pressure, terms)
         rho[b] = surface_from_toa(toa[b], terms)
     red_expected = red_swir * rho[2]
     return (rho[1] - red_expected) ** 2 + (rho[0] - blue_red * red_expected) ** 2
 
 
 @njit(cache=True, nogil=True)
-def invert_aot(arrays, bands, platform, toa, sun_zenith, view_zenith, rel_azimuth, water_vapour, red_swir, blue_red,
-               aot_max, out):
+def invert_aot(arrays, bands, platform, toa, sun_zenith, view_zenith, rel_azimuth, water_vapour, pressure, red_swir,
+               blue_red, aot_max, out):
     """AOT of each estimation cell from the mean TOA reflectance of its dark vegetation (golden-section search).
 
     Parameters
@@ -411,6 +411,8 @@ def invert_aot(arrays, bands, platform, toa, sun_zenith, view_zenith, rel_azimut
         Of the three bands, degrees (relative azimuth 0 = backscatter).
     water_vapour : float64 (n,)
         g/cm2.
+    pressure : float64 (n,)
+        Surface pressure, hPa.
     red_swir, blue_red : float
         Surface relations: red = ``red_swir`` x B12, blue = ``blue_red`` x red.
     aot_max : float
@@ -437,30 +439,30 @@ def invert_aot(arrays, bands, platform, toa, sun_zenith, view_zenith, rel_azimut
         lo, hi = 0.0, aot_max
         x1 = hi - g * (hi - lo)
         x2 = lo + g * (hi - lo)
-        f1 = _aot_cost(arrays, bands, platform, t, sun_zenith[k], vz, az, water_vapour[k], red_swir, blue_red, x1,
-                       terms)
-        f2 = _aot_cost(arrays, bands, platform, t, sun_zenith[k], vz, az, water_vapour[k], red_swir, blue_red, x2,
-                       terms)
+        f1 = _aot_cost(arrays, bands, platform, t, sun_zenith[k], vz, az, water_vapour[k], pressure[k], red_swir,
+                       blue_red, x1, terms)
+        f2 = _aot_cost(arrays, bands, platform, t, sun_zenith[k], vz, az, water_vapour[k], pressure[k], red_swir,
+                       blue_red, x2, terms)
         for _ in range(30):  # interval 0.8 * 0.618^30 < 1e-6
             if f1 <= f2:
                 hi = x2
                 x2 = x1
                 f2 = f1
                 x1 = hi - g * (hi - lo)
-                f1 = _aot_cost(arrays, bands, platform, t, sun_zenith[k], vz, az, water_vapour[k], red_swir,
-                               blue_red, x1, terms)
+                f1 = _aot_cost(arrays, bands, platform, t, sun_zenith[k], vz, az, water_vapour[k], pressure[k],
+                               red_swir, blue_red, x1, terms)
             else:
                 lo = x1
                 x1 = x2
                 f1 = f2
                 x2 = lo + g * (hi - lo)
-                f2 = _aot_cost(arrays, bands, platform, t, sun_zenith[k], vz, az, water_vapour[k], red_swir,
-                               blue_red, x2, terms)
+                f2 = _aot_cost(arrays, bands, platform, t, sun_zenith[k], vz, az, water_vapour[k], pressure[k],
+                               red_swir, blue_red, x2, terms)
         out[k] = 0.5 * (lo + hi)
 
 
-def invert_aot_ref(table, bands, platform, toa, sun_zenith, view_zenith, rel_azimuth, water_vapour, red_swir,
-                   blue_red, aot_max, step=0.0005):
+def invert_aot_ref(table, bands, platform, toa, sun_zenith, view_zenith, rel_azimuth, water_vapour, pressure,
+                   red_swir, blue_red, aot_max, step=0.0005):
     """numpy twin of :func:`invert_aot`: brute-force search on a grid of ``step``."""
     from l2a.atmosphere.reference import atmosphere_terms_ref, surface_from_toa_ref
 
@@ -475,7 +477,7 @@ def invert_aot_ref(table, bands, platform, toa, sun_zenith, view_zenith, rel_azi
         for b in range(3):
             terms = atmosphere_terms_ref(table, bands[b], platform, np.full(n, sun_zenith[k]),
                                          np.full(n, view_zenith[b, k]), np.full(n, rel_azimuth[b, k]), grid,
-                                         np.full(n, water_vapour[k]), np.full(n, 1013.25))
+                                         np.full(n, water_vapour[k]), np.full(n, pressure[k]))
             surf.append(surface_from_toa_ref(toa[b, k], terms))
         red_expected = red_swir * surf[2]
         cost = (surf[1] - red_expected) ** 2 + (surf[0] - blue_red * red_expected) ** 2
@@ -508,15 +510,16 @@ def refine_pixels(green, red, nir, swir, offsets, quantification, fine_per_pixel
     cell_factor : int
         20 m pixels per cell side.
     cloud : bool (cells_y, cells_x)
-        Cloud cells before dilation: only the shadow bit is kept there (a cell holding a cloud's edge often holds
-        part of its shadow).
+        Cloud cells before dilation: only the shadow and snow bits are kept there (a cell holding a cloud's edge
+        often holds part of its shadow; a cell of patchy snow on rock passes the cloud test as a whole, its snow
+        pixels do not: bright in green, dark at 1.6 um, as no water cloud is).
     shadow_zone : bool (cells_y, cells_x)
         Cells where a detected cloud may cast its shadow: there water must also pass the NDWI test, and a pixel
         that is not water and is darkened in NIR and SWIR is shadow.
     nir_reference, swir_reference : float64 (cells_y, cells_x)
         Clear-sky B8A and B11 reflectance around each cell.
-    thresholds : float64 (7,)
-        ndsi_min, snow_red_min, snow_swir_max, water_ndvi_max, water_nir_max, water_ndwi_min,
+    thresholds : float64 (8,)
+        ndsi_min, snow_red_min, snow_swir_max, snow_nir_min, water_ndvi_max, water_nir_max, water_ndwi_min,
         shadow_darkening_max (:class:`~l2a.process.params.ProcessParams`).
     out : uint8 (rows, cols)
         Bits :data:`PIXEL_WATER`, :data:`PIXEL_SNOW`, :data:`PIXEL_SHADOW`; 0 where no data.
@@ -542,17 +545,17 @@ def refine_pixels(green, red, nir, swir, offsets, quantification, fine_per_pixel
             rho_s = ((vs + offsets[3]) / quantification - corr[3, 0, i, j]) / corr[3, 1, i, j]
             bits = 0
             if rho_g + rho_s > 0.0 and (rho_g - rho_s) / (rho_g + rho_s) > thresholds[0] \
-                    and rho_r > thresholds[1] and rho_s < thresholds[2]:
+                    and rho_r > thresholds[1] and rho_s < thresholds[2] and rho_n > thresholds[3]:
                 bits |= PIXEL_SNOW
-            elif rho_n + rho_r > 0.0 and (rho_n - rho_r) / (rho_n + rho_r) < thresholds[3] \
-                    and rho_n < thresholds[4] and (not shadow_zone[i, j] or (
-                        rho_g + rho_n > 0.0 and (rho_g - rho_n) / (rho_g + rho_n) > thresholds[5])):
+            elif rho_n + rho_r > 0.0 and (rho_n - rho_r) / (rho_n + rho_r) < thresholds[4] \
+                    and rho_n < thresholds[5] and (not shadow_zone[i, j] or (
+                        rho_g + rho_n > 0.0 and (rho_g - rho_n) / (rho_g + rho_n) > thresholds[6])):
                 bits |= PIXEL_WATER
-            elif shadow_zone[i, j] and rho_n < thresholds[6] * nir_reference[i, j] \
-                    and rho_s < thresholds[6] * swir_reference[i, j]:
+            elif shadow_zone[i, j] and rho_n < thresholds[7] * nir_reference[i, j] \
+                    and rho_s < thresholds[7] * swir_reference[i, j]:
                 bits |= PIXEL_SHADOW
             if cloud[i, j]:
-                bits &= PIXEL_SHADOW
+                bits &= PIXEL_SHADOW | PIXEL_SNOW
             out[r, c] = bits
 
 
@@ -579,13 +582,12 @@ def refine_pixels_ref(green, red, nir, swir, offsets, quantification, fine_per_p
     in_cloud = cloud[cells]
     with np.errstate(invalid="ignore", divide="ignore"):
         snow = ok & (rho_g + rho_s > 0) & ((rho_g - rho_s) / (rho_g + rho_s) > thresholds[0]) \
-            & (rho_r > thresholds[1]) & (rho_s < thresholds[2])
+            & (rho_r > thresholds[1]) & (rho_s < thresholds[2]) & (rho_n > thresholds[3])
         zone = shadow_zone[cells]
-        ndwi_ok = (rho_g + rho_n > 0) & ((rho_g - rho_n) / (rho_g + rho_n) > thresholds[5])
-        water = ok & ~snow & (rho_n + rho_r > 0) & ((rho_n - rho_r) / (rho_n + rho_r) < thresholds[3]) \
-            & (rho_n < thresholds[4]) & (~zone | ndwi_ok)
-        shadow = ok & ~snow & ~water & zone & (rho_n < thresholds[6] * nir_reference[cells]) \
-            & (rho_s < thresholds[6] * swir_reference[cells])
-        snow &= ~in_cloud
+        ndwi_ok = (rho_g + rho_n > 0) & ((rho_g - rho_n) / (rho_g + rho_n) > thresholds[6])
+        water = ok & ~snow & (rho_n + rho_r > 0) & ((rho_n - rho_r) / (rho_n + rho_r) < thresholds[4]) \
+            & (rho_n < thresholds[5]) & (~zone | ndwi_ok)
+        shadow = ok & ~snow & ~water & zone & (rho_n < thresholds[7] * nir_reference[cells]) \
+            & (rho_s < thresholds[7] * swir_reference[cells])
         water &= ~in_cloud
     return (snow * PIXEL_SNOW + water * PIXEL_WATER + shadow * PIXEL_SHADOW).astype(np.uint8)

@@ -7,9 +7,11 @@ ProcessParams` (MAJA's published defaults, reference-l2a-formats.md 1.2-1.8):
 
 * **cloud** ("refl"): saturated in blue, red, NIR or SWIR, or blue > 0.24 and red > 0.15 and 0.8 < NIR/red < 2 and
   NIR/SWIR > 1; snow cells are not tested (bright snow is not cloud);
-* **cirrus**: B10 TOA > 0.007 (+ altitude term, 0 without DEM); no test when B10 is missing, nor over snow (without
-  a DEM the altitude term cannot lift the threshold over bright high ground, whose B10 sees the surface);
-* **snow**: NDSI(B3, B11) > 0.4, red > 0.12, B11 < 0.16; a snow patch entirely surrounded by cloud becomes cloud;
+* **cirrus**: B10 TOA > 0.007 + 0.000012 altitude^2 / 2000 m (altitude of the DEM, 0 without: then bright high
+  ground whose B10 sees the surface through dry air passes for cirrus); no test when B10 is missing, nor over snow
+  (even with a DEM, snow's B10 signal at altitude is of the order of the threshold);
+* **snow**: NDSI(B3, B11) > 0.4, red > 0.12, B11 < 0.16 (MAJA) and B8A > 0.11 (Fmask); a snow patch entirely
+  surrounded by cloud becomes cloud;
 * **water**: NDVI(B4, B8A) < 0.01 and B8A < 0.11 (Fmask's test: MAJA's red < 0.05 leans on an SRTM water mask
   and a temporal vote, and alone drops turbid water), not cloud; where a detected cloud may cast its shadow, also
   NDWI(B3, B8A) > 0.3 (a shadow dims land's spectrum, it does not make it brighter in green than in NIR);
@@ -20,9 +22,10 @@ ProcessParams` (MAJA's published defaults, reference-l2a-formats.md 1.2-1.8):
 * cloud and shadow are dilated by one cell, then go to 10/20 m by bilinear interpolation and a 0.25 threshold;
 * refinement at 20 m (:func:`l2a.process.kernels.refine_pixels`): outside the clouds, every pixel is tested for
   snow and water with the thresholds above, and for shadow (NIR and SWIR below 0.7 x the clear-land references of
-  its cell) inside the projection zone; inside cloud cells only the shadow test runs (a cell holding a cloud's edge
-  often holds part of its shadow, and a pixel that dark is not cloud): coarse cells miss narrow rivers and the
-  shadow edges.
+  its cell) inside the projection zone; inside cloud cells and their dilation the shadow and snow tests overrule the
+  cloud (a cell holding a cloud's edge often holds part of its shadow, and a pixel that dark is not cloud; a cell of
+  patchy snow on rock passes the cloud test as a whole, its snow pixels -- bright in green, dark at 1.6 um -- do
+  not): coarse cells miss narrow rivers, snow patches and the shadow edges.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ class CoarseScene:
 
     ``tocr`` maps band names to reflectance corrected for gases and Rayleigh scattering; ``b10`` is the B10 TOA
     reflectance (None when the product has no B10); ``saturated`` marks cells with a saturated pixel in B2, B4, B8A
-    or B11; ``valid`` cells have data in every band; angles in degrees.
+    or B11; ``valid`` cells have data in every band; angles in degrees; ``altitude`` in m (0: no DEM).
     """
 
     tocr: dict
@@ -57,6 +60,7 @@ class CoarseScene:
     view_zenith: np.ndarray
     view_azimuth: np.ndarray
     cell_m: float
+    altitude: np.ndarray | float = 0.0
 
 
 @dataclass
@@ -133,7 +137,8 @@ def compute_masks(scene: CoarseScene, params: ProcessParams) -> CoarseMasks:
     valid = scene.valid
     with np.errstate(invalid="ignore"):
         ndsi = _normalized_difference(green, swir1)
-        snow = valid & (ndsi > params.ndsi_min) & (red > params.snow_red_min) & (swir1 < params.snow_swir_max)
+        snow = valid & (ndsi > params.ndsi_min) & (red > params.snow_red_min) & (swir1 < params.snow_swir_max) \
+            & (nir > params.snow_nir_min)
         nir_red = _ratio(nir, red)
         cloud = valid & ~snow & (
             scene.saturated
@@ -142,9 +147,10 @@ def compute_masks(scene: CoarseScene, params: ProcessParams) -> CoarseMasks:
                & (_ratio(nir, swir1) > params.nir_swir_ratio_min)))
         cirrus = np.zeros_like(valid)
         if scene.b10 is not None:
-            # flat ground: the altitude term is 0, so snow (high ground, dry air: its B10 sees the surface) is not
-            # tested; MAJA raises the threshold with the DEM's altitude instead
-            cirrus = valid & ~snow & (scene.b10 > params.cirrus_offset)
+            # snow is never tested: its B10 signal at altitude is of the order of the threshold even with the
+            # altitude term, and without a DEM that term is 0
+            threshold = params.cirrus_offset + params.cirrus_gain * scene.altitude ** 2 / 2000.0
+            cirrus = valid & ~snow & (scene.b10 > threshold)
     enclosed = _snow_surrounded_by_cloud(snow, cloud, valid)
     cloud |= enclosed
     snow &= ~enclosed

@@ -43,9 +43,13 @@ class ProcessParams:
     nir_swir_ratio_min : float
         ... and B8A / B11 above this (not bright soil or rock).
     cirrus_offset, cirrus_gain : float
-        Cirrus: B10 TOA > offset + gain * (altitude / 2000 m)^2 (flat ground: altitude 0).
+        Cirrus: B10 TOA > offset + gain * altitude^2 / 2000 m (altitude in m from ``--dem``; 0 without a DEM).
     ndsi_min, snow_red_min, snow_swir_max : float
-        Snow: NDSI(B3, B11) above, red above, B11 below these.
+        Snow: NDSI(B3, B11) above, red above, B11 below these (MAJA) ...
+    snow_nir_min : float
+        ... and B8A above this (Fmask's snow test): at a cloud's edge, the band-to-band parallax can put the cloud
+        in the 10 m green and red and its shadow in the 20 m SWIR, a snow-like NDSI that NIR, beside the SWIR on
+        the focal plane, refutes.
     water_ndvi_max, water_nir_max : float
         Water: NDVI(B4, B8A) below and B8A below these (Fmask's first water test, Zhu & Woodcock 2012). MAJA's
         red < 0.05 relies on its SRTM water mask and temporal vote, neither of which a single date without DEM has:
@@ -96,6 +100,7 @@ class ProcessParams:
     ndsi_min: float = 0.4
     snow_red_min: float = 0.12
     snow_swir_max: float = 0.16
+    snow_nir_min: float = 0.11
     water_ndvi_max: float = 0.01
     water_nir_max: float = 0.11
     water_ndwi_min: float = 0.3

@@ -42,17 +42,19 @@ def open_inputs(paths: Iterable[str | os.PathLike]) -> list:
 
 def process_l1c(paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike,
                 params: ProcessParams = ProcessParams(), *, overwrite: bool = False, threads: int = 2,
+                dem: Sequence[str | os.PathLike] | str | os.PathLike | None = None,
                 on_result: Callable[[ProcessResult], None] | None = None) -> list[ProcessResult]:
     """Process L1C products into Theia L2A products in ``out_dir`` (see :func:`l2a.process.process_source`).
 
     Every input is opened and checked before the first is processed; products are then written one by one, each
-    atomically. ``on_result`` is called after each input.
+    atomically. ``dem``: DEM files, each tile taking the one that covers most of it. ``on_result`` is called after
+    each input.
     """
     products = open_inputs(paths)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     results = []
     for product in products:
-        result = process_source(product, out_dir, params, overwrite=overwrite, threads=threads)
+        result = process_source(product, out_dir, params, overwrite=overwrite, threads=threads, dem=dem or None)
         results.append(result)
         if on_result is not None:
             on_result(result)

@@ -326,6 +326,31 @@ class _Run:
         roles = ("REFL_R1", "REFL_R2", "NADIR_R1", "NADIR_R2", "MASKS_R1", "MASKS_R2", "ATMO_R2")
         return when, {r: f"{tile}/acquisitions/{stem}_{r}.tif" for r in roles}
 
+    @staticmethod
+    def dem_files(tile: str) -> dict[str, str]:
+        return {"DEM_R2": f"{tile}/{tile}_DEM_R2.tif"}
+
+    def dem(self, tile: str) -> None:
+        """Write the tile's terrain (altitude at the 20 m-band pixel centres) once."""
+        files = self.dem_files(tile)
+        if truth_exists(self.truth_root, files):
+            return
+        from .frame import _transformers
+        from .landscape import elevation_grid
+
+        grid = self.grids[tile]["R2"]
+        to_world = _transformers(self.footprints[tile].epsg)[0]
+        t = grid.transform
+        with TruthWriter(self.truth_root, files, crs=self.footprints[tile].crs, grids=self.grids[tile],
+                         bands={}, mask_bands=()) as truth:
+            for r0 in range(0, grid.height, 256):
+                h = min(256, grid.height - r0)
+                cols, rows = np.meshgrid(np.arange(grid.width) + 0.5, np.arange(r0, r0 + h) + 0.5)
+                x, y = to_world.transform(t.c + cols * t.a, t.f + rows * t.e)
+                z = np.empty((h, grid.width))
+                elevation_grid(np.ascontiguousarray(x), np.ascontiguousarray(y), self.world, z)
+                truth.write("DEM_R2", np.round(z)[None].astype(np.int16), Window(0, r0, grid.width, h))
+
     def monthly_files(self, tile: str, central: dt.date) -> dict[str, str]:
         stem = f"{tile}_{central:%Y%m%d}"
         return {r: f"{tile}/monthly/{stem}_{r}.tif" for r in ("REFL_R1", "REFL_R2", "MASKS_R1", "MASKS_R2")}
@@ -540,7 +565,7 @@ class _Run:
             grids = {res: {"transform": list(g.transform)[:6], "height": g.height, "width": g.width}
                      for res, g in self.grids[tile].items()}
             tiles[tile] = {"epsg": fp.epsg, "ulx": fp.ulx, "uly": fp.uly, "size_m": fp.size_m, "grids": grids,
-                           "acquisitions": [], "monthly": []}
+                           "dem": self.dem_files(tile)["DEM_R2"], "acquisitions": [], "monthly": []}
         for task in tasks:
             if isinstance(task, _ProductTask):
                 acq = task.acquisition
@@ -632,6 +657,8 @@ def simulate(config: SimulationConfig, *, quiet: bool = True) -> SimulationResul
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=NotGeoreferencedWarning)
             _execute(run, tasks, do, bar)
+            for tile in config.tiles:
+                run.dem(tile)
     except BaseException:
         # products and truth rasters are each written atomically: what is complete stays, empty folders go
         _prune_empty_folders(run.out_dir, created)

@@ -147,6 +147,15 @@ def elevation(x, y, world):
 
 
 @njit(cache=True, nogil=True)
+def elevation_grid(x, y, world, out):
+    """Ground altitude (m) of :func:`elevation` at every point of float64 (rows, cols) world coordinates ``x``,
+    ``y`` (EPSG:3035 m), into ``out`` (rows, cols)."""
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            out[i, j] = elevation(x[i, j], y[i, j], world)
+
+
+@njit(cache=True, nogil=True)
 def phenology(crop, doy, jitter, jitter2, vigour, melt_doy):
     """Cover fractions of a land cover type on a day of year.
 

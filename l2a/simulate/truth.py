@@ -11,6 +11,7 @@ of it that was simulated)::
     {tile}/acquisitions/{stem}_ATMO_R2.tif            float32: AOT at 550 nm, water vapour g/cm2; NaN outside
     {tile}/monthly/{tile}_{YYYYMM}15_REFL_R1.tif, _R2 int16 x10000: cloud-free nadir reflectance on the 15th
     {tile}/monthly/{tile}_{YYYYMM}15_MASKS_R1.tif, _R2 uint8: class, landcover
+    {tile}/{tile}_DEM_R2.tif                          int16: ground altitude, m (the terrain of every pass)
 
 ``stem`` is ``{tile}_{YYYYMMDDTHHMMSS}_{platform}_R{orbit}`` (e.g. ``T31TCJ_20180610T104243_S2A_R051``).
 
@@ -78,6 +79,8 @@ DEFINITIONS = {
     "l2a_masks": "the products' CLM/MG2 masks are a simulated processor's estimate with errors set by the simulator's "
                  "mask_quality; the truth MASKS are exact",
     "reference_sun_zenith_deg": "sun zenith at which the landscape's spectra are the nadir-view reflectance",
+    "tile_DEM": "ground altitude (m) at the centre of each 20 m-band pixel, the terrain under every pass (surface "
+                "pressure, snow line, tree line): a DEM for `l2a process --dem`; int16",
 }
 
 
@@ -120,6 +123,8 @@ class TruthWriter:
             elif kind == "MASKS":
                 kw = dict(dtype="uint8", count=len(mask_bands), nodata=None, descriptions=mask_bands,
                           resampling="nearest")
+            elif kind == "DEM":
+                kw = dict(dtype="int16", count=1, nodata=None, descriptions=("altitude_m",), resampling="average")
             else:
                 kw = dict(dtype="float32", count=2, nodata=float("nan"), descriptions=("AOT", "WV"),
                           resampling="average")

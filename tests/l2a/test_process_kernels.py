@@ -176,8 +176,9 @@ def test_saturated_cells_are_cloud():
 
 
 # --- AOT on synthetic dark vegetation of known AOT ------------------------------------------------------------
-@pytest.mark.parametrize("true_aot, platform", [(0.05, "S2A"), (0.25, "S2B"), (0.5, "S2A")])
-def test_aot_is_retrieved_from_dark_vegetation(true_aot, platform):
+@pytest.mark.parametrize("true_aot, platform, pressure", [(0.05, "S2A", 1013.25), (0.25, "S2B", 1013.25),
+                                                          (0.5, "S2A", 1013.25), (0.25, "S2A", 800.0)])
+def test_aot_is_retrieved_from_dark_vegetation(true_aot, platform, pressure):
     table = load_table()
     code, _ = table.platform_code(platform)
     rng = np.random.default_rng(7)
@@ -187,7 +188,8 @@ def test_aot_is_retrieved_from_dark_vegetation(true_aot, platform):
     swir = rng.uniform(0.03, 0.12, (rows, rows))
     red = params.ddv_red_swir * swir    # dark vegetation that follows the processor's relations exactly
     surface = {"B12": swir, "B4": red, "B2": params.ddv_blue_red * red, "B8": np.full_like(swir, 0.40)}
-    geo = dict(sun_zenith=35.0, view_zenith=6.0, relative_azimuth=70.0, aot=true_aot, water_vapour=1.5)
+    geo = dict(sun_zenith=35.0, view_zenith=6.0, relative_azimuth=70.0, aot=true_aot, water_vapour=1.5,
+               pressure=pressure)
     dn = {}
     for band, rho in surface.items():
         toa = toa_reflectance(rho, "B8" if band == "B8" else band, platform, **geo)
@@ -198,15 +200,15 @@ def test_aot_is_retrieved_from_dark_vegetation(true_aot, platform):
 
     shape = cells
     sz, vz, az = np.full(shape, 35.0), np.full(shape, 6.0), np.full(shape, 70.0)
-    wv = np.full(shape, 1.5)
+    wv, p = np.full(shape, 1.5), np.full(shape, pressure)
     corr = np.stack([_correction_terms(_terms(table, b, code, sz, vz, az, np.full(shape, params.default_aot),
-                                              wv))[:2] for b in ("B4", "B8", "B12")])
+                                              wv, p))[:2] for b in ("B4", "B8", "B12")])
     sums = np.zeros((4,) + shape)
     K.dark_pixel_sums(dn["B2"], dn["B4"], dn["B8"], np.array([-1000.0] * 3), 10000.0, 2, dn["B12"], -1000.0,
                       corr, np.ones(shape, bool), f20, params.ddv_ndvi_min, params.ddv_swir_min,
                       params.ddv_swir_max, sums)
     aot, interpolated, n = estimate_aot(sums, sz, {"B2": vz, "B4": vz, "B12": vz}, {"B2": az, "B4": az, "B12": az},
-                                        wv, table, code, params)
+                                        wv, p, table, code, params)
     assert n == 4 and not interpolated.any()
     assert np.abs(aot - true_aot).max() < 0.02, aot
 
@@ -221,8 +223,9 @@ def test_aot_inversion_matches_its_twin():
     sz, vz, az, wv = rng.uniform(20, 60, n), rng.uniform(0, 10, (3, n)), rng.uniform(0, 180, (3, n)), np.full(n, 2.)
     bands = np.array([table.band_index(b) for b in ("B2", "B4", "B12")])
     out = np.empty(n)
-    K.invert_aot(table.arrays, bands, 0, toa, sz, vz, az, wv, 0.5, 0.5, 0.8, out)
-    ref = K.invert_aot_ref(table.arrays, bands, 0, toa, sz, vz, az, wv, 0.5, 0.5, 0.8)
+    pressure = rng.uniform(700.0, 1013.25, n)
+    K.invert_aot(table.arrays, bands, 0, toa, sz, vz, az, wv, pressure, 0.5, 0.5, 0.8, out)
+    ref = K.invert_aot_ref(table.arrays, bands, 0, toa, sz, vz, az, wv, pressure, 0.5, 0.5, 0.8)
     np.testing.assert_allclose(out, ref, atol=0.002)
 
 
@@ -247,7 +250,7 @@ def test_refine_pixels_matches_twin_and_finds_each_class():
     zone = np.zeros((4, 4), bool)
     zone[3, 3] = zone[3, 2] = zone[2, 3] = zone[0, 0] = True
     nir_reference, swir_reference = np.full((4, 4), 0.4), np.full((4, 4), 0.2)
-    thresholds = np.array([0.4, 0.12, 0.16, 0.01, 0.11, 0.3, 0.7])
+    thresholds = np.array([0.4, 0.12, 0.16, 0.11, 0.01, 0.11, 0.3, 0.7])
     head = (green, red, nir, swir, np.array([-1000.0] * 4), 10000.0, k, corr, f)
     tail = (zone, nir_reference, swir_reference, thresholds)
     out = np.empty((rows, cols), np.uint8)
@@ -260,8 +263,9 @@ def test_refine_pixels_matches_twin_and_finds_each_class():
     assert (out[13:16, 19:22] == K.PIXEL_SHADOW).all()  # not water: NDWI 0.2
     assert (out[18:22, 12:16] == 0).all()               # SWIR not darkened: not a shadow
     assert (out[12:18, 12:18] == 0).all()
-    cloud[:] = True   # under clouds, only the shadows keep their flag
+    cloud[:] = True   # under clouds, only shadows and snow keep their flag
     K.refine_pixels(*head, cloud, *tail, out)
     np.testing.assert_array_equal(out, K.refine_pixels_ref(*head, cloud, *tail))
     assert (out[18:22, 18:22] == K.PIXEL_SHADOW).all() and (out[13:16, 19:22] == K.PIXEL_SHADOW).all()
-    assert out.sum() == K.PIXEL_SHADOW * (16 + 9)
+    assert (out[8:12, 0:4] == K.PIXEL_SNOW).all()
+    assert out.sum() == K.PIXEL_SHADOW * (16 + 9) + K.PIXEL_SNOW * 16

@@ -102,3 +102,19 @@ def test_water_agreement_fails_when_water_is_called_land(loop, tmp_path):
     for mg2 in (bad_product / "MASKS").glob("*_MG2_R*.tif"):
         _edit_raster(mg2, lambda d: d & ~np.uint8(1))
     assert validate_l2a(bad_product, root / "sim")["masks"]["water"]["recall"] == 0.0
+    bad = validate_l2a(bad_product, root / "sim")["masks"]["water"]
+    assert all(bad[f"{k}_recall"] in (0.0, None) for k in ("lake", "river"))
+    assert any(good[f"{k}_pixels"] for k in ("lake", "river"))
+
+
+def test_shadow_recall_fails_when_shadows_are_not_flagged(loop, tmp_path):
+    root, products = loop
+    cloudy = max(products, key=lambda p: validate_l2a(p, root / "sim")["masks"]["shadow"]["true_pixels"])
+    good = validate_l2a(cloudy, root / "sim")["masks"]["shadow"]
+    assert good["true_pixels"] > 20 and good["recall"] > 0.5
+    bad_product = _copy(cloudy, tmp_path)
+    for clm in (bad_product / "MASKS").glob("*_CLM_R*.tif"):
+        _edit_raster(clm, lambda d: d & ~np.uint8((1 << 5) | (1 << 6)))
+    for mg2 in (bad_product / "MASKS").glob("*_MG2_R*.tif"):
+        _edit_raster(mg2, lambda d: d & ~np.uint8(0b1000))
+    assert validate_l2a(bad_product, root / "sim")["masks"]["shadow"]["recall"] == 0.0
