@@ -16,8 +16,9 @@ for p in "$OUT"/real/SENTINEL2*; do $BIN/l2a info "$p" | $BIN/python -c \
 
 # a simulated tile-month of L1C (the world's clear sky follows the 6S table the processor inverts) ...
 $BIN/l2a simulate --out "$OUT/l1c" --tiles T31TCJ --start 2018-06-22 --end 2018-08-07 --size 366 --level l1c --seed 2
-# ... processed (forced AOT would be --aot 0.15), each product judged against the truth
-$BIN/l2a -q process "$OUT/l1c" --out "$OUT/l2a"
+# ... processed with the simulated terrain as DEM (surface pressure, cirrus altitude term; without --dem: flat ground
+# at sea level; forced AOT would be --aot 0.15), each product judged against the truth
+$BIN/l2a -q process "$OUT/l1c" --out "$OUT/l2a" --dem "$OUT/l1c/truth/T31TCJ/T31TCJ_DEM_R2.tif"
 for p in "$OUT"/l2a/SENTINEL2*; do $BIN/l2a validate "$p" --truth "$OUT/l1c" --summary; done
 
 # the July synthesis of the processed products, judged against the monthly truth

@@ -36,8 +36,8 @@ from ..formats.theia.writer import L2AMetadata, TheiaL2AWriter, theia_product_na
 from ..grid import Grid
 from ..sensors import CALIBRATION_VERSION, R1_BANDS, R2_BANDS
 from .aerosols import estimate_aot, water_vapour_cells
-from .kernels import (N_CORR, PIXEL_SHADOW, PIXEL_SNOW, PIXEL_WATER, bilinear_upsample, cell_mean, correct_block,
-                      dark_pixel_sums, refine_pixels)
+from .kernels import (N_CORR, PIXEL_SHADOW, PIXEL_SNOW, PIXEL_WATER, bilinear_upsample, cell_mean,
+                      cell_mean_excluding, correct_block, dark_pixel_sums, refine_pixels)
 from .dem import altitude_cells, pressure_hpa
 from .masks import CoarseMasks, CoarseScene, cell_factor, compute_masks
 from .params import ProcessParams
@@ -158,6 +158,19 @@ def _best_dem(dem, source, coarse: Affine, shape) -> tuple[Path, np.ndarray, flo
     if best is None:
         raise InvalidParameterError(f"none of the {len(paths)} DEMs covers tile {source.tile}", source.path)
     return best
+
+
+def _cell_share(bits: np.ndarray, bit: int, observed: np.ndarray, factor: int, shape) -> np.ndarray:
+    """Share of the observed pixels of each coarse cell (``factor`` x ``factor`` pixels) that have ``bit``."""
+    rows, cols = shape[0] * factor, shape[1] * factor
+    hit = np.zeros((rows, cols), np.float32)
+    seen = np.zeros((rows, cols), np.float32)
+    r, c = min(rows, bits.shape[0]), min(cols, bits.shape[1])
+    hit[:r, :c] = (bits[:r, :c] & bit) != 0
+    seen[:r, :c] = observed[:r, :c]
+    hit = hit.reshape(shape[0], factor, shape[1], factor).sum(axis=(1, 3))
+    seen = seen.reshape(shape[0], factor, shape[1], factor).sum(axis=(1, 3))
+    return np.where(seen > 0, hit / np.maximum(seen, 1.0), 0.0)
 
 
 def _correction_terms(terms: np.ndarray) -> np.ndarray:
@@ -299,14 +312,34 @@ def process_source(source, out_dir: str | os.PathLike, params: ProcessParams = P
     wv, wv_interpolated = water_vapour_cells(toa_cells.get("B9"), toa_cells["B8A"], np.nan_to_num(sz),
                                              view["B8A"][0], table, params)
     rayleigh_aot = np.full(shape, params.rayleigh_aot)
-    tocr, rayleigh_corr = {}, {}
+    tocr, rayleigh_corr, rayleigh_terms = {}, {}, {}
     for b in ("B2", "B3", "B4", "B8A", "B11", "B12"):
-        terms = _terms(table, b, platform, sz, view[b][0], rel_az[b], rayleigh_aot, wv, pressure)
-        tocr[b] = _surface(toa_cells[b], terms)
-        rayleigh_corr[b] = _correction_terms(terms)[:2]
+        rayleigh_terms[b] = _terms(table, b, platform, sz, view[b][0], rel_az[b], rayleigh_aot, wv, pressure)
+        tocr[b] = _surface(toa_cells[b], rayleigh_terms[b])
+        rayleigh_corr[b] = _correction_terms(rayleigh_terms[b])[:2]
+    thresholds = np.array([params.ndsi_min, params.snow_red_min, params.snow_swir_max, params.snow_nir_min,
+                           params.water_ndvi_max, params.water_nir_max, params.water_ndwi_min,
+                           params.shadow_darkening_max])
+    refine_args = (dn["B3"], dn["B4"], dn["B8A"], dn["B11"],
+                   np.array([offsets[b] for b in ("B3", "B4", "B8A", "B11")]), q, factors["B3"] // factors["B8A"],
+                   np.stack([rayleigh_corr[b] for b in ("B3", "B4", "B8A", "B11")]), factors["B8A"])
+    pixel_bits = np.empty(dn["B8A"].shape, np.uint8)
+    no_cells = np.zeros(shape, bool)
+    refine_pixels(*refine_args, no_cells, no_cells, np.full(shape, np.inf), np.full(shape, np.inf), thresholds,
+                  pixel_bits)
+    snow_pixels = (pixel_bits & PIXEL_SNOW) != 0
+    tocr_without_snow = None
+    if snow_pixels.any():
+        tocr_without_snow = {}
+        for b in ("B2", "B4", "B8A", "B11"):
+            mean = np.empty(shape)
+            cell_mean_excluding(dn[b], offsets[b], q, factors[b], snow_pixels, factors[b] // factors["B8A"], mean)
+            tocr_without_snow[b] = _surface(mean, rayleigh_terms[b])
     scene = CoarseScene(tocr=tocr, b10=toa_cells.get("B10"), saturated=saturated, valid=valid, sun_zenith=sz,
                         sun_azimuth=sa, view_zenith=view["B8A"][0], view_azimuth=view["B8A"][1], cell_m=cell_m,
-                        altitude=altitude)
+                        altitude=altitude,
+                        snow_fraction=_cell_share(pixel_bits, PIXEL_SNOW, dn["B8A"] != 0, factors["B8A"], shape),
+                        tocr_without_snow=tocr_without_snow)
     masks = compute_masks(scene, params)
     cloudy = masks.cloud_or_shadow & valid
     weights = counts["B2"].astype(np.float64)
@@ -364,15 +397,9 @@ def process_source(source, out_dir: str | os.PathLike, params: ProcessParams = P
                        relative_orbit=getattr(source, "relative_orbit", None))
     band_terms = {b: _correction_terms(_terms(table, b, platform, sz, view[b][0], rel_az[b], aot, wv, pressure))
                   for b in REQUIRED_BANDS}
-    # per-pixel water, snow and shadow on the 20 m grid
-    pixel_bits = np.empty(dn["B8A"].shape, np.uint8)
-    refine_pixels(dn["B3"], dn["B4"], dn["B8A"], dn["B11"], np.array([offsets[b] for b in ("B3", "B4", "B8A", "B11")]),
-                  q, factors["B3"] // factors["B8A"], np.stack([rayleigh_corr[b] for b in ("B3", "B4", "B8A", "B11")]),
-                  factors["B8A"], masks.cloud_core, masks.shadow_zone, masks.nir_reference,
-                  masks.swir_reference,
-                  np.array([params.ndsi_min, params.snow_red_min, params.snow_swir_max, params.snow_nir_min,
-                            params.water_ndvi_max, params.water_nir_max, params.water_ndwi_min,
-                            params.shadow_darkening_max]), pixel_bits)
+    # per-pixel water, snow and shadow on the 20 m grid, now with the clouds and their shadow zone
+    refine_pixels(*refine_args, masks.cloud_core, masks.shadow_zone, masks.nir_reference, masks.swir_reference,
+                  thresholds, pixel_bits)
     with TheiaL2AWriter(out_dir, meta, threads=threads, write_sre="link", overwrite=overwrite,
                         quicklook_clouds=True) as writer:
         _write_bands(writer, dn, offsets, q, band_terms, factors, threads)
@@ -430,9 +457,9 @@ def _write_masks(writer, res, bands, dn, factor, masks: CoarseMasks, pixel_bits,
         cloud_all &= ~(shadow | snow)
         refl &= ~(shadow | snow)
         cirrus &= ~(shadow | snow)
-        # water is flagged in the clouds' dilation too (MG2 bits are not exclusive: it stays cloud there), not
-        # under the clouds themselves
-        water = ((bits & PIXEL_WATER) != 0) & ~up(masks.cloud_core) & ~edge
+        # not in the clouds' dilation: at a cloud's edge, band-to-band parallax puts the cloud in the 10 m green
+        # and its shadow in the 20 m NIR, a water-like spectrum
+        water = ((bits & PIXEL_WATER) != 0) & ~cloud_all & ~edge
         clm = (((cloud_all | shadow) << CLM_ALL) | (cloud_all << CLM_ALL_CLOUDS) | (refl << CLM_REFL)
                | (shadow << CLM_SHADOWS) | (cirrus << CLM_CIRRUS)).astype(np.uint8)
         writer.write_mask("CLM", res, clm, win)

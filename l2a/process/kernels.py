@@ -84,6 +84,61 @@ def cell_mean(dn, offset, quantification, nodata_dn, saturated_dn, factor, out_m
             out_mean[i, j] = sums[i, j] / counts[i, j] if counts[i, j] > 0 else np.nan
 
 
+@njit(cache=True, nogil=True)
+def cell_mean_excluding(dn, offset, quantification, factor, exclude, sub, out_mean):
+    """Mean TOA reflectance of each cell over its valid pixels that ``exclude`` does not mark.
+
+    Parameters
+    ----------
+    dn : uint16 (rows, cols)
+        Digital numbers (0 no data and 65535 saturated are left out, as in :func:`cell_mean`).
+    offset, quantification : float
+        TOA = (DN + offset) / quantification.
+    factor : int
+        Pixels of ``dn`` per cell side.
+    exclude : bool (rows // sub, cols // sub)
+        Pixels to leave out, on a grid ``sub`` times coarser than ``dn`` (the 20 m grid for a 10 m band: sub 2).
+    sub : int
+    out_mean : float64 (cells_y, cells_x)
+        NaN for a cell with no pixel left.
+    """
+    ny, nx = out_mean.shape
+    sums = np.zeros((ny, nx))
+    counts = np.zeros((ny, nx), np.int32)
+    rows, cols = dn.shape
+    er, ec = exclude.shape
+    for r in range(rows):
+        i = r // factor
+        for c in range(cols):
+            v = dn[r, c]
+            if v == 0 or v == 65535:
+                continue
+            if r // sub < er and c // sub < ec and exclude[r // sub, c // sub]:
+                continue
+            j = c // factor
+            sums[i, j] += (v + offset) / quantification
+            counts[i, j] += 1
+    for i in range(ny):
+        for j in range(nx):
+            out_mean[i, j] = sums[i, j] / counts[i, j] if counts[i, j] > 0 else np.nan
+
+
+def cell_mean_excluding_ref(dn, offset, quantification, factor, exclude, sub, shape):
+    """numpy twin of :func:`cell_mean_excluding` (float64 ``shape``)."""
+    rows, cols = dn.shape
+    ex = np.zeros((rows, cols), bool)
+    up = np.repeat(np.repeat(exclude, sub, axis=0), sub, axis=1)[:rows, :cols]
+    ex[:up.shape[0], :up.shape[1]] = up
+    keep = (dn != 0) & (dn != 65535) & ~ex
+    toa = np.where(keep, (dn.astype(np.float64) + offset) / quantification, 0.0)
+    ny, nx = shape
+    pad = ((0, ny * factor - rows), (0, nx * factor - cols))
+    s = np.pad(toa, pad).reshape(ny, factor, nx, factor).sum(axis=(1, 3))
+    n = np.pad(keep, pad).reshape(ny, factor, nx, factor).sum(axis=(1, 3))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, s / n, np.nan)
+
+
 def cell_mean_ref(dn, offset, quantification, nodata_dn, saturated_dn, factor):
     """numpy twin of :func:`cell_mean`: (mean, count, saturated)."""
     rows, cols = dn.shape

@@ -5,13 +5,15 @@ All tests take reflectance corrected for gases and Rayleigh scattering at a defa
 averaged over each coarse cell (:class:`CoarseScene`), with the thresholds of :class:`~l2a.process.params.
 ProcessParams` (MAJA's published defaults, reference-l2a-formats.md 1.2-1.8):
 
-* **cloud** ("refl"): saturated in blue, red, NIR or SWIR, or blue > 0.24 and red > 0.15 and 0.8 < NIR/red < 2 and
-  NIR/SWIR > 1; snow cells are not tested (bright snow is not cloud);
+* **cloud** ("refl"): saturated in blue, red, NIR or SWIR, or blue (B2) > 0.24 and red > 0.15 and 0.8 < NIR/red < 2
+  and NIR/SWIR > 1, on the mean of the cell's pixels that fail the per-pixel snow test (patchy snow on rock or grass
+  would make a white, SWIR-dark mean); snow cells are not tested (bright snow is not cloud);
 * **cirrus**: B10 TOA > 0.007 + 0.000012 altitude^2 / 2000 m (altitude of the DEM, 0 without: then bright high
   ground whose B10 sees the surface through dry air passes for cirrus); no test when B10 is missing, nor over snow
   (even with a DEM, snow's B10 signal at altitude is of the order of the threshold);
-* **snow**: NDSI(B3, B11) > 0.4, red > 0.12, B11 < 0.16 (MAJA) and B8A > 0.11 (Fmask); a snow patch entirely
-  surrounded by cloud becomes cloud;
+* **snow**: NDSI(B3, B11) > 0.4, red > 0.12, B11 < 0.16 (MAJA) and B8A > 0.11 (Fmask), or half of the cell's
+  20 m pixels passing that test (patchy snow on rock fails it as a whole cell, and passes the cloud test); a snow
+  patch entirely surrounded by cloud becomes cloud;
 * **water**: NDVI(B4, B8A) < 0.01 and B8A < 0.11 (Fmask's test: MAJA's red < 0.05 leans on an SRTM water mask
   and a temporal vote, and alone drops turbid water), not cloud; where a detected cloud may cast its shadow, also
   NDWI(B3, B8A) > 0.3 (a shadow dims land's spectrum, it does not make it brighter in green than in NIR);
@@ -48,7 +50,10 @@ class CoarseScene:
 
     ``tocr`` maps band names to reflectance corrected for gases and Rayleigh scattering; ``b10`` is the B10 TOA
     reflectance (None when the product has no B10); ``saturated`` marks cells with a saturated pixel in B2, B4, B8A
-    or B11; ``valid`` cells have data in every band; angles in degrees; ``altitude`` in m (0: no DEM).
+    or B11; ``valid`` cells have data in every band; angles in degrees; ``altitude`` in m (0: no DEM);
+    ``snow_fraction`` the share of each cell's 20 m pixels that pass the snow test and ``tocr_without_snow`` the
+    B2, B4, B8A and B11 of ``tocr`` over the cell's other pixels (NaN where there are none), for the cloud test
+    (None: not known).
     """
 
     tocr: dict
@@ -61,6 +66,8 @@ class CoarseScene:
     view_azimuth: np.ndarray
     cell_m: float
     altitude: np.ndarray | float = 0.0
+    snow_fraction: np.ndarray | None = None
+    tocr_without_snow: dict | None = None
 
 
 @dataclass
@@ -132,19 +139,25 @@ def _snow_surrounded_by_cloud(snow: np.ndarray, cloud: np.ndarray, valid: np.nda
 def compute_masks(scene: CoarseScene, params: ProcessParams) -> CoarseMasks:
     """The coarse masks of a scene (see the module docstring)."""
     t = scene.tocr
-    blue = t["B1"] if "B1" in t else t["B2"]
     green, red, nir, swir1 = t["B3"], t["B4"], t["B8A"], t["B11"]
+    # the cloud test runs on the cell's pixels that are not snow: patchy snow brightens a cell of rock or grass
+    # into a white, SWIR-dark mean, the cloud test's picture of a cloud
+    c = scene.tocr_without_snow or t
+    c_blue, c_red, c_nir, c_swir = c["B2"], c["B4"], c["B8A"], c["B11"]
     valid = scene.valid
     with np.errstate(invalid="ignore"):
         ndsi = _normalized_difference(green, swir1)
         snow = valid & (ndsi > params.ndsi_min) & (red > params.snow_red_min) & (swir1 < params.snow_swir_max) \
             & (nir > params.snow_nir_min)
-        nir_red = _ratio(nir, red)
+        if scene.snow_fraction is not None:
+            # patchy snow on rock fails the snow test as a whole cell (SWIR too high) and passes the cloud test
+            snow |= valid & (scene.snow_fraction >= params.snow_cell_fraction)
+        nir_red = _ratio(c_nir, c_red)
         cloud = valid & ~snow & (
             scene.saturated
-            | ((blue > params.cloud_blue_min) & (red > params.cloud_red_min)
+            | ((c_blue > params.cloud_blue_min) & (c_red > params.cloud_red_min)
                & (nir_red > params.nir_red_ratio_min) & (nir_red < params.nir_red_ratio_max)
-               & (_ratio(nir, swir1) > params.nir_swir_ratio_min)))
+               & (_ratio(c_nir, c_swir) > params.nir_swir_ratio_min)))
         cirrus = np.zeros_like(valid)
         if scene.b10 is not None:
             # snow is never tested: its B10 signal at altitude is of the order of the threshold even with the

@@ -50,6 +50,9 @@ class ProcessParams:
         ... and B8A above this (Fmask's snow test): at a cloud's edge, the band-to-band parallax can put the cloud
         in the 10 m green and red and its shadow in the 20 m SWIR, a snow-like NDSI that NIR, beside the SWIR on
         the focal plane, refutes.
+    snow_cell_fraction : float
+        A coarse cell is snow when at least this share of its 20 m pixels pass the snow test (patchy snow on rock
+        fails the test as a whole cell, SWIR too high, and passes the cloud test).
     water_ndvi_max, water_nir_max : float
         Water: NDVI(B4, B8A) below and B8A below these (Fmask's first water test, Zhu & Woodcock 2012). MAJA's
         red < 0.05 relies on its SRTM water mask and temporal vote, neither of which a single date without DEM has:
@@ -101,6 +104,7 @@ class ProcessParams:
     snow_red_min: float = 0.12
     snow_swir_max: float = 0.16
     snow_nir_min: float = 0.11
+    snow_cell_fraction: float = 0.5
     water_ndvi_max: float = 0.01
     water_nir_max: float = 0.11
     water_ndwi_min: float = 0.3

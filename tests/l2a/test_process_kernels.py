@@ -269,3 +269,34 @@ def test_refine_pixels_matches_twin_and_finds_each_class():
     assert (out[18:22, 18:22] == K.PIXEL_SHADOW).all() and (out[13:16, 19:22] == K.PIXEL_SHADOW).all()
     assert (out[8:12, 0:4] == K.PIXEL_SNOW).all()
     assert out.sum() == K.PIXEL_SHADOW * (16 + 9) + K.PIXEL_SNOW * 16
+
+
+def test_cell_mean_excluding_matches_its_twin():
+    rng = np.random.default_rng(11)
+    dn = rng.integers(1, 9000, (50, 46)).astype(np.uint16)
+    dn[0:3, 0:5] = 0
+    dn[10, 10] = 65535
+    exclude = rng.random((25, 23)) < 0.3
+    exclude[0:6, 0:6] = True   # a whole cell left out: NaN
+    out = np.empty((5, 4))
+    K.cell_mean_excluding(dn, -1000.0, 10000.0, 12, exclude, 2, out)
+    np.testing.assert_allclose(out, K.cell_mean_excluding_ref(dn, -1000.0, 10000.0, 12, exclude, 2, (5, 4)),
+                               rtol=1e-12)
+    assert np.isnan(out[0, 0]) and np.isfinite(out[1:, 1:]).all()
+
+
+def test_patchy_snow_on_rock_is_not_cloud():
+    # a third of the cells' pixels are snow: the mean is white and dark at 1.6 um (a cloud to the cloud test), the
+    # pixels that are not snow are rock
+    scene = _scene()
+    patch = (slice(5, 10), slice(5, 10))
+    _set(scene, patch, B2=0.42, B3=0.45, B4=0.47, B8A=0.50, B11=0.30, B12=0.25)
+    assert compute_masks(scene, ProcessParams()).cloud_all[patch].all()
+    rock = {b: np.array(v) for b, v in scene.tocr.items()}
+    for b, v in dict(B2=0.17, B4=0.25, B8A=0.30, B11=0.38).items():
+        rock[b][patch] = v
+    scene.tocr_without_snow = {b: rock[b] for b in ("B2", "B4", "B8A", "B11")}
+    m = compute_masks(scene, ProcessParams())
+    assert not m.cloud_all.any()
+    scene.tocr_without_snow = {b: np.array(scene.tocr[b]) for b in ("B2", "B4", "B8A", "B11")}  # a real cloud
+    assert compute_masks(scene, ProcessParams()).cloud_all[patch].all()
