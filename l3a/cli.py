@@ -11,7 +11,7 @@ import click
 from l2a.cli_options import ProgressContext, common_options, indent_option, run_cli, setup_logging
 from l2a.errors import InvalidParameterError
 
-from .dates import month_central_date
+from .dates import month_central_date, month_range
 from .params import PROFILES, SUN_GEOMETRIES, cloud_bits_from_text
 
 PROG = "l3a"
@@ -51,6 +51,24 @@ def _parse_cloud_bits(_ctx, _param, value):
         return cloud_bits_from_text(value)
     except InvalidParameterError as exc:
         raise click.BadParameter(str(exc)) from None
+
+
+def _parse_months(_ctx, _param, value):
+    if value is None:
+        return None
+    try:
+        return month_range(value)
+    except InvalidParameterError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _parse_tiles(_ctx, _param, value):
+    if value is None:
+        return None
+    tiles = tuple(t for t in (v.strip() for v in value.split(",")) if t)
+    if not tiles:
+        raise click.BadParameter(f"{value!r} names no tile")
+    return tiles
 
 
 def _parse_bands(_ctx, _param, value):
@@ -125,6 +143,72 @@ def compose(obj, inputs, tile, month, central, half_window, profile, brdf, sun, 
                block_rows=block_rows or DEFAULT_BLOCK_ROWS, overwrite=overwrite, show_progress=obj.show_progress,
                deflate_level=deflate_level)
     click.echo(str(path))
+
+
+@cli.command()
+@click.option("--input-root", "input_roots", required=True, multiple=True, type=click.Path(file_okay=False),
+              help="Folder holding L2A products of any format l2a reads (repeatable).")
+@click.option("--tiles", callback=_parse_tiles, default=None, metavar="T31TCJ,...",
+              help="Tiles to compose (31TCJ accepted).")
+@click.option("--aoi", type=click.Path(dir_okay=False), default=None, metavar="AREA.geojson",
+              help="Compose the tiles found whose MGRS footprint intersects these polygons (longitude/latitude).")
+@click.option("--months", required=True, callback=_parse_months, metavar="YYYY-MM..YYYY-MM",
+              help="Months to compose, first and last inclusive, or one month YYYY-MM; each centred on its 15th.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--profile", type=click.Choice(list(PROFILES)), default="default", show_default=True,
+              help="Synthesis parameter profile.")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Address of a running dask scheduler (tcp://host:8786) whose workers offer the resource "
+                   "tile-month=1; default: a local cluster.")
+@click.option("--scheduler-timeout", type=click.FloatRange(0.1, 3600.0), default=10.0, show_default=True,
+              metavar="SECONDS",
+              help="Seconds to wait for the scheduler to answer.")
+@click.option("--workers", type=click.IntRange(1, 4096), default=None,
+              help="Worker processes of the local cluster (default: as many as cores / threads, tasks and memory "
+                   "allow).")
+@click.option("--threads-per-worker", type=click.IntRange(1, 512), default=None,
+              help="Threads of each local worker, all given to its one synthesis at a time (default 1).")
+@click.option("--memory-limit", type=click.FloatRange(0.1, None), default=None, metavar="GB",
+              help="Memory limit of each local worker, GB (10^9 bytes); default: the machine's memory shared "
+                   "among the workers. A 10 m tile-month needs 2 GiB.")
+@click.option("--dashboard", is_flag=True, help="Serve dask's dashboard and print its link.")
+@click.option("--overwrite", is_flag=True, help="Recompose products that exist (default: keep them).")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
+              help="Run report (JSON); default OUT/batch-report.json.")
+@click.pass_obj
+def batch(obj, input_roots, tiles, aoi, months, out_dir, profile, scheduler, scheduler_timeout, workers,
+          threads_per_worker, memory_limit, dashboard, overwrite, report_path):
+    """Compose every (tile, month) of many tiles and months on dask.distributed: one task per tile-month, the
+    products of the tile within the month's window (central date the 15th, +- the profile's half-window), each
+    worker composing one tile-month at a time. Finished products are kept on a rerun. Writes a JSON run report
+    (per task: status, inputs, seconds, peak memory, worker) and prints its path on the last line; exit code 1 when
+    a task failed."""
+    from .batch import BatchParams, exit_code, run_batch
+
+    if (tiles is None) == (aoi is None):
+        raise click.UsageError("give exactly one of --tiles and --aoi")
+    if scheduler is not None and (workers is not None or threads_per_worker is not None or memory_limit):
+        raise click.UsageError("--workers, --threads-per-worker and --memory-limit set up a local cluster; a "
+                               "scheduler's workers are set up where they are started")
+    params = BatchParams(workers=workers, threads_per_worker=threads_per_worker or 1,
+                         memory_limit_bytes=None if memory_limit is None else int(memory_limit * 1e9),
+                         scheduler=scheduler, scheduler_timeout_s=scheduler_timeout, dashboard=dashboard,
+                         overwrite=overwrite)
+
+    def announce(setup):
+        if setup.dashboard:
+            click.echo(f"dashboard: {setup.dashboard}", err=True)
+
+    report = run_batch(input_roots, out_dir, months, tiles=tiles, area=aoi, params=PROFILES[profile], batch=params,
+                       report_path=report_path, show_progress=obj.show_progress, announce=announce)
+    totals = report["totals"]
+    click.echo(f"{totals['tasks']} tasks: {totals['written']} written, {totals['exists']} exist, "
+               f"{totals['no-data']} without data, {totals['failed']} failed"
+               + (f", {totals['unreadable']} unreadable products" if totals["unreadable"] else ""))
+    click.echo(report["report"])
+    code = exit_code(report)
+    if code:
+        sys.exit(code)
 
 
 @cli.command()
