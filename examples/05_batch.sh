@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # National runs in small: `l3a batch` composes every (tile, month) of 4 simulated tiles x 4 months on a local dask
-# cluster, reruns (finished products are kept), then selects tiles by an area of interest.
+# cluster, reruns (finished products are kept), interrupts a batch and resumes it, then selects tiles by an area of
+# interest.
 set -eu
 cd "$(dirname "$0")/.."
 OUT=/tmp/syntheo-examples/05
@@ -29,6 +30,20 @@ PY
 # a rerun keeps every finished product (status "exists") and composes nothing
 $BIN/l3a batch --input-root "$OUT/l2a" --tiles T30TYN,T30TYP,T31TCH,T31TCJ --months 2018-07..2018-10 \
     --out "$OUT/l3a" --report "$OUT/rerun.json"
+
+# interrupt a batch half-way (Ctrl-C is SIGINT: exit 130, a partial report), then resume it: the finished products are
+# kept, the rest composed, and temporary folders a killed run may leave (.NAME.<hex>.tmp) removed by their tasks
+# (set -m: without job control, a script's background commands ignore SIGINT)
+set -m
+$BIN/l3a -q batch --input-root "$OUT/l2a" --tiles T30TYN,T30TYP --months 2018-07..2018-09 --out "$OUT/l3a-resume" \
+    --workers 1 &
+CLIENT=$!
+until ls -d "$OUT"/l3a-resume/SENTINEL2* >/dev/null 2>&1; do sleep 0.2; done   # one product finished
+kill -INT "$CLIENT" 2>/dev/null || true
+wait "$CLIENT" || echo "interrupted: exit $?"
+set +m
+$BIN/l3a batch --input-root "$OUT/l2a" --tiles T30TYN,T30TYP --months 2018-07..2018-09 --out "$OUT/l3a-resume"
+ls -A "$OUT/l3a-resume"                                                         # no hidden .tmp folder
 
 # tiles by an area of interest (longitude/latitude GeoJSON): a box south-west of Toulouse, across T31TCJ and T31TCH
 cat > "$OUT/aoi.geojson" <<'JSON'

@@ -147,7 +147,7 @@ def compose(obj, inputs, tile, month, central, half_window, profile, brdf, sun, 
 
 @cli.command()
 @click.option("--input-root", "input_roots", required=True, multiple=True, type=click.Path(file_okay=False),
-              help="Folder holding L2A products of any format l2a reads (repeatable).")
+              help="Folder holding L2A products of any format l2a reads (L1C with --level l1c; repeatable).")
 @click.option("--tiles", callback=_parse_tiles, default=None, metavar="T31TCJ,...",
               help="Tiles to compose (31TCJ accepted).")
 @click.option("--aoi", type=click.Path(dir_okay=False), default=None, metavar="AREA.geojson",
@@ -175,15 +175,25 @@ def compose(obj, inputs, tile, month, central, half_window, profile, brdf, sun, 
 @click.option("--overwrite", is_flag=True, help="Recompose products that exist (default: keep them).")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
               help="Run report (JSON); default OUT/batch-report.json.")
+@click.option("--level", type=click.Choice(["l2a", "l1c"]), default="l2a", show_default=True,
+              help="l1c: the inputs are Level-1C products, each tile's dates processed in order by `l2a process` "
+                   "as one task, the syntheses depending on it.")
+@click.option("--l2a-out", "l2a_dir", type=click.Path(file_okay=False), default=None,
+              help="With --level l1c: folder of the L2A products (default OUT/l2a).")
+@click.option("--dem", "dems", multiple=True, type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+              help="With --level l1c: DEMs for `l2a process` (repeatable).")
+@click.option("--max-cloud", type=click.FloatRange(0, 100), default=90.0, show_default=True, metavar="PCT",
+              help="With --level l1c: no L2A product for a date more than PCT % cloud or shadow.")
 @click.pass_obj
 def batch(obj, input_roots, tiles, aoi, months, out_dir, profile, scheduler, scheduler_timeout, workers,
-          threads_per_worker, memory_limit, dashboard, overwrite, report_path):
+          threads_per_worker, memory_limit, dashboard, overwrite, report_path, level, l2a_dir, dems, max_cloud):
     """Compose every (tile, month) of many tiles and months on dask.distributed: one task per tile-month, the
     products of the tile within the month's window (central date the 15th, +- the profile's half-window), each
     worker composing one tile-month at a time. Finished products are kept on a rerun. Writes a JSON run report
     (per task: status, inputs, seconds, peak memory, worker) and prints its path on the last line; exit code 1 when
-    a task failed."""
+    a task failed, 130 when interrupted (Ctrl-C: a partial report is written; rerun to resume)."""
     from .batch import BatchParams, exit_code, run_batch
+    from .batch.run import BatchInterrupted
 
     if (tiles is None) == (aoi is None):
         raise click.UsageError("give exactly one of --tiles and --aoi")
@@ -199,8 +209,23 @@ def batch(obj, input_roots, tiles, aoi, months, out_dir, profile, scheduler, sch
         if setup.dashboard:
             click.echo(f"dashboard: {setup.dashboard}", err=True)
 
-    report = run_batch(input_roots, out_dir, months, tiles=tiles, area=aoi, params=PROFILES[profile], batch=params,
-                       report_path=report_path, show_progress=obj.show_progress, announce=announce)
+    try:
+        if level == "l2a" and (l2a_dir or dems):
+            raise click.UsageError("--l2a-out and --dem go with --level l1c")
+        process_params = None
+        if level == "l1c":
+            from l2a.process import ProcessParams
+
+            process_params = ProcessParams(max_cloud_pct=max_cloud)
+        report = run_batch(input_roots, out_dir, months, tiles=tiles, area=aoi, params=PROFILES[profile],
+                           batch=params, report_path=report_path, show_progress=obj.show_progress, announce=announce,
+                           level=level, l2a_dir=l2a_dir, process_params=process_params, dem=list(dems) or None)
+    except BatchInterrupted as exc:  # one line, the partial report named; the cluster is closed already
+        done = sum(1 for r in exc.records if r["status"] != "interrupted")
+        where = f"; partial report {exc.report['report']}" if exc.report else ""
+        click.echo(f"{PROG}: interrupted: {done} of {len(exc.records)} tasks finished{where}; run the same command "
+                   "again to resume", err=True)
+        sys.exit(130)
     totals = report["totals"]
     click.echo(f"{totals['tasks']} tasks: {totals['written']} written, {totals['exists']} exist, "
                f"{totals['no-data']} without data, {totals['failed']} failed"

@@ -13,6 +13,6 @@ dask.distributed is imported only when a cluster is made (``pip install 'syntheo
 
 from .params import BatchParams
 from .report import exit_code
-from .run import run_batch
+from .run import BatchInterrupted, run_batch
 
-__all__ = ["BatchParams", "run_batch", "exit_code"]
+__all__ = ["BatchParams", "BatchInterrupted", "run_batch", "exit_code"]

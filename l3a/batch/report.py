@@ -21,7 +21,10 @@ REPORT_NAME = "batch-report.json"
 #: What the report's figures mean (copied into every report).
 DEFINITIONS = {
     "status": "written: product composed in this run; exists: product kept from an earlier run (not recomposed); "
-              "no-data: no usable product of the tile in the month's window; failed: see error",
+              "no-data: no usable product of the tile in the month's window; failed: see error; interrupted: not "
+              "finished when the batch was interrupted (rerun the batch to resume)",
+    "cleaned": "hidden temporary folders of this tile-month left by an earlier attempt killed mid-task (a worker "
+               "or client killed), removed by the task before composing",
     "inputs": "products of the tile within the month's window (central date +- half_window_days), given to compose",
     "seconds": "wall time of the task on its worker, s (null when the task never returned)",
     "start_time": "Unix time the task started, s, on its worker's clock",
@@ -33,13 +36,14 @@ DEFINITIONS = {
     "totals.run_seconds": "wall time from the first submission to the last result, s (cluster start excluded)",
     "totals.run_start_time": "Unix time of the first submission, s, on the client's clock",
     "totals.unreadable": "products that neither open nor carry a product name: in no task, and a failure",
+    "totals.interrupted": "true when the batch was stopped by SIGINT (Ctrl-C) before every task finished",
 }
 
 
 def batch_report(records: Sequence[dict], *, inputs: Sequence[str], out_dir: str | os.PathLike,
                  months: Sequence[str], tiles: Sequence[str], params: dict, batch: dict, cluster: dict | None,
                  products: int, unreadable: Sequence[tuple[str, str]], discovery_seconds: float,
-                 run_seconds: float, run_start_time: float | None, seconds: float) -> dict:
+                 run_seconds: float, run_start_time: float | None, seconds: float, interrupted: bool = False) -> dict:
     """The report document (a plain JSON-able dict).
 
     Parameters
@@ -61,6 +65,8 @@ def batch_report(records: Sequence[dict], *, inputs: Sequence[str], out_dir: str
         Time to find the products, to run the tasks, and of the whole batch, s.
     run_start_time : float or None
         Unix time of the first submission, s (None when nothing was submitted).
+    interrupted : bool
+        The batch was stopped by a KeyboardInterrupt (records of unfinished tasks are "interrupted").
     """
     counts = {status: sum(1 for r in records if r["status"] == status) for status in STATUSES}
     peaks = [r["peak_rss_bytes"] for r in records if r.get("peak_rss_bytes")]
@@ -68,7 +74,7 @@ def batch_report(records: Sequence[dict], *, inputs: Sequence[str], out_dir: str
               "task_seconds": sum(r["seconds"] or 0.0 for r in records), "run_seconds": run_seconds,
               "run_start_time": run_start_time,
               "discovery_seconds": discovery_seconds, "seconds": seconds,
-              "peak_rss_bytes": max(peaks) if peaks else None}
+              "peak_rss_bytes": max(peaks) if peaks else None, "interrupted": interrupted}
     return {"command": "l3a batch", "version": __version__, "inputs": [str(p) for p in inputs],
             "out": str(Path(out_dir).absolute()), "months": list(months), "tiles": list(tiles),
             "products": products, "unreadable": [{"path": p, "error": e} for p, e in unreadable],
@@ -84,6 +90,9 @@ def write_report(path: str | os.PathLike, report: dict) -> Path:
 
 
 def exit_code(report: dict) -> int:
-    """0 when every task is written, exists or has no data; 1 when a task failed or a product is in no task."""
+    """0 when every task is written, exists or has no data; 1 when a task failed or a product is in no task;
+    130 when the batch was interrupted."""
     totals = report["totals"]
+    if totals.get("interrupted"):
+        return 130
     return 1 if totals["failed"] or totals["unreadable"] else 0

@@ -5,6 +5,14 @@ Tasks are submitted to dask.distributed (``client.submit`` with the key ``compos
 (``as_completed``), one tqdm bar over them; a failed task is recorded with its error and the others go on. Tasks
 without input are not submitted (status "no-data"). Outputs do not depend on the cluster: each task is one
 :func:`l3a.compose`, whose products are byte-identical whatever the threads, the input order or the other tasks.
+
+Interrupts: a KeyboardInterrupt (SIGINT, Ctrl-C) while the tasks run cancels the tasks not finished, marks them
+"interrupted", writes the report of what was done (``totals.interrupted`` true) and raises
+:class:`BatchInterrupted` (a KeyboardInterrupt naming the report); leaving the cluster's context closes the
+LocalCluster, whose nannies stop their worker processes (a task being composed is abandoned with its temporary
+folder, which the task of that tile-month removes when the batch is run again:
+:func:`l3a.batch.task.remove_stale_temporaries`). Rerunning the same command resumes: finished products are kept
+(status "exists").
 """
 
 from __future__ import annotations
@@ -18,6 +26,8 @@ import time
 from pathlib import Path
 from typing import Callable, Sequence
 
+from l2a.errors import InvalidParameterError
+
 from ..params import CompositeParams
 from .cluster import ClusterSetup, open_client
 from .discover import discover
@@ -26,13 +36,31 @@ from .plan import TaskSpec, plan_tasks, select_tiles
 from .report import REPORT_NAME, batch_report, write_report
 from .task import run_task
 
-__all__ = ["run_batch", "run_tasks"]
+__all__ = ["run_batch", "run_tasks", "BatchInterrupted"]
 
 logger = logging.getLogger(__name__)
 
 
+class BatchInterrupted(KeyboardInterrupt):
+    """A batch stopped by a KeyboardInterrupt while its tasks ran.
+
+    Attributes
+    ----------
+    records : list of dict
+        One per task, in plan order; those not finished have the status "interrupted".
+    report : dict or None
+        The partial report, once written (its path in ``report["report"]``).
+    """
+
+    def __init__(self, records: list[dict]):
+        super().__init__("batch interrupted")
+        self.records = records
+        self.report: dict | None = None
+
+
 def _no_data(spec: TaskSpec) -> dict:
-    return {"tile": spec.tile, "month": spec.month, "status": "no-data", "inputs": [], "output": None, "error": None,
+    return {"tile": spec.tile, "month": spec.month, "status": "no-data", "inputs": [], "cleaned": [], "output": None,
+            "error": None,
             "note": "no product in the window", "worker": None, "threads": None, "seconds": 0.0,
             "start_time": None, "end_time": None, "rss_start_bytes": None, "peak_rss_bytes": None}
 
@@ -68,6 +96,12 @@ def run_tasks(client, tasks: Sequence[TaskSpec], params: CompositeParams, out_di
         Threads of each synthesis (default: the thread count of the worker running it).
     show_progress : bool
         One tqdm bar over the submitted tasks.
+
+    Raises
+    ------
+    BatchInterrupted
+        On a KeyboardInterrupt while waiting for the tasks: the unfinished ones are cancelled, and recorded as
+        "interrupted".
     """
     from distributed import as_completed
 
@@ -79,19 +113,30 @@ def run_tasks(client, tasks: Sequence[TaskSpec], params: CompositeParams, out_di
                              key=f"{t.key}-{_token(t, params, out, batch.overwrite)}", retries=batch.retries,
                              pure=False, resources={TILE_MONTH_RESOURCE: 1}): t
                for t in tasks if t.inputs}
-    with progress(total=len(futures), quiet=not show_progress, desc="l3a batch", unit="tile-month") as bar:
-        for future in as_completed(futures):
-            spec = futures[future]
-            if future.status == "finished":
-                records[spec.key] = future.result()
-            elif future.status == "error":
-                records[spec.key] = _failed(spec, future.exception())
-            else:  # cancelled or lost: the scheduler gave up on it
-                records[spec.key] = _failed(spec, RuntimeError(f"task {future.status} by the scheduler"))
-            if records[spec.key]["status"] == "failed":
-                logger.error("%s %s failed: %s", spec.tile, spec.month, records[spec.key]["error"])
-            future.release()
-            bar.update(1)
+    try:
+        with progress(total=len(futures), quiet=not show_progress, desc="l3a batch", unit="tile-month") as bar:
+            for future in as_completed(futures):
+                spec = futures[future]
+                if future.status == "finished":
+                    records[spec.key] = future.result()
+                elif future.status == "error":
+                    records[spec.key] = _failed(spec, future.exception())
+                else:  # cancelled or lost: the scheduler gave up on it
+                    records[spec.key] = _failed(spec, RuntimeError(f"task {future.status} by the scheduler"))
+                if records[spec.key]["status"] == "failed":
+                    logger.error("%s %s failed: %s", spec.tile, spec.month, records[spec.key]["error"])
+                future.release()
+                bar.update(1)
+    except KeyboardInterrupt:
+        pending = [f for f, t in futures.items() if t.key not in records]
+        for spec in (futures[f] for f in pending):
+            records[spec.key] = {**_failed(spec, KeyboardInterrupt()), "status": "interrupted", "error": None,
+                                 "note": "not finished when the batch was interrupted"}
+        try:
+            client.cancel(pending)
+        except Exception as exc:  # the cluster may be going down with the interrupt: closing it stops them anyway
+            logger.debug("cancelling the unfinished tasks failed: %s", exc)
+        raise BatchInterrupted([records[t.key] for t in tasks]) from None
     return [records[t.key] for t in tasks]
 
 
@@ -99,6 +144,8 @@ def run_batch(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike, m
               tiles: Sequence[str] | None = None, area: str | os.PathLike | None = None,
               params: CompositeParams | None = None, batch: BatchParams | None = None,
               report_path: str | os.PathLike | None = None, show_progress: bool = False,
+              level: str = "l2a", l2a_dir: str | os.PathLike | None = None, process_params=None,
+              dem: Sequence[str | os.PathLike] | None = None,
               announce: Callable[[ClusterSetup], None] | None = None) -> dict:
     """Compose every (tile, month) of a batch on dask.distributed and write the run report.
 
@@ -120,6 +167,11 @@ def run_batch(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike, m
         Cluster and task settings.
     report_path : path-like, optional
         Where to write the report (default ``out_dir/batch-report.json``).
+    level : str
+        ``l2a`` (inputs are L2A products) or ``l1c``: L1C products, processed tile by tile by ``l2a process``
+        (:mod:`l3a.batch.l1c`) into ``l2a_dir`` (default ``out_dir/l2a``) with ``process_params`` and ``dem``, the
+        syntheses depending on their tile's processing; the report then starts with one record per tile
+        (``kind`` "l2a-process").
     show_progress : bool
         tqdm bar over the tasks.
     announce : callable, optional
@@ -133,29 +185,53 @@ def run_batch(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike, m
 
     Raises
     ------
+    BatchInterrupted
+        On a KeyboardInterrupt while the tasks run, once the cluster is closed and the partial report written
+        (``totals.interrupted`` true; unfinished tasks "interrupted"); its ``report`` attribute is that report.
     NoProductError, AreaOfInterestError, SchedulerError, InvalidParameterError, MissingFileError
         Before any task runs: no product, an area intersecting no tile, no scheduler, bad parameters, a missing
         folder.
     """
     params = params or CompositeParams()
     batch = batch or BatchParams()
+    if level not in ("l2a", "l1c"):
+        raise InvalidParameterError(f"level: expected l2a or l1c, not {level!r}")
     clock = time.perf_counter()
-    discovery = discover(inputs, batch.discovery_threads)
+    if level == "l1c":
+        from .l1c import discover_l1c
+
+        discovery = discover_l1c(inputs)
+    else:
+        discovery = discover(inputs, batch.discovery_threads)
     chosen = select_tiles(discovery, tiles, area)
     tasks = plan_tasks(discovery.products, chosen, months, params.half_window_days)
     discovery_seconds = time.perf_counter() - clock
     submitted = sum(1 for t in tasks if t.inputs)
     logger.info("%d products, %d tiles x %d months: %d tasks with data", len(discovery.products), len(chosen),
                 len(set(months)), submitted)
-    setup, run_seconds, run_start_time = None, 0.0, None
+    setup, run_seconds, run_start_time, interrupted = None, 0.0, None, None
     if submitted:
-        with open_client(batch, submitted) as (client, setup):
-            if announce is not None:
-                announce(setup)
-            run_start_time, run_clock = time.time(), time.perf_counter()
-            threads = batch.threads_per_worker if batch.scheduler is None else None
-            records = run_tasks(client, tasks, params, out_dir, batch, threads, show_progress)
-            run_seconds = time.perf_counter() - run_clock
+        try:
+            with open_client(batch, submitted) as (client, setup):
+                if announce is not None:
+                    announce(setup)
+                run_start_time, run_clock = time.time(), time.perf_counter()
+                threads = batch.threads_per_worker if batch.scheduler is None else None
+                try:
+                    if level == "l1c":
+                        from l2a.process import ProcessParams
+
+                        from .l1c import run_l1c_tasks
+
+                        records = run_l1c_tasks(client, discovery, chosen, months, params,
+                                                process_params or ProcessParams(), out_dir,
+                                                l2a_dir or Path(out_dir) / "l2a", batch, threads, dem, show_progress)
+                    else:
+                        records = run_tasks(client, tasks, params, out_dir, batch, threads, show_progress)
+                finally:
+                    run_seconds = time.perf_counter() - run_clock
+        except BatchInterrupted as exc:  # the cluster is closed: report what was done, then stop
+            interrupted, records = exc, exc.records
     else:
         records = [_no_data(t) for t in tasks]
     report = batch_report(records, inputs=[str(Path(p).absolute()) for p in inputs], out_dir=out_dir, months=months,
@@ -163,7 +239,10 @@ def run_batch(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike, m
                           cluster=setup.to_dict() if setup else None, products=len(discovery.products),
                           unreadable=discovery.unreadable, discovery_seconds=discovery_seconds,
                           run_seconds=run_seconds, run_start_time=run_start_time,
-                          seconds=time.perf_counter() - clock)
+                          seconds=time.perf_counter() - clock, interrupted=interrupted is not None)
     path = write_report(report_path or Path(out_dir) / REPORT_NAME, report)
     report["report"] = str(path)
+    if interrupted is not None:
+        interrupted.report = report
+        raise interrupted
     return report
