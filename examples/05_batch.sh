@@ -31,17 +31,11 @@ PY
 $BIN/l3a batch --input-root "$OUT/l2a" --tiles T30TYN,T30TYP,T31TCH,T31TCJ --months 2018-07..2018-10 \
     --out "$OUT/l3a" --report "$OUT/rerun.json"
 
-# interrupt a batch half-way (Ctrl-C is SIGINT: exit 130, a partial report), then resume it: the finished products are
-# kept, the rest composed, and temporary folders a killed run may leave (.NAME.<hex>.tmp) removed by their tasks
-# (set -m: without job control, a script's background commands ignore SIGINT)
-set -m
-$BIN/l3a -q batch --input-root "$OUT/l2a" --tiles T30TYN,T30TYP --months 2018-07..2018-09 --out "$OUT/l3a-resume" \
-    --workers 1 &
-CLIENT=$!
-until ls -d "$OUT"/l3a-resume/SENTINEL2* >/dev/null 2>&1; do sleep 0.2; done   # one product finished
-kill -INT "$CLIENT" 2>/dev/null || true
-wait "$CLIENT" || echo "interrupted: exit $?"
-set +m
+# interrupt a batch half-way (Ctrl-C is SIGINT; here `timeout` sends it after 12 s: exit 130, one line, a partial
+# report), then resume it: the finished products are kept, the rest composed, and temporary folders a killed run may
+# leave (.NAME.<hex>.tmp) removed by their tasks
+timeout -s INT 12 $BIN/l3a -q batch --input-root "$OUT/l2a" --tiles T30TYN,T30TYP --months 2018-07..2018-09 \
+    --out "$OUT/l3a-resume" --workers 1 || echo "interrupted: exit $?"
 $BIN/l3a batch --input-root "$OUT/l2a" --tiles T30TYN,T30TYP --months 2018-07..2018-09 --out "$OUT/l3a-resume"
 ls -A "$OUT/l3a-resume"                                                         # no hidden .tmp folder
 

@@ -77,11 +77,31 @@ def _local_cluster(params: BatchParams, tasks: int):
     if memory_limit < WORKER_MEMORY_BYTES:
         logger.warning("workers get %.1f GB each, less than the %.1f GB a 10 m tile-month needs "
                        "(fine for smaller tiles)", memory_limit / 1e9, WORKER_MEMORY_BYTES / 1e9)
-    cluster = distributed.LocalCluster(
-        n_workers=workers, threads_per_worker=params.threads_per_worker, processes=params.processes,
-        memory_limit=memory_limit, resources={TILE_MONTH_RESOURCE: 1},
-        dashboard_address=":0" if params.dashboard else None, silence_logs=logging.ERROR)
+    with _sigint_ignored(params.processes):
+        cluster = distributed.LocalCluster(
+            n_workers=workers, threads_per_worker=params.threads_per_worker, processes=params.processes,
+            memory_limit=memory_limit, resources={TILE_MONTH_RESOURCE: 1},
+            dashboard_address=":0" if params.dashboard else None, silence_logs=logging.ERROR)
     return cluster, workers, memory_limit
+
+
+@contextlib.contextmanager
+def _sigint_ignored(processes: bool):
+    """Ignore SIGINT while the local worker processes are started, so that they (and the workers their nannies
+    restart) inherit the ignored disposition: a Ctrl-C in a terminal reaches the whole process group, and only the
+    client should answer it (it cancels the tasks, closes the cluster and writes the partial report) -- otherwise
+    every worker dies on its own with a traceback."""
+    import signal
+    import threading
+
+    if not processes or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _check_workers(client, address: str) -> tuple[int, int | None, int | None]:
