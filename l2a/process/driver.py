@@ -160,19 +160,6 @@ def _best_dem(dem, source, coarse: Affine, shape) -> tuple[Path, np.ndarray, flo
     return best
 
 
-def _cell_share(bits: np.ndarray, bit: int, observed: np.ndarray, factor: int, shape) -> np.ndarray:
-    """Share of the observed pixels of each coarse cell (``factor`` x ``factor`` pixels) that have ``bit``."""
-    rows, cols = shape[0] * factor, shape[1] * factor
-    hit = np.zeros((rows, cols), np.float32)
-    seen = np.zeros((rows, cols), np.float32)
-    r, c = min(rows, bits.shape[0]), min(cols, bits.shape[1])
-    hit[:r, :c] = (bits[:r, :c] & bit) != 0
-    seen[:r, :c] = observed[:r, :c]
-    hit = hit.reshape(shape[0], factor, shape[1], factor).sum(axis=(1, 3))
-    seen = seen.reshape(shape[0], factor, shape[1], factor).sum(axis=(1, 3))
-    return np.where(seen > 0, hit / np.maximum(seen, 1.0), 0.0)
-
-
 def _correction_terms(terms: np.ndarray) -> np.ndarray:
     corr = np.empty((N_CORR,) + terms.shape[1:])
     corr[0] = terms[TERM_PATH]
@@ -328,17 +315,20 @@ def process_source(source, out_dir: str | os.PathLike, params: ProcessParams = P
     refine_pixels(*refine_args, no_cells, no_cells, np.full(shape, np.inf), np.full(shape, np.inf), thresholds,
                   pixel_bits)
     snow_pixels = (pixel_bits & PIXEL_SNOW) != 0
-    tocr_without_snow = None
+    tocr_without_snow, snow_fraction = None, np.zeros(shape)
     if snow_pixels.any():
         tocr_without_snow = {}
         for b in ("B2", "B4", "B8A", "B11"):
-            mean = np.empty(shape)
-            cell_mean_excluding(dn[b], offsets[b], q, factors[b], snow_pixels, factors[b] // factors["B8A"], mean)
+            mean, rest = np.empty(shape), np.empty(shape, np.int32)
+            cell_mean_excluding(dn[b], offsets[b], q, factors[b], snow_pixels, factors[b] // factors["B8A"], mean,
+                                rest)
             tocr_without_snow[b] = _surface(mean, rayleigh_terms[b])
+            if b == "B8A":  # the share of a cell's valid 20 m pixels that are snow
+                snow_fraction = np.where(counts[b] > 0, 1.0 - rest / np.maximum(counts[b], 1), 0.0)
     scene = CoarseScene(tocr=tocr, b10=toa_cells.get("B10"), saturated=saturated, valid=valid, sun_zenith=sz,
                         sun_azimuth=sa, view_zenith=view["B8A"][0], view_azimuth=view["B8A"][1], cell_m=cell_m,
                         altitude=altitude,
-                        snow_fraction=_cell_share(pixel_bits, PIXEL_SNOW, dn["B8A"] != 0, factors["B8A"], shape),
+                        snow_fraction=snow_fraction,
                         tocr_without_snow=tocr_without_snow)
     masks = compute_masks(scene, params)
     cloudy = masks.cloud_or_shadow & valid

@@ -85,7 +85,7 @@ def cell_mean(dn, offset, quantification, nodata_dn, saturated_dn, factor, out_m
 
 
 @njit(cache=True, nogil=True)
-def cell_mean_excluding(dn, offset, quantification, factor, exclude, sub, out_mean):
+def cell_mean_excluding(dn, offset, quantification, factor, exclude, sub, out_mean, out_count):
     """Mean TOA reflectance of each cell over its valid pixels that ``exclude`` does not mark.
 
     Parameters
@@ -101,6 +101,8 @@ def cell_mean_excluding(dn, offset, quantification, factor, exclude, sub, out_me
     sub : int
     out_mean : float64 (cells_y, cells_x)
         NaN for a cell with no pixel left.
+    out_count : int32 (cells_y, cells_x)
+        Pixels left in each cell.
     """
     ny, nx = out_mean.shape
     sums = np.zeros((ny, nx))
@@ -120,11 +122,12 @@ def cell_mean_excluding(dn, offset, quantification, factor, exclude, sub, out_me
             counts[i, j] += 1
     for i in range(ny):
         for j in range(nx):
+            out_count[i, j] = counts[i, j]
             out_mean[i, j] = sums[i, j] / counts[i, j] if counts[i, j] > 0 else np.nan
 
 
 def cell_mean_excluding_ref(dn, offset, quantification, factor, exclude, sub, shape):
-    """numpy twin of :func:`cell_mean_excluding` (float64 ``shape``)."""
+    """numpy twin of :func:`cell_mean_excluding`: (mean float64, count) of ``shape``."""
     rows, cols = dn.shape
     ex = np.zeros((rows, cols), bool)
     up = np.repeat(np.repeat(exclude, sub, axis=0), sub, axis=1)[:rows, :cols]
@@ -136,7 +139,7 @@ def cell_mean_excluding_ref(dn, offset, quantification, factor, exclude, sub, sh
     s = np.pad(toa, pad).reshape(ny, factor, nx, factor).sum(axis=(1, 3))
     n = np.pad(keep, pad).reshape(ny, factor, nx, factor).sum(axis=(1, 3))
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n > 0, s / n, np.nan)
+        return np.where(n > 0, s / n, np.nan), n
 
 
 def cell_mean_ref(dn, offset, quantification, nodata_dn, saturated_dn, factor):

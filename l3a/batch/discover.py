@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from l2a.detect import find_products, open_l2a
+from l2a.detect import find_products, open_l1c, open_l2a
 from l2a.errors import SyntheoError
 from l2a.formats.safe.names import parse_product_name as parse_safe_name
 from l2a.formats.theia.names import parse_product_name as parse_theia_name
@@ -84,8 +84,9 @@ class Discovery:
         return tuple(sorted({p.tile for p in self.products}))
 
 
-def product_facts(path: str | os.PathLike) -> ProductFacts | tuple[str, str]:
-    """Facts of one product: from its metadata, or from its name when it does not open.
+def product_facts(path: str | os.PathLike, level: str = "l2a") -> ProductFacts | tuple[str, str]:
+    """Facts of one product (``level`` "l2a", or "l1c" for a Level-1C SAFE): from its metadata, or from its name
+    when it does not open.
 
     Returns
     -------
@@ -93,10 +94,14 @@ def product_facts(path: str | os.PathLike) -> ProductFacts | tuple[str, str]:
     """
     path = str(Path(path).absolute())
     try:
-        with open_l2a(path) as product:
-            grid = product.grid(next(iter(product.grids)))
-            return ProductFacts(path, product.tile, product.datetime, product.platform,
-                                crs=product.crs.to_string(), bounds=tuple(float(v) for v in grid.bounds))
+        if level == "l1c":
+            product = open_l1c(path)
+            grid = product.band_grid("B2")
+        else:
+            with open_l2a(path) as product:
+                grid = product.grid(next(iter(product.grids)))
+        return ProductFacts(path, normalize_tile(product.tile), product.datetime, product.platform,
+                            crs=product.crs.to_string(), bounds=tuple(float(v) for v in grid.bounds))
     except (SyntheoError, OSError) as exc:  # OSError: rasterio's I/O errors, which name the file
         error = " ".join(str(exc).split())
     name = Path(path).name

@@ -23,12 +23,11 @@ from pathlib import Path
 from typing import Sequence
 
 from l2a.errors import SyntheoError
-from l2a.tiles import normalize_tile
 
 from ..dates import month_central_date
 from ..params import CompositeParams
 from ..weights import date_offset_days
-from .discover import Discovery, ProductFacts
+from .discover import Discovery, product_facts
 from .memory import PeakMemory
 from .plan import TaskSpec
 from .task import _worker, run_task
@@ -45,29 +44,6 @@ def _token(*what) -> str:
     """8 hex digits naming what a task computes (its key's suffix: two batches sharing a scheduler must not give
     one key to different work)."""
     return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:8]
-
-
-def _l1c_facts(path: str) -> ProductFacts | tuple[str, str]:
-    """Facts of one L1C product: from its metadata, or from its name when it does not open (its tile's task then
-    fails, naming it); (path, error) when it neither opens nor has a product name."""
-    import datetime as dt
-
-    from l2a.detect import open_l1c
-    from l2a.formats.safe.names import parse_product_name
-
-    try:
-        p = open_l1c(path)
-        grid = p.band_grid("B2")
-        return ProductFacts(path, normalize_tile(p.tile), p.datetime, p.platform, crs=p.crs.to_string(),
-                            bounds=tuple(float(v) for v in grid.bounds))
-    except (SyntheoError, OSError) as exc:
-        error = " ".join(str(exc).split())
-    parsed = parse_product_name(Path(path).name.removesuffix(".zip"))
-    if parsed is None:
-        return path, error
-    logger.warning("%s does not open (%s); placed by its name", Path(path).name, error)
-    when = parsed.datetime if parsed.datetime.tzinfo else parsed.datetime.replace(tzinfo=dt.timezone.utc)
-    return ProductFacts(path, normalize_tile(parsed.tile), when, parsed.platform, error=error)
 
 
 def discover_l1c(inputs: Sequence[str | os.PathLike]) -> Discovery:
@@ -93,7 +69,7 @@ def discover_l1c(inputs: Sequence[str | os.PathLike]) -> Discovery:
         raise NoProductError("no Level-1C product under " + " ".join(str(p) for p in inputs))
     facts, unreadable, seen = [], [], {}
     for path in sorted(found):
-        got = _l1c_facts(path)
+        got = product_facts(path, level="l1c")
         if isinstance(got, tuple):
             unreadable.append(got)
             continue

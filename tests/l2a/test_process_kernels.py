@@ -278,11 +278,12 @@ def test_cell_mean_excluding_matches_its_twin():
     dn[10, 10] = 65535
     exclude = rng.random((25, 23)) < 0.3
     exclude[0:6, 0:6] = True   # a whole cell left out: NaN
-    out = np.empty((5, 4))
-    K.cell_mean_excluding(dn, -1000.0, 10000.0, 12, exclude, 2, out)
-    np.testing.assert_allclose(out, K.cell_mean_excluding_ref(dn, -1000.0, 10000.0, 12, exclude, 2, (5, 4)),
-                               rtol=1e-12)
-    assert np.isnan(out[0, 0]) and np.isfinite(out[1:, 1:]).all()
+    out, count = np.empty((5, 4)), np.empty((5, 4), np.int32)
+    K.cell_mean_excluding(dn, -1000.0, 10000.0, 12, exclude, 2, out, count)
+    ref, ref_count = K.cell_mean_excluding_ref(dn, -1000.0, 10000.0, 12, exclude, 2, (5, 4))
+    np.testing.assert_allclose(out, ref, rtol=1e-12)
+    np.testing.assert_array_equal(count, ref_count)
+    assert np.isnan(out[0, 0]) and count[0, 0] == 0 and np.isfinite(out[1:, 1:]).all()
 
 
 def test_patchy_snow_on_rock_is_not_cloud():
