@@ -118,3 +118,19 @@ def test_shadow_recall_fails_when_shadows_are_not_flagged(loop, tmp_path):
     for mg2 in (bad_product / "MASKS").glob("*_MG2_R*.tif"):
         _edit_raster(mg2, lambda d: d & ~np.uint8(0b1000))
     assert validate_l2a(bad_product, root / "sim")["masks"]["shadow"]["recall"] == 0.0
+
+
+def test_snow_agreement_fails_when_snow_is_called_land(tmp_path):
+    # a July pass over the massif of T30TYN holds snow
+    sim = tmp_path / "sim"
+    assert run_cli(l2a_cli, "l2a", ["-q", "simulate", "--out", str(sim), "--tiles", "T30TYN", "--start",
+                                    "2018-07-05", "--end", "2018-07-05", "--size", "120", "--level", "l1c",
+                                    "--seed", "7"]) == 0
+    assert run_cli(l2a_cli, "l2a", ["-q", "process", str(sim), "--out", str(tmp_path / "l2a"), "--max-cloud",
+                                    "100"]) == 0
+    [product] = sorted((tmp_path / "l2a").glob("SENTINEL2*"))
+    good = validate_l2a(product, sim)["masks"]["snow"]
+    assert good["true_pixels"] > 5 and good["recall"] > 0.5
+    for mg2 in (product / "MASKS").glob("*_MG2_R*.tif"):
+        _edit_raster(mg2, lambda d: d & ~np.uint8(0b100))
+    assert validate_l2a(product, sim)["masks"]["snow"]["recall"] == 0.0
