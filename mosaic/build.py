@@ -8,11 +8,18 @@ then the tiles are merged: :mod:`mosaic.blocks` computes a block. Blocks run in 
 reads release the GIL); at most ``2 x workers`` blocks are in flight.
 
 Memory: each block in flight holds its inputs' windows (about ``(bands + 3) x 4 bytes x (block + margin)^2`` per
-covering tile, ~30 MB for 10 bands and 4 tiles), and each input tile keeps its ramp (float16 cells, ~1 MB); the
-country's size only adds blocks to the queue, and coarse previews read the sources in row chunks. The COG is
-finished by :class:`l2a.io.cog.CogWriter` (a temporary GeoTIFF of the whole grid on disk, then GDAL's COG driver).
+covering tile, ~30 MB for 10 bands and 4 tiles), each input tile keeps its ramp (float16 cells, ~1 MB), and GDAL's
+block cache is bounded (:data:`mosaic.sources.GDAL_CACHE_BYTES`; its default, 5 % of the machine's memory, filled
+with the output's blocks as the run went on: ~9 bytes per output pixel); the country's size only adds blocks to the
+queue, and coarse previews read the sources in row chunks. A COG is finished by :class:`l2a.io.cog.CogWriter` (a
+temporary GeoTIFF on disk, overviews computed strip by strip, then GDAL's COG driver).
 
-Outputs in ``--out`` (written in a temporary folder, then moved in place):
+Layouts (``MosaicParams.layout``): ``single`` writes the outputs below; ``tiled`` (asked for, or ``auto`` above
+``tiled_above_px`` pixels) writes the grid as COG tiles of a fixed size plus VRTs and a STAC collection, resumable
+tile by tile (:mod:`mosaic.national`). With ``scheduler``, a running dask cluster computes the tiles, or the single
+layout's blocks (:func:`mosaic.national.cluster_block_computer`).
+
+Outputs of the single layout in ``--out`` (written in a temporary folder, then moved in place):
 
 * ``mosaic.tif``: COG, int16 reflectance x10000, nodata -10000, one band per output band (described ``B4`` ...),
   internal mask 0 on every pixel that is not valid (nodata and always cloudy); always-cloudy pixels that no tile sees
@@ -26,7 +33,7 @@ Outputs in ``--out`` (written in a temporary folder, then moved in place):
 
 from __future__ import annotations
 
-import concurrent.futures as cf
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -41,25 +48,22 @@ from pathlib import Path
 from typing import Sequence
 
 from rasterio.errors import NotGeoreferencedWarning
-from rasterio.windows import Window
 
 from l2a._version import __version__
 from l2a.constants import REFLECTANCE_NODATA as NODATA
-from l2a.constants import REFLECTANCE_QUANTIFICATION
 from l2a.errors import MissingFileError
 from l2a.grid import Grid
-from l2a.io.cog import CogWriter
 from l2a.io.xmldoc import sub_element
 from l2a.sensors import band_resolution
 from l3a.product import L3AProduct
 
 from .blocks import Mosaicker, TileSource, compute_ramps, plan_group
 from .errors import InvalidParameterError, OutputExistsError
-from .flags import FLG_DESCRIPTION, FLG_OUTSIDE
 from .grid import footprint, load_cutline, parse_crs, target_grid
 from .outputs import check_output_dir, output_errors, parent_folders
+from .rasters import SCALE, write_rasters
 from .params import MosaicParams
-from .sources import check_dates, find_inputs, open_inputs, select_bands
+from .sources import check_dates, find_inputs, gdal_cache, open_inputs, select_bands
 
 __all__ = ["build_mosaic", "MosaicResult", "OUTPUT_FILES"]
 
@@ -67,8 +71,6 @@ logger = logging.getLogger(__name__)
 
 #: Names of the outputs in ``--out``.
 OUTPUT_FILES = {"mosaic": "mosaic.tif", "flags": "flags.tif", "vrt": "mosaic.vrt", "stac": "mosaic_STAC.json"}
-#: Reflectance of one unit of the stored int16 values (the COG's scale).
-_SCALE = 1.0 / REFLECTANCE_QUANTIFICATION
 #: Characters of the output folder's name kept in the name of its temporary sibling (file names have a limit).
 _TMP_NAME_CHARS = 64
 
@@ -106,7 +108,7 @@ class MosaicResult:
                 "crs": self.grid.crs.to_string(), "resolution": self.grid.resolution,
                 "shape": list(self.grid.shape), "bounds": list(self.grid.bounds), "bands": list(self.bands),
                 "central_date": self.central_date.isoformat(), "inputs": self.inputs, "blocks": self.blocks,
-                "seconds": round(self.seconds, 3)}
+                "seconds": round(self.seconds, 3), "layout": "single", **self.extra}
 
 
 def _prepare(inputs: Sequence[str | os.PathLike], params: MosaicParams):
@@ -132,7 +134,8 @@ def _prepare(inputs: Sequence[str | os.PathLike], params: MosaicParams):
 
 
 def build_mosaic(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike, params: MosaicParams, *,
-                 workers: int = 1, overwrite: bool = False, show_progress: bool = False) -> MosaicResult:
+                 workers: int = 1, overwrite: bool = False, show_progress: bool = False,
+                 scheduler: str | None = None) -> MosaicResult:
     """Mosaic L3A products of one month into ``out_dir`` (see the module docstring for the outputs).
 
     Parameters
@@ -148,6 +151,10 @@ def build_mosaic(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
         Replace an existing mosaic in ``out_dir``.
     show_progress : bool
         tqdm bar on stderr.
+    scheduler : str, optional
+        Address of a running dask scheduler whose workers compute the mosaic: COG tiles of the tiled layout, or
+        groups of blocks of the single layout (written here). Its workers must see ``inputs`` and ``out_dir`` at
+        the same paths and offer the ``tile-month`` resource (:mod:`l3a.batch.cluster`).
 
     Raises
     ------
@@ -158,17 +165,34 @@ def build_mosaic(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
         An input raster that cannot be decoded when its pixels are read (nothing is left in ``out_dir`` then).
     """
     start = time.perf_counter()
-    grid, sources, bands, flags_res, cutline = _prepare(inputs, params)
-    out = check_output_dir(out_dir)
-    if not overwrite and any((out / name).exists() for name in OUTPUT_FILES.values()):
-        raise OutputExistsError("holds a mosaic already (use --overwrite to replace it)", out)
     if workers < 1:
         raise InvalidParameterError(f"workers must be >= 1, not {workers}")
+    grid, sources, bands, flags_res, cutline = _prepare(inputs, params)
+    out = check_output_dir(out_dir)
     products = [s.product for s in sources]
     central_date = min(p.central_date for p in products)
-    with parent_folders(out):
+    if is_tiled(params, grid):
+        from .national import build_national
+
+        return build_national(out, grid, sources, bands, flags_res, params, cutline, central_date, workers=workers,
+                              overwrite=overwrite, show_progress=show_progress, scheduler=scheduler, start=start)
+    from .national import national_files
+
+    if not overwrite and any((out / name).exists() for name in [*OUTPUT_FILES.values(), *national_files(out)]):
+        raise OutputExistsError("holds a mosaic already (use --overwrite to replace it)", out)
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(parent_folders(out))
+        stack.enter_context(gdal_cache())
+        client = None
+        if scheduler is not None:
+            from .cluster import scheduler_client
+
+            client = stack.enter_context(scheduler_client(scheduler))
         files = _write_outputs(out, grid, sources, bands, flags_res, params, cutline, products, central_date, workers,
-                               show_progress)
+                               show_progress, client)
+    from .national import remove_national
+
+    remove_national(out, keep=tuple(OUTPUT_FILES.values()))  # a tiled mosaic of an earlier run in the same folder, replaced (--overwrite)
     result = MosaicResult(out, files, grid, bands, [p.name for p in products], central_date,
                           time.perf_counter() - start, len(grid.blocks(params.block_size)))
     logger.info("mosaic of %d tiles, %d x %d pixels, written to %s in %.1f s", len(products), grid.height,
@@ -176,49 +200,35 @@ def build_mosaic(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
     return result
 
 
+def is_tiled(params: MosaicParams, grid: Grid) -> bool:
+    """Whether ``mosaic build`` writes ``grid`` as COG tiles (:mod:`mosaic.national`): asked for, or ``auto`` and
+    more than ``params.tiled_above_px`` pixels."""
+    return params.layout == "tiled" or (params.layout == "auto" and grid.width * grid.height > params.tiled_above_px)
+
+
 def _write_outputs(out: Path, grid: Grid, sources: list[TileSource], bands: tuple[str, ...], flags_res: str,
                    params: MosaicParams, cutline, products: list[L3AProduct], central_date: dt.date, workers: int,
-                   show_progress: bool) -> dict:
+                   show_progress: bool, client=None) -> dict:
     """Compute the blocks and write every output in a temporary folder beside ``out``, then move them into ``out``;
-    returns the outputs' paths. On any failure the temporary folder is removed and ``out`` is left as it was."""
+    returns the outputs' paths. On any failure the temporary folder is removed and ``out`` is left as it was.
+    With a dask ``client``, the blocks are computed by its workers and written here."""
     with output_errors(out):
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{out.name[:_TMP_NAME_CHARS]}-", dir=out.parent))
     worker = Mosaicker(grid, sources, bands, flags_res, params, cutline)
-    blocks = grid.blocks(params.block_size)
-    tags = {"CENTRAL_DATE": central_date.isoformat(), "INPUTS": ",".join(p.name for p in products),
-            "METHOD": params.method, "FEATHER_M": params.feather_m, "SOFTWARE": f"syntheo {__version__}",
-            "FLAGS": OUTPUT_FILES["flags"]}
-    writers = []
-
-    def write(block) -> None:
-        window, refl, mask, flags = block
-        with output_errors(out):
-            mosaic_w.write(refl, window)
-            mosaic_w.write_mask(mask, window)
-            flags_w.write(flags, window)
-
+    tags = mosaic_tags(params, products, central_date)
     try:
-        with output_errors(out):
-            mosaic_w = CogWriter(tmp / OUTPUT_FILES["mosaic"], crs=grid.crs, transform=grid.transform,
-                                 height=grid.height, width=grid.width, dtype="int16", count=len(bands),
-                                 nodata=NODATA, descriptions=list(bands), scale=_SCALE, resampling="average",
-                                 tags=tags, threads=workers)
-            writers.append(mosaic_w)
-            flags_w = CogWriter(tmp / OUTPUT_FILES["flags"], crs=grid.crs, transform=grid.transform,
-                                height=grid.height, width=grid.width, dtype="uint8", count=2, nodata=FLG_OUTSIDE,
-                                descriptions=["FLG", "NTILES"], resampling="nearest",
-                                tags={**tags, "FLG_VALUES": FLG_DESCRIPTION}, threads=workers)
-            writers.append(flags_w)
+        compute = None
         with warnings.catch_warnings():
-            # rasterio silences this warning around the in-memory datasets of reproject() with catch_warnings,
-            # which is not thread-safe: with several workers it leaks out. Our arrays are always georeferenced.
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)  # see mosaic.rasters.write_rasters
             if params.method == "blend":
                 compute_ramps(worker, workers, show_progress)
-            _run_blocks(worker, blocks, workers, show_progress, write)
+        if client is not None:
+            from .national import cluster_block_computer
+
+            compute = cluster_block_computer(client, worker, show_progress)
+        write_rasters(worker, tmp / OUTPUT_FILES["mosaic"], tmp / OUTPUT_FILES["flags"], tags, workers,
+                      error_scope=out, show_progress=show_progress, compute=compute)
         with output_errors(out):
-            for w in writers:
-                w.close()
             files = _write_documents(tmp, out, grid, bands, products, central_date, sources, cutline, params)
             out.mkdir(parents=True, exist_ok=True)
             for name in OUTPUT_FILES.values():
@@ -226,39 +236,17 @@ def _write_outputs(out: Path, grid: Grid, sources: list[TileSource], bands: tupl
                     os.replace(tmp / name, out / name)
                 elif (out / name).exists():
                     (out / name).unlink()  # an older mosaic's VRT that no longer applies
-    except BaseException:
-        for w in writers:
-            w.abort()
-        raise
     finally:
         worker.pool.close()
         shutil.rmtree(tmp, ignore_errors=True)
     return files
 
 
-def _run_blocks(worker: Mosaicker, blocks: list[Window], workers: int, show_progress: bool, write) -> None:
-    """Compute blocks in a thread pool (at most 2 x workers in flight) and write each as it completes."""
-    from tqdm import tqdm
-
-    with tqdm(total=len(blocks), desc="mosaic blocks", unit="block", disable=not show_progress, leave=False) as bar:
-        if workers == 1:
-            for window in blocks:
-                write(worker.block(window))
-                bar.update()
-            return
-        with cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mosaic") as pool:
-            pending = set()
-            todo = iter(blocks)
-            for window in todo:
-                pending.add(pool.submit(worker.block, window))
-                if len(pending) >= 2 * workers:
-                    done, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
-                    for fut in done:
-                        write(fut.result())
-                        bar.update()
-            for fut in cf.as_completed(pending):
-                write(fut.result())
-                bar.update()
+def mosaic_tags(params: MosaicParams, products: list[L3AProduct], central_date: dt.date) -> dict:
+    """Dataset metadata of a mosaic's rasters: central date, inputs, method, feathering, software, flags file."""
+    return {"CENTRAL_DATE": central_date.isoformat(), "INPUTS": ",".join(p.name for p in products),
+            "METHOD": params.method, "FEATHER_M": params.feather_m, "SOFTWARE": f"syntheo {__version__}",
+            "FLAGS": OUTPUT_FILES["flags"]}
 
 
 def _write_documents(tmp: Path, out: Path, grid: Grid, bands, products, central_date: dt.date, sources, cutline,
@@ -293,7 +281,7 @@ def _write_vrt(path: Path, grid: Grid, bands: tuple[str, ...]) -> None:
         sub_element(b, "Description", band)
         sub_element(b, "NoDataValue", NODATA)
         sub_element(b, "ColorInterp", colour)
-        sub_element(b, "Scale", f"{_SCALE:.4f}")
+        sub_element(b, "Scale", f"{SCALE:.4f}")
         source(b, str(bands.index(band) + 1), "Int16")
     mask = sub_element(sub_element(root, "MaskBand"), "VRTRasterBand", dataType="Byte")
     source(mask, "mask,1", "Byte")

@@ -8,7 +8,8 @@ NDVI, reprojected to WebMercatorQuad (GDAL, bilinear, NaN as nodata) and subtrac
 :data:`PALETTE` (ColorBrewer BrBG: brown where NDVI fell, teal-green where it rose, white for no change), clipped at
 ``+-limit``. Pixels valid in only one month are transparent. Every zoom is rendered from the mosaics (an NDVI
 difference is not the mean of the differences' colours), by one more renderer of :mod:`mosaic.pyramid` fed to the
-same tile store and pyramid writer as ``mosaic tiles``.
+same tile store and pyramid writer as ``mosaic tiles``: in local threads, or as dask.distributed tasks, one block a
+task (:mod:`mosaic.cluster`).
 
 Layout of the output folder (the same as ``mosaic tiles``)::
 
@@ -34,9 +35,9 @@ from l2a.io.raster import open_raster
 
 from .documents import write_json
 from .params import DEFAULT_LIMIT
-from .pyramid import (METADATA, TILE_SIZE, TMS_NAME, PyramidWriter, TileStore, block_transform, plan_block_read,
-                      tile_counts, tile_ranges)
-from .sources import DatasetPool
+from .pyramid import (METADATA, TILE_SIZE, TMS_NAME, WriterRecipe, block_transform, plan_block_read, tile_counts,
+                      tile_ranges)
+from .sources import DatasetPool, gdal_cache
 
 __all__ = ["NDVI_BANDS", "PALETTE", "DEFAULT_LIMIT", "ndvi", "colourize", "missing_ndvi_bands",
            "build_change_pyramid", "legend"]
@@ -183,7 +184,7 @@ class _NdviChange:
 def build_change_pyramid(left_mosaic: str | os.PathLike, right_mosaic: str | os.PathLike,
                          out_dir: str | os.PathLike, bounds: tuple[float, float, float, float],
                          zooms: tuple[int, int], *, limit: float = DEFAULT_LIMIT, workers: int = 1,
-                         show_progress: bool = False) -> dict:
+                         show_progress: bool = False, scheduler: str | None = None) -> dict:
     """Write the NDVI difference pyramid (right - left) into ``out_dir`` (see the module docstring).
 
     Parameters
@@ -198,22 +199,35 @@ def build_change_pyramid(left_mosaic: str | os.PathLike, right_mosaic: str | os.
     limit : float
         Difference at the ends of the palette.
     workers : int
-        Threads rendering blocks.
+        Threads rendering blocks (without ``scheduler``).
+    show_progress : bool
+        One tqdm bar over the blocks.
+    scheduler : str, optional
+        Address of a running dask scheduler: the blocks are rendered by its workers, one a task
+        (:mod:`mosaic.cluster`); they must offer the ``tile-month`` resource and share the file system of the
+        mosaics and ``out_dir`` under the same absolute paths.
 
     Returns
     -------
     dict
         The pyramid's metadata (also written to ``out_dir/metadata.json``).
     """
-    out = Path(out_dir)
+    out = Path(out_dir).absolute()
     sources = [_open_source(Path(left_mosaic).absolute()), _open_source(Path(right_mosaic).absolute())]
     ranges = tile_ranges(bounds, range(zooms[0], zooms[1] + 1))
-    store = TileStore(out, {"change": ""}, "png")
-    writer = PyramidWriter(_NdviChange(sources[0], sources[1], limit), store, ranges)
+    recipe = WriterRecipe(_NdviChange, (sources[0], sources[1], limit), out, {"change": ""}, ranges, "png")
+    store = recipe.store()
     # every zoom rendered from the mosaics, in blocks of BLOCK_TILES x BLOCK_TILES tiles from the range's corner
-    jobs = [(writer.write_block, (z, bx, by, BLOCK_TILES)) for z, (x0, x1, y0, y1) in ranges.items()
+    jobs = [("write_block", (z, bx, by, BLOCK_TILES)) for z, (x0, x1, y0, y1) in ranges.items()
             for by in range(y0, y1 + 1, BLOCK_TILES) for bx in range(x0, x1 + 1, BLOCK_TILES)]
-    writer.run([jobs], workers, desc="change", show_progress=show_progress)
+    if scheduler is None:
+        with gdal_cache():
+            recipe.writer(store).run([jobs], workers, desc="change", show_progress=show_progress)
+    else:
+        from .cluster import run_stages, scheduler_client
+
+        with scheduler_client(scheduler) as client:
+            run_stages(client, recipe, [jobs], store, desc="change", show_progress=show_progress)
     counts = {str(z): n for z, n in tile_counts(ranges).items()}
     west, south, east, north = bounds
     meta = {

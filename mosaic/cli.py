@@ -13,7 +13,7 @@ import click
 from l2a.cli_options import ProgressContext, common_options, indent_option, run_cli, setup_logging
 
 # choice tables and defaults come from the library's light parameter module (no GDAL drivers, numba or shapely)
-from .params import (DEFAULT_LIMIT, FLAGGED_STYLES, MAX_ZOOM, MERGE_METHODS, RESAMPLINGS, TILE_FORMATS, MosaicParams,
+from .params import (DEFAULT_LIMIT, FLAGGED_STYLES, LAYOUTS, MAX_ZOOM, MERGE_METHODS, RESAMPLINGS, TILE_FORMATS, MosaicParams,
                      PyramidParams, Stretch)
 
 PROG = "mosaic"
@@ -97,21 +97,34 @@ def cli(ctx, verbose: int, quiet: bool):
 @click.option("--allow-mixed-dates", is_flag=True, help="Accept inputs with different central dates (logged).")
 @click.option("--month", default=None, metavar="YYYY-MM",
               help="Keep only the inputs of this month (when INPUTS hold several months).")
+@click.option("--layout", type=click.Choice(LAYOUTS), default=_default(MosaicParams, "layout"), show_default=True,
+              help="single: mosaic.tif + flags.tif; tiled: COG tiles + mosaic.vrt + STAC collection (resumable); "
+                   f"auto: tiled above {_default(MosaicParams, 'tiled_above_px'):.0e} pixels.")
+@click.option("--grid-tile", "grid_tile_px", type=click.IntRange(min=1), default=_default(MosaicParams, "grid_tile_px"),
+              show_default=True, help="Side of the COG tiles of the tiled layout, pixels (a multiple of 512).")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Compute on a running dask scheduler's workers (tcp://host:8786); they must see INPUTS and --out.")
 @click.option("--overwrite", is_flag=True, help="Replace a mosaic already in --out.")
 @indent_option
 @click.pass_obj
 def build(obj: ProgressContext, inputs, crs, resolution, bands, cutline, buffer_m, out_dir, workers, method,
-          feather_m, resampling, allow_mixed_dates, month, overwrite, indent):
+          feather_m, resampling, allow_mixed_dates, month, layout, grid_tile_px, scheduler, overwrite, indent):
     """Mosaic L3A products of one month (any UTM zones) into one seamless grid. INPUTS are L3A product folders or
-    folders holding them. Prints a one-line JSON summary."""
+    folders holding them. A tiled mosaic interrupted is resumed by the same command. Prints a one-line JSON
+    summary."""
     from .build import build_mosaic
 
     params = MosaicParams(crs=crs, resolution=resolution, bands=bands, method=method, feather_m=feather_m,
                           resampling=resampling, cutline=cutline, buffer_m=buffer_m,
-                          allow_mixed_dates=allow_mixed_dates, month=month)
+                          allow_mixed_dates=allow_mixed_dates, month=month, layout=layout, grid_tile_px=grid_tile_px)
     result = build_mosaic(inputs, out_dir, params, workers=workers, overwrite=overwrite,
-                          show_progress=obj.show_progress)
+                          show_progress=obj.show_progress, scheduler=scheduler)
     click.echo(json.dumps(result.summary(), indent=indent))
+
+
+_SCHEDULER_HELP = ("Address of a running dask scheduler (tcp://host:8786) whose workers render the tiles; they must "
+                   "offer the resource tile-month=1 and see the mosaic and --out under the same paths "
+                   "[default: local threads].")
 
 
 @cli.command()
@@ -131,11 +144,12 @@ def build(obj: ProgressContext, inputs, crs, resolution, bands, cutline, buffer_
 @click.option("--flagged", type=click.Choice(FLAGGED_STYLES), default=_default(PyramidParams, "flagged"),
               show_default=True, help="How always-cloudy pixels are shown.")
 @click.option("--workers", type=click.IntRange(min=1), default=_workers_default,
-              help="Threads rendering tiles [default: number of cores].")
+              help="Threads rendering tiles, without --scheduler [default: number of cores].")
+@click.option("--scheduler", default=None, metavar="ADDRESS", help=_SCHEDULER_HELP)
 @indent_option
 @click.pass_obj
 def tiles(obj: ProgressContext, mosaic, out_dir, zoom, tile_format, stretch, gamma, rgb_bands, flagged, workers,
-          indent):
+          scheduler, indent):
     """Write the XYZ WebMercatorQuad tile pyramid of MOSAIC (a `mosaic build` output) and its flags overlay.
     Resumable: existing tiles are kept. Prints a one-line JSON summary."""
     from .tiles import build_pyramid
@@ -145,7 +159,8 @@ def tiles(obj: ProgressContext, mosaic, out_dir, zoom, tile_format, stretch, gam
         raise click.BadParameter(f"{rgb_bands!r}: expected three bands such as B4,B3,B2", param_hint="--rgb")
     params = PyramidParams(min_zoom=zoom[0], max_zoom=zoom[1], format=tile_format,
                            stretch=Stretch(stretch[0], stretch[1], gamma), bands=rgb, flagged=flagged)
-    result = build_pyramid(mosaic, out_dir, params, workers=workers, show_progress=obj.show_progress)
+    result = build_pyramid(mosaic, out_dir, params, workers=workers, show_progress=obj.show_progress,
+                           scheduler=scheduler)
     click.echo(json.dumps(result.summary(), indent=indent))
 
 
@@ -175,17 +190,18 @@ def _parse_optional_zoom(ctx, param, value):
               help="NDVI difference (dimensionless) shown with the ends of the change layer's palette.")
 @click.option("--overwrite", is_flag=True, help="Replace a site already in --out.")
 @click.option("--workers", type=click.IntRange(min=1), default=_workers_default,
-              help="Threads rendering tiles [default: number of cores].")
+              help="Threads rendering tiles, without --scheduler [default: number of cores].")
+@click.option("--scheduler", default=None, metavar="ADDRESS", help=_SCHEDULER_HELP)
 @indent_option
 @click.pass_obj
-def compare(obj: ProgressContext, left, right, out_dir, labels, zoom, limit, overwrite, workers, indent):
+def compare(obj: ProgressContext, left, right, out_dir, labels, zoom, limit, overwrite, workers, scheduler, indent):
     """Write a static site comparing two months side by side: LEFT and RIGHT under a swipe bar, an NDVI change
     layer (RIGHT - LEFT), the flags overlays, the view in the URL. LEFT and RIGHT are `mosaic tiles` pyramids or
     mosaics (tiled into the site). Prints a one-line JSON summary; open the site with `mosaic serve OUT`."""
     from .compare import write_compare_site
 
     result = write_compare_site(left, right, out_dir, labels, zoom=zoom, limit=limit, overwrite=overwrite,
-                                workers=workers, show_progress=obj.show_progress)
+                                workers=workers, show_progress=obj.show_progress, scheduler=scheduler)
     summary = result.summary()
     summary["open"] = f"mosaic serve {out_dir}"
     click.echo(json.dumps(summary, indent=indent))

@@ -12,9 +12,10 @@ Layout of the site folder ``DIR`` (nothing outside it is referenced; open it wit
 
 LEFT and RIGHT are pyramids written by ``mosaic tiles`` (their tiles are hard-linked into the site when on the same
 file system, copied otherwise) or mosaics (a ``mosaic build`` folder or a mosaic raster), which are tiled into the
-site. The change layer needs the source mosaics named in the pyramids' ``metadata.json`` with bands B4 and B8: when
-one is missing or lacks a band, or the months do not overlap, the site is written without it and the reason is
-logged and returned. The site is written in a temporary folder beside ``DIR`` and moved in place when complete.
+site (with a scheduler, the tiling and the change layer run as dask tasks on its workers, :mod:`mosaic.cluster`,
+which must share the file system of the inputs and ``DIR``). The change layer needs the source mosaics named in the
+pyramids' ``metadata.json`` with bands B4 and B8: when one is missing or lacks a band, or the months do not overlap,
+the site is written without it and the reason is logged and returned. The site is written in a temporary folder beside ``DIR`` and moved in place when complete.
 """
 
 from __future__ import annotations
@@ -261,10 +262,12 @@ def _copy_pyramid(item: _Input, dst: Path) -> dict:
     return out_meta
 
 
-def _tile_mosaic(item: _Input, dst: Path, zooms: tuple[int, int], workers: int, show_progress: bool) -> dict:
+def _tile_mosaic(item: _Input, dst: Path, zooms: tuple[int, int], workers: int, show_progress: bool,
+                 scheduler: str | None) -> dict:
     from .tiles import build_pyramid
 
-    build_pyramid(item.path, dst, PyramidParams(zooms[0], zooms[1]), workers=workers, show_progress=show_progress)
+    build_pyramid(item.path, dst, PyramidParams(zooms[0], zooms[1]), workers=workers, show_progress=show_progress,
+                  scheduler=scheduler)
     return read_json(dst / METADATA, "pyramid metadata")
 
 
@@ -348,7 +351,7 @@ def _check_output(out: Path, overwrite: bool) -> None:
 def write_compare_site(left: str | os.PathLike, right: str | os.PathLike, out_dir: str | os.PathLike,
                        labels: tuple[str, str] | None = None, *, zoom: tuple[int, int] | None = None,
                        limit: float = DEFAULT_LIMIT, overwrite: bool = False, workers: int = 1,
-                       show_progress: bool = False) -> CompareResult:
+                       show_progress: bool = False, scheduler: str | None = None) -> CompareResult:
     """Write the comparison site of two months into ``out_dir`` (see the module docstring).
 
     Parameters
@@ -365,7 +368,13 @@ def write_compare_site(left: str | os.PathLike, right: str | os.PathLike, out_di
     limit : float
         NDVI difference at the ends of the change layer's palette.
     workers : int
-        Threads rendering tiles.
+        Threads rendering tiles (without ``scheduler``).
+    show_progress : bool
+        tqdm bars over the tiling and the change layer.
+    scheduler : str, optional
+        Address of a running dask scheduler whose workers tile the mosaic inputs and render the change layer
+        (:mod:`mosaic.cluster`); they must offer the ``tile-month`` resource and share the file system of the
+        inputs and ``out_dir`` under the same absolute paths. Copying pyramid inputs stays local.
 
     Raises
     ------
@@ -374,6 +383,8 @@ def write_compare_site(left: str | os.PathLike, right: str | os.PathLike, out_di
         unreadable, too large, too deeply nested or inconsistent; unbuilt viewer libraries.
     OutputExistsError, OutputPathError
         ``out_dir`` holds something else (or a site, without ``overwrite``), or is a path the file system refuses.
+    SchedulerError
+        ``scheduler`` does not answer, or its workers lack the ``tile-month`` resource (nothing is left then).
     """
     start = time.perf_counter()
     inputs = [_open_input(left), _open_input(right)]
@@ -387,14 +398,14 @@ def write_compare_site(left: str | os.PathLike, right: str | os.PathLike, out_di
     if zooms is not None and zooms[0] > zooms[1]:
         raise ZoomRangeError(f"zoom range {zooms[0]}-{zooms[1]} is inverted")
     with parent_folders(out):
-        result = _write_site(out, inputs, labels, zooms, limit, workers, show_progress)
+        result = _write_site(out, inputs, labels, zooms, limit, workers, show_progress, scheduler)
     result.seconds = time.perf_counter() - start
     logger.info("comparison site in %s (%.1f s)", out, result.seconds)
     return result
 
 
 def _write_site(out: Path, inputs: list[_Input], labels: tuple[str, str], zooms: tuple[int, int] | None,
-                limit: float, workers: int, show_progress: bool) -> CompareResult:
+                limit: float, workers: int, show_progress: bool, scheduler: str | None = None) -> CompareResult:
     """Write the site in a temporary folder beside ``out``, then move it in place (nothing is left on failure)."""
     with output_errors(out):
         # the checks of write_compare_site allow replacing an empty folder, or a site with overwrite
@@ -407,7 +418,7 @@ def _write_site(out: Path, inputs: list[_Input], labels: tuple[str, str], zooms:
                 if item.kind == "pyramid":
                     metas.append(_copy_pyramid(item, staging / side))
                 else:
-                    metas.append(_tile_mosaic(item, staging / side, zooms, workers, show_progress))
+                    metas.append(_tile_mosaic(item, staging / side, zooms, workers, show_progress, scheduler))
             result = CompareResult(out, labels)
             config = {"title": f"{labels[0]} | {labels[1]}", "attribution": _ATTRIBUTION,
                       "left": _layer_config("left", metas[0], labels[0]),
@@ -419,7 +430,8 @@ def _write_site(out: Path, inputs: list[_Input], labels: tuple[str, str], zooms:
             else:
                 bounds, change_zooms, sources = plan
                 change_meta = build_change_pyramid(sources[0], sources[1], staging / "change", bounds, change_zooms,
-                                                   limit=limit, workers=workers, show_progress=show_progress)
+                                                   limit=limit, workers=workers, show_progress=show_progress,
+                                                   scheduler=scheduler)
                 config["change"] = {**_layer_config("change", change_meta, "NDVI change"),
                                     "legend": {**change_meta["legend"],
                                                "title": f"NDVI change, {labels[1]} \u2212 {labels[0]}"}}

@@ -12,12 +12,17 @@ from dataclasses import asdict, dataclass, field
 
 from .errors import InvalidParameterError, ZoomRangeError
 
-__all__ = ["MosaicParams", "Stretch", "PyramidParams", "MERGE_METHODS", "RESAMPLINGS", "FLAGGED_STYLES",
+__all__ = ["MosaicParams", "LAYOUTS", "Stretch", "PyramidParams", "MERGE_METHODS", "RESAMPLINGS", "FLAGGED_STYLES",
            "TILE_FORMATS", "MAX_ZOOM", "DEFAULT_LIMIT"]
 
 #: Merge methods of ``mosaic build`` (each implemented in :data:`mosaic.blend.MERGE_METHODS`): ``blend`` weights
 #: WGT x a feathering ramp, ``last`` lets the last tile in tile-name order win (the GDAL chain, for comparison).
 MERGE_METHODS = ("blend", "last")
+
+#: Output layouts of ``mosaic build``: ``single`` COGs (mosaic.tif, flags.tif), ``tiled`` (COG tiles of a fixed size
+#: on the output grid, a VRT and a STAC collection over them: :mod:`mosaic.national`), or ``auto``: tiled above
+#: :attr:`MosaicParams.tiled_above_px` output pixels.
+LAYOUTS = ("auto", "single", "tiled")
 
 #: Reflectance resampling choices of ``mosaic build``: ``auto`` is bilinear while the output pixel is smaller than
 #: twice the source pixel, and an average of the source pixels (masked ones excluded) beyond.
@@ -72,6 +77,15 @@ class MosaicParams:
         ``YYYY-MM``: keep only the inputs whose central date falls in that month (a folder of several months).
     block_size : int
         Output block side, pixels; the work unit of the thread pool and the COG's internal tile (512).
+    layout : str
+        One of :data:`LAYOUTS`.
+    grid_tile_px : int
+        Side of the COG tiles of the tiled layout, output pixels, a multiple of ``block_size``. 5120 makes 51.2 km
+        squares at 10 m (about 100 tiles for France's 549,000 km2): each 524 MB of int16 for 10 bands before
+        compression, written by one worker in minutes, and few enough files for a VRT.
+    tiled_above_px : int
+        ``auto`` layout: output grids of more pixels than this are tiled. 10**9 (a 316 km square at 10 m) keeps one
+        COG of 10 bands under 20 GB before compression, and its temporary GeoTIFF on one disk.
     """
 
     crs: str
@@ -87,6 +101,9 @@ class MosaicParams:
     allow_mixed_dates: bool = False
     month: str | None = None
     block_size: int = 512
+    layout: str = "auto"
+    grid_tile_px: int = 5120
+    tiled_above_px: int = 1_000_000_000
 
     def __post_init__(self):
         if not self.resolution > 0:
@@ -105,6 +122,13 @@ class MosaicParams:
             raise InvalidParameterError(f"month must be YYYY-MM, not {self.month!r}")
         if self.block_size < 16 or self.block_size % 16:
             raise InvalidParameterError(f"block size must be a multiple of 16 pixels, not {self.block_size}")
+        if self.layout not in LAYOUTS:
+            raise InvalidParameterError(f"layout must be one of {', '.join(LAYOUTS)}, not {self.layout!r}")
+        if self.grid_tile_px < self.block_size or self.grid_tile_px % self.block_size:
+            raise InvalidParameterError(f"grid tile side must be a multiple of the block size ({self.block_size} px), "
+                                        f"not {self.grid_tile_px}")
+        if self.tiled_above_px < 1:
+            raise InvalidParameterError(f"tiled_above_px must be >= 1, not {self.tiled_above_px}")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -8,7 +8,9 @@ change (:mod:`mosaic.change`). :class:`PyramidWriter` cuts what a renderer draws
 the :class:`TileStore`; it renders a block of ``size`` x ``size`` tiles at one zoom at a time
 (:meth:`PyramidWriter.write_block`), optionally writes the zooms above the block by 2 x 2 reduction of the rendered
 canvas, and builds a tile from its four children on disk (:meth:`PyramidWriter.write_overview`). Jobs run in a
-thread pool with at most ``2 x workers`` in flight (:meth:`PyramidWriter.run`).
+thread pool with at most ``2 x workers`` in flight (:meth:`PyramidWriter.run`), or as dask.distributed tasks
+(:mod:`mosaic.cluster`): a writer holds open datasets that cannot leave its process, so a task receives its
+:class:`WriterRecipe` (picklable values) and builds its own writer from it.
 
 Tiles are written atomically (temporary name, then rename) and a tile already on disk is kept, so an interrupted
 run resumed gives the same files.
@@ -23,7 +25,7 @@ import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
 import numpy as np
 from affine import Affine
@@ -40,7 +42,8 @@ from .grid import read_factor
 from .render import downsample_rgba
 
 __all__ = ["TILE_SIZE", "METADATA", "TMS_NAME", "tms", "tile_ranges", "tile_counts", "native_zoom", "lonlat_bounds",
-           "block_bounds", "block_transform", "BlockRead", "plan_block_read", "TileStore", "PyramidWriter"]
+           "block_bounds", "block_transform", "BlockRead", "plan_block_read", "TileStore", "PyramidWriter",
+           "WriterRecipe"]
 
 logger = logging.getLogger(__name__)
 
@@ -324,9 +327,13 @@ class PyramidWriter:
             self.store.write(layer, z, x, y, downsample_rgba(children))
 
     def run(self, stages: list[list[tuple]], workers: int, *, desc: str, show_progress: bool = False) -> None:
-        """Run stages of jobs in order, each job ``(method, args)`` (e.g. ``(writer.write_block, (z, x, y, 8))``), the
-        jobs of a stage in a thread pool, at most ``2 x workers`` in flight; the first failure stops the run."""
+        """Run stages of jobs in order, each job ``(method, args)`` (e.g. ``(writer.write_block, (z, x, y, 8))``, or
+        the method's name, ``("write_block", (z, x, y, 8))``), the jobs of a stage in a thread pool, at most
+        ``2 x workers`` in flight; the first failure stops the run."""
         from tqdm import tqdm
+
+        stages = [[(getattr(self, fn) if isinstance(fn, str) else fn, args) for fn, args in stage]
+                  for stage in stages]
 
         try:
             with warnings.catch_warnings(), \
@@ -339,6 +346,48 @@ class PyramidWriter:
                     _run_stage(pool, stage, workers, bar)
         finally:
             self.renderer.close()
+
+
+@dataclass(frozen=True)
+class WriterRecipe:
+    """A :class:`PyramidWriter` described by picklable values, to build one where the jobs run (a dask worker): the
+    writer's renderer holds open GDAL datasets (one per thread), which cannot be pickled.
+
+    Attributes
+    ----------
+    renderer : callable
+        Module-level class or function (pickled by reference) returning the renderer, called as
+        ``renderer(*renderer_args)``.
+    renderer_args : tuple
+        Picklable arguments of ``renderer`` (paths, grids, parameters).
+    out : Path
+        Pyramid folder, absolute (a worker may have another working directory).
+    layers : mapping layer -> sub-folder
+        As :class:`TileStore`'s.
+    ranges : dict zoom -> (x_min, x_max, y_min, y_max)
+        The tiles of the pyramid (:func:`tile_ranges`).
+    tile_format : str
+        Key of :data:`mosaic.params.TILE_FORMATS`.
+    png_zlevel : int
+        DEFLATE level of PNG tiles.
+    """
+
+    renderer: Callable
+    renderer_args: tuple
+    out: Path
+    layers: Mapping[str, str]
+    ranges: Mapping[int, tuple[int, int, int, int]]
+    tile_format: str = "png"
+    png_zlevel: int = 1
+
+    def store(self) -> TileStore:
+        """A new tile store (counters at zero)."""
+        return TileStore(self.out, self.layers, self.tile_format, self.png_zlevel)
+
+    def writer(self, store: TileStore | None = None) -> PyramidWriter:
+        """A new writer with a new renderer, on ``store`` (default: a new one); the caller closes the renderer
+        (:meth:`PyramidWriter.run` does)."""
+        return PyramidWriter(self.renderer(*self.renderer_args), store or self.store(), self.ranges)
 
 
 def _run_stage(pool: cf.ThreadPoolExecutor, jobs: list, workers: int, bar) -> None:

@@ -13,11 +13,14 @@ average read from the COG's overviews when the tile pixel is at least twice the 
 built from the level below by :func:`mosaic.render.downsample_rgba` (in memory inside a block, then from the tile
 files). The writing is :class:`mosaic.pyramid.PyramidWriter`'s (the same as the change layer's): tiles are written
 atomically and existing ones are skipped, so an interrupted run resumed gives the same files; ``metadata.json``
-records the parameters, and a resume with other parameters is refused.
+records the parameters, and a resume with other parameters is refused. With a scheduler the jobs run as
+dask.distributed tasks on its workers (:mod:`mosaic.cluster`), which must share the output folder; the tiles are the
+same, byte for byte.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -42,10 +45,10 @@ from .flags import FLG_CLOUD, FLG_LAND, FLG_NODATA, FLG_OUTSIDE, FLG_SNOW
 from .kernels import bilinear, interpolate_grid, nearest
 from .outputs import check_output_dir, output_errors
 from .params import PyramidParams
-from .pyramid import (METADATA, TILE_SIZE, TMS_NAME, PyramidWriter, TileStore, block_transform, lonlat_bounds,
+from .pyramid import (METADATA, TILE_SIZE, TMS_NAME, TileStore, WriterRecipe, block_transform, lonlat_bounds,
                       native_zoom, plan_block_read, tile_counts, tile_ranges)
 from .render import FLAG_COLOURS, STRETCH_FORMULA, render_flags, render_rgba
-from .sources import DatasetPool
+from .sources import DatasetPool, gdal_cache
 
 __all__ = ["build_pyramid", "PyramidResult", "tile_ranges", "source_coords", "TILE_SIZE", "FLAGS_DIR", "METADATA",
            "MAX_OVERZOOM"]
@@ -241,9 +244,47 @@ def _check_resume(meta_path: Path, meta: dict, out: Path) -> None:
     logger.info("%s: resuming (existing tiles are kept)", out)
 
 
+def _client(scheduler: str | None):
+    """Context of a client of the scheduler (:func:`mosaic.cluster.scheduler_client`), or of None without one."""
+    if scheduler is None:
+        return contextlib.nullcontext()
+    from .cluster import scheduler_client  # dask.distributed only when asked for
+
+    return scheduler_client(scheduler)
+
+
+def _mosaic_file(path: Path) -> Path:
+    """A ``mosaic build`` folder's raster: ``mosaic.tif`` (single layout) or ``mosaic.vrt`` (tiled layout, or the
+    true-colour view of a single one); other paths are returned as they are."""
+    if path.is_dir():
+        for name in ("mosaic.tif", "mosaic.vrt"):
+            if (path / name).is_file():
+                return path / name
+    return path
+
+
 def build_pyramid(mosaic: str | os.PathLike, out_dir: str | os.PathLike, params: PyramidParams, *,
-                  workers: int = 1, show_progress: bool = False) -> PyramidResult:
+                  workers: int = 1, show_progress: bool = False, scheduler: str | None = None) -> PyramidResult:
     """Write the tile pyramids of a mosaic into ``out_dir`` (see the module docstring).
+
+    Parameters
+    ----------
+    mosaic : path
+        The mosaic raster (``mosaic build``'s ``mosaic.tif`` or a tiled mosaic's ``mosaic.vrt``, or the folder holding
+        them, or any raster with the bands and a CRS).
+    out_dir : path
+        Pyramid folder (created; a folder holding a pyramid of the same parameters is resumed).
+    params : PyramidParams
+    workers : int
+        Threads rendering tiles (without ``scheduler``).
+    show_progress : bool
+        One tqdm bar over the jobs.
+    scheduler : str, optional
+        Address of a running dask scheduler (``tcp://host:8786``): the jobs run as tasks on its workers instead of
+        the local threads, one meta-block, or up to 256 overview tiles of one zoom, a task
+        (:mod:`mosaic.cluster`). The workers must offer the ``tile-month`` resource and **share the file system**
+        of the mosaic and ``out_dir`` under the same absolute paths: the tiles of a zoom are built from those of the
+        zoom below, which other workers wrote.
 
     Raises
     ------
@@ -254,16 +295,18 @@ def build_pyramid(mosaic: str | os.PathLike, out_dir: str | os.PathLike, params:
         A mosaic that cannot be read or lacks the bands.
     OutputExistsError, OutputPathError
         ``out_dir`` holds a pyramid made with other parameters, or is a path the file system refuses.
+    SchedulerError
+        ``scheduler`` does not answer, or its workers lack the ``tile-month`` resource (nothing is written then).
     """
     start = time.perf_counter()
-    info = _inspect(Path(mosaic).absolute(), params)
+    info = _inspect(_mosaic_file(Path(mosaic).absolute()), params)
     if params.max_zoom > info.native_zoom + MAX_OVERZOOM:
         raise ZoomRangeError(f"zoom {params.max_zoom} is absurd for this mosaic (native zoom {info.native_zoom}); "
                              f"use at most {info.native_zoom + MAX_OVERZOOM}")
     out = check_output_dir(out_dir)
     ranges = tile_ranges(info.bounds, range(params.min_zoom, params.max_zoom + 1))
-    store = TileStore(out, _LAYERS, params.format, params.png_zlevel)
-    writer = PyramidWriter(_TrueColour(info, params), store, ranges)
+    recipe = WriterRecipe(_TrueColour, (info, params), out, _LAYERS, ranges, params.format, params.png_zlevel)
+    store = recipe.store()
     meta_path = out / METADATA
     meta = _metadata(info, params, store, tile_counts(ranges), complete=False)
     if meta_path.exists():
@@ -271,14 +314,20 @@ def build_pyramid(mosaic: str | os.PathLike, out_dir: str | os.PathLike, params:
     base, job_zoom = params.max_zoom, _job_zoom(params)
     n = 1 << (base - job_zoom)
     x0, x1, y0, y1 = ranges[job_zoom]
-    stages = [[(writer.write_block, (base, jx * n, jy * n, n, base - job_zoom))
+    stages = [[("write_block", (base, jx * n, jy * n, n, base - job_zoom))
                for jy in range(y0, y1 + 1) for jx in range(x0, x1 + 1)]]
     for z in range(job_zoom - 1, params.min_zoom - 1, -1):
         x0, x1, y0, y1 = ranges[z]
-        stages.append([(writer.write_overview, (z, x, y)) for y in range(y0, y1 + 1) for x in range(x0, x1 + 1)])
-    with output_errors(out):
+        stages.append([("write_overview", (z, x, y)) for y in range(y0, y1 + 1) for x in range(x0, x1 + 1)])
+    # the scheduler is reached before anything is written: one that does not answer leaves no folder
+    with _client(scheduler) as client, output_errors(out), gdal_cache():
         write_json(meta_path, meta)
-        writer.run(stages, workers, desc="tiles", show_progress=show_progress)
+        if client is None:
+            recipe.writer(store).run(stages, workers, desc="tiles", show_progress=show_progress)
+        else:
+            from .cluster import run_stages
+
+            run_stages(client, recipe, stages, store, desc="tiles", show_progress=show_progress)
         write_json(meta_path, {**meta, "complete": True})
     result = PyramidResult(out, tile_counts(ranges), store.written, store.skipped, time.perf_counter() - start)
     logger.info("pyramid of %d tiles per layer (zooms %d-%d) in %s: %d written, %d present, %.1f s",
