@@ -30,7 +30,7 @@ $BIN/l3a batch --input-root "$OUT/l2a" --tiles T30TYN,T30TYP,T31TCH,T31TCJ --mon
 
 # July's mosaic in Lambert-93 at 100 m as COG tiles of 512 px (51.2 km): one task per tile. Interrupted after 5 s
 # (SIGINT, as Ctrl-C), then the same command resumes it: finished tiles are kept, the others written
-timeout -s INT 5 $BIN/mosaic -q build "$OUT/l3a" --month 2018-07 --crs EPSG:2154 --res 100 --layout tiled \
+timeout --preserve-status -s INT 5 $BIN/mosaic -q build "$OUT/l3a" --month 2018-07 --crs EPSG:2154 --res 100 --layout tiled \
     --grid-tile 512 --out "$OUT/mosaic-2018-07" --scheduler "$ADDRESS" || echo "interrupted: exit $?"
 if grep -q '"complete": false' "$OUT/mosaic-2018-07/national.json" 2>/dev/null; then
     echo "tiles finished before the interrupt: $(ls "$OUT/mosaic-2018-07/tiles" | grep -c '\.json$')"

@@ -96,7 +96,8 @@ def _verbosity(argv: Sequence[str]) -> int:
 
 
 def run_cli(group: click.Group, prog: str, argv: Sequence[str] | None = None) -> int:
-    """Run a click group with the toolkit's error convention; returns the exit code (0, 1 or 2)."""
+    """Run a click group with the toolkit's error convention; returns the exit code (0, 1 or 2; 130 when
+    interrupted by Ctrl-C)."""
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         # without standalone mode click returns the code of a command that ends with click.exceptions.Exit
@@ -105,16 +106,14 @@ def run_cli(group: click.Group, prog: str, argv: Sequence[str] | None = None) ->
             return code
     except click.exceptions.Exit as exc:
         return exc.exit_code
-    except click.exceptions.Abort:
-        click.echo(f"{prog}: error: aborted", err=True)
-        return 1
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        # click turns a Ctrl-C (SIGINT) inside a command into Abort when not in standalone mode
+        click.echo(f"{prog}: interrupted", err=True)
+        return 130
     except click.ClickException as exc:
         return _fail(prog, args, exc.format_message())
     except SyntheoError as exc:
         return _fail(prog, args, str(exc))
-    except KeyboardInterrupt:
-        click.echo(f"{prog}: error: interrupted", err=True)
-        return 130
     except BrokenPipeError:
         return 0
     except OSError as exc:

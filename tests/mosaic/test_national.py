@@ -219,3 +219,18 @@ def test_grid_tile_must_be_a_multiple_of_the_block():
         MosaicParams(crs="EPSG:2154", resolution=10.0, grid_tile_px=1000)
     with pytest.raises(InvalidParameterError, match="layout"):
         MosaicParams(crs="EPSG:2154", resolution=10.0, layout="mosaic")
+
+
+def test_ctrl_c_exits_130_with_one_line(country, tmp_path, monkeypatch, capsys):
+    from mosaic.cli import main
+
+    def interrupted(job, tile, threads=1):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(national, "write_grid_tile", interrupted)
+    with pytest.raises(SystemExit) as exc:
+        main(["build", *map(str, country[1]), "--crs", "EPSG:2154", "--res", "300", "--out", str(tmp_path / "m"),
+              "--layout", "tiled", "--grid-tile", "512"])
+    assert exc.value.code == 130
+    assert capsys.readouterr().err.strip() == "mosaic: interrupted"
+    assert json.loads((tmp_path / "m" / "national.json").read_text())["complete"] is False
