@@ -345,6 +345,8 @@ def build_national(out: Path, grid: Grid, sources: list[TileSource], bands: tupl
         elif todo:
             records += _run_tiles_on_cluster(client, job, todo, show_progress)
         with output_errors(out):
+            # every task has ended: what a killed worker left (its task was given to another) can go
+            _remove_stale_temporaries(out / TILES_DIR)
             written = [t for t in tiles if job.tile_paths(t)["item"].exists()]
             _write_vrts(out, job, written, "mosaic")
             _write_vrts(out, job, written, "flags")

@@ -234,3 +234,39 @@ def test_ctrl_c_exits_130_with_one_line(country, tmp_path, monkeypatch, capsys):
     assert exc.value.code == 130
     assert capsys.readouterr().err.strip() == "mosaic: interrupted"
     assert json.loads((tmp_path / "m" / "national.json").read_text())["complete"] is False
+
+
+def test_worker_killed_mid_tile_build_completes_identically(country, tiled_dir, tmp_path):
+    """SIGKILL of the worker process writing a COG tile, once its temporary file exists: the nanny restarts the
+    worker, the scheduler gives the tile to a worker again; the files equal a clean run's, no temporary is left."""
+    import os
+    import signal
+    import threading
+    import time
+
+    distributed = pytest.importorskip("distributed")
+    out = tmp_path / "m"
+    hit = {}
+
+    def kill_mid_tile(client):
+        end = time.monotonic() + 60
+        while time.monotonic() < end and not hit:
+            if list((out / "tiles").glob(".tmp-*")):
+                for address, keys in client.processing().items():
+                    if any(str(k).startswith("mosaic-tile-") for k in keys):
+                        pid = client.run(os.getpid, workers=[address])[address]
+                        os.kill(pid, signal.SIGKILL)
+                        hit.update(worker=address, pid=pid)
+                        break
+            time.sleep(0.01)
+
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, resources={"tile-month": 1},
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        killer = threading.Thread(target=kill_mid_tile, args=(client,), daemon=True)
+        killer.start()
+        result = build_mosaic(country[1], out, TILED, workers=1, scheduler=cluster.scheduler_address)
+        killer.join(60)
+    assert hit, "the kill did not land while a tile was being written"
+    assert result.extra["tiles_written"] == result.extra["grid_tiles"]
+    assert _rasters(out) == _rasters(tiled_dir)
+    assert not list(out.rglob(".tmp*"))
