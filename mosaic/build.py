@@ -263,6 +263,39 @@ def _write_documents(tmp: Path, out: Path, grid: Grid, bands, products, central_
     return files
 
 
+def mosaic_item(item_id: str, grid: Grid, footprints, cutline, central_date: dt.date, params: MosaicParams,
+                bands, properties: dict, mosaic_href: str, flags_href: str):
+    """STAC item (pystac) of a mosaic's two rasters on ``grid``: footprint (the inputs' footprints on the grid, cut
+    by the cutline, in lon/lat), central date, projection, the reflectance and flags assets, ``properties`` added."""
+    import pystac
+    from pystac.extensions.projection import ProjectionExtension
+    from rasterio.warp import transform_geom
+    from shapely.geometry import box, mapping, shape
+    from shapely.ops import unary_union
+
+    area = unary_union(list(footprints)).intersection(box(*grid.bounds))
+    if cutline is not None:
+        area = area.intersection(cutline)
+    geom = shape(transform_geom(grid.crs, "EPSG:4326", mapping(area.simplify(grid.resolution)), precision=6))
+    item = pystac.Item(
+        id=item_id, geometry=mapping(geom), bbox=list(geom.bounds),
+        datetime=dt.datetime.combine(central_date, dt.time(), dt.timezone.utc),
+        properties={"processing:level": "L3A mosaic", "syntheo:version": __version__,
+                    "syntheo:method": params.method, "syntheo:feather_m": params.feather_m, **properties})
+    proj = ProjectionExtension.ext(item, add_if_missing=True)
+    proj.epsg = grid.crs.to_epsg()
+    if proj.epsg is None:
+        proj.wkt2 = grid.crs.to_wkt()
+    proj.shape = list(grid.shape)
+    proj.transform = list(grid.transform)[:6]
+    item.add_asset("mosaic", pystac.Asset(mosaic_href, media_type=pystac.MediaType.COG,
+                                          roles=["data", "reflectance"], title="Reflectance x10000",
+                                          extra_fields={"syntheo:bands": list(bands), "nodata": NODATA}))
+    item.add_asset("flags", pystac.Asset(flags_href, media_type=pystac.MediaType.COG, roles=["metadata"],
+                                         title="FLG and NTILES"))
+    return item
+
+
 def _write_vrt(path: Path, grid: Grid, bands: tuple[str, ...]) -> None:
     """True-colour VRT (B4, B3, B2) over mosaic.tif, with its mask, for GIS viewers."""
     root = ET.Element("VRTDataset", rasterXSize=str(grid.width), rasterYSize=str(grid.height))
@@ -292,32 +325,10 @@ def _write_vrt(path: Path, grid: Grid, bands: tuple[str, ...]) -> None:
 def _write_stac(path: Path, grid: Grid, bands, products, central_date: dt.date, footprints, cutline,
                 params: MosaicParams, assets: list[str]) -> None:
     import pystac
-    from pystac.extensions.projection import ProjectionExtension
-    from rasterio.warp import transform_geom
-    from shapely.geometry import box, mapping, shape
-    from shapely.ops import unary_union
 
-    area = unary_union(list(footprints)).intersection(box(*grid.bounds))
-    if cutline is not None:
-        area = area.intersection(cutline)
-    geom = shape(transform_geom(grid.crs, "EPSG:4326", mapping(area.simplify(grid.resolution)), precision=6))
-    item = pystac.Item(
-        id=f"mosaic_{central_date:%Y%m%d}", geometry=mapping(geom), bbox=list(geom.bounds),
-        datetime=dt.datetime.combine(central_date, dt.time(), dt.timezone.utc),
-        properties={"processing:level": "L3A mosaic", "syntheo:version": __version__,
-                    "syntheo:method": params.method, "syntheo:feather_m": params.feather_m,
-                    "syntheo:inputs": [p.name for p in products], "syntheo:tiles": [p.tile for p in products]})
-    proj = ProjectionExtension.ext(item, add_if_missing=True)
-    proj.epsg = grid.crs.to_epsg()
-    if proj.epsg is None:
-        proj.wkt2 = grid.crs.to_wkt()
-    proj.shape = list(grid.shape)
-    proj.transform = list(grid.transform)[:6]
-    item.add_asset("mosaic", pystac.Asset(f"./{OUTPUT_FILES['mosaic']}", media_type=pystac.MediaType.COG,
-                                          roles=["data", "reflectance"], title="Reflectance x10000",
-                                          extra_fields={"syntheo:bands": list(bands), "nodata": NODATA}))
-    item.add_asset("flags", pystac.Asset(f"./{OUTPUT_FILES['flags']}", media_type=pystac.MediaType.COG,
-                                         roles=["metadata"], title="FLG and NTILES"))
+    item = mosaic_item(f"mosaic_{central_date:%Y%m%d}", grid, footprints, cutline, central_date, params, bands,
+                       {"syntheo:inputs": [p.name for p in products], "syntheo:tiles": [p.tile for p in products]},
+                       f"./{OUTPUT_FILES['mosaic']}", f"./{OUTPUT_FILES['flags']}")
     if "vrt" in assets:
         item.add_asset("true_colour", pystac.Asset(f"./{OUTPUT_FILES['vrt']}", media_type="application/xml",
                                                    roles=["visual"], title="B4, B3, B2 VRT"))

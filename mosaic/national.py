@@ -189,35 +189,12 @@ def _write_tile_task(job: _NationalJob, tile: GridTile) -> dict:
 
 def _tile_item(job: _NationalJob, tile: GridTile, tile_grid: Grid) -> dict:
     """STAC item of one tile: footprint (the tile cut by the inputs' area), central date, projection, assets."""
-    import pystac
-    from pystac.extensions.projection import ProjectionExtension
-    from rasterio.warp import transform_geom
-    from shapely.geometry import box, mapping, shape
-    from shapely.ops import unary_union
+    from .build import mosaic_item
 
-    area = unary_union([s.footprint for s in job.sources]).intersection(box(*tile_grid.bounds))
-    if job.cutline is not None:
-        area = area.intersection(job.cutline)
-    geom = shape(transform_geom(tile_grid.crs, "EPSG:4326", mapping(area.simplify(tile_grid.resolution)),
-                                precision=6))
-    item = pystac.Item(
-        id=f"{job.collection_id}_{tile.name}", geometry=mapping(geom), bbox=list(geom.bounds),
-        datetime=dt.datetime.combine(job.central_date, dt.time(), dt.timezone.utc),
-        properties={"processing:level": "L3A mosaic", "syntheo:version": __version__,
-                    "syntheo:method": job.params.method, "syntheo:feather_m": job.params.feather_m,
-                    "syntheo:grid_tile": tile.name})
+    item = mosaic_item(f"{job.collection_id}_{tile.name}", tile_grid, [s.footprint for s in job.sources],
+                       job.cutline, job.central_date, job.params, job.bands, {"syntheo:grid_tile": tile.name},
+                       f"./{tile.name}_mosaic.tif", f"./{tile.name}_flags.tif")
     item.collection_id = job.collection_id
-    proj = ProjectionExtension.ext(item, add_if_missing=True)
-    proj.epsg = tile_grid.crs.to_epsg()
-    if proj.epsg is None:
-        proj.wkt2 = tile_grid.crs.to_wkt()
-    proj.shape = list(tile_grid.shape)
-    proj.transform = list(tile_grid.transform)[:6]
-    item.add_asset("mosaic", pystac.Asset(f"./{tile.name}_mosaic.tif", media_type=pystac.MediaType.COG,
-                                          roles=["data", "reflectance"], title="Reflectance x10000",
-                                          extra_fields={"syntheo:bands": list(job.bands), "nodata": NODATA}))
-    item.add_asset("flags", pystac.Asset(f"./{tile.name}_flags.tif", media_type=pystac.MediaType.COG,
-                                         roles=["metadata"], title="FLG and NTILES"))
     doc = item.to_dict(include_self_link=False)
     doc["links"] = [{"rel": "collection", "href": f"../{NATIONAL_FILES['collection']}", "type": "application/json"},
                     {"rel": "parent", "href": f"../{NATIONAL_FILES['collection']}", "type": "application/json"}]
