@@ -78,7 +78,12 @@ def _parse_bands(_ctx, _param, value):
 
 
 @cli.command()
-@click.argument("inputs", nargs=-1, required=True, type=click.Path())
+@click.argument("inputs", nargs=-1, type=click.Path())
+@click.option("--stac", "stac_sources", multiple=True, metavar="SOURCE",
+              help="Sentinel-2 L2A STAC items to compose too: an Item or ItemCollection JSON file, a static "
+                   "catalogue, or their URL (repeatable); assets are read as windows where they are.")
+@click.option("--max-cloud", type=click.FloatRange(0, 100), default=None, metavar="PCT",
+              help="Skip STAC items whose eo:cloud_cover is above PCT %.")
 @click.option("--tile", required=True, help="Tile to compose, e.g. T31TCJ (31TCJ accepted).")
 @click.option("--month", callback=_parse_month, help="Monthly synthesis centred on the 15th: YYYY-MM.")
 @click.option("--date", "central", callback=_parse_date, help="Central date YYYY-MM-DD (instead of --month).")
@@ -109,11 +114,12 @@ def _parse_bands(_ctx, _param, value):
                    "and NOB.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing product.")
 @click.pass_obj
-def compose(obj, inputs, tile, month, central, half_window, profile, brdf, sun, cloud_bits, outlier_test, bands,
-            out_dir, threads, block_rows, deflate_level, overwrite):
+def compose(obj, inputs, stac_sources, max_cloud, tile, month, central, half_window, profile, brdf, sun, cloud_bits,
+            outlier_test, bands, out_dir, threads, block_rows, deflate_level, overwrite):
     """Compose the weighted synthesis of one tile from L2A products (folders or .zip, Theia or Sen2Cor, or folders
-    holding them). Prints the product folder's absolute path on the last line."""
+    holding them) and STAC items (--stac). Prints the product folder's absolute path on the last line."""
     import dataclasses
+    import datetime as dt
 
     from l2a.detect import find_products
 
@@ -136,9 +142,19 @@ def compose(obj, inputs, tile, month, central, half_window, profile, brdf, sun, 
         changes["outlier_test"] = outlier_test
     if changes:
         params = dataclasses.replace(params, **changes)
-    paths = find_products(inputs)
+    if not inputs and not stac_sources:
+        raise click.UsageError("give L2A products (INPUTS) or STAC items (--stac)")
+    paths = list(find_products(inputs)) if inputs else []
+    if stac_sources:
+        from l2a.formats.stac import open_stac
+
+        central_date = month or central
+        margin = dt.timedelta(days=params.half_window_days + 1)  # only the items of the window are opened
+        start = dt.datetime.combine(central_date - margin, dt.time(), dt.timezone.utc)
+        end = dt.datetime.combine(central_date + margin, dt.time(), dt.timezone.utc)
+        paths += open_stac(stac_sources, max_cloud=max_cloud, tiles=[tile], start=start, end=end)
     if not paths:
-        raise EmptyWindowError("no L2A product among the inputs: " + " ".join(inputs))
+        raise EmptyWindowError("no L2A product among the inputs: " + " ".join([*inputs, *stac_sources]))
     path = run(paths, month or central, params, out_dir, tile=tile, bands=bands, threads=threads,
                block_rows=block_rows or DEFAULT_BLOCK_ROWS, overwrite=overwrite, show_progress=obj.show_progress,
                deflate_level=deflate_level)

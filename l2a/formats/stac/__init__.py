@@ -1,0 +1,133 @@
+"""Sentinel-2 L2A from STAC: item documents in, L2A products out.
+
+* :func:`read_items` gathers item documents from a source: an Item JSON file, an ItemCollection (GeoJSON
+  FeatureCollection) file, a static catalogue or collection (``catalog.json``/``collection.json``, walked with
+  pystac), or the URL of any of them;
+* :func:`open_stac` opens the products of a source (:func:`l2a.formats.stac.reader.open_stac_item`), optionally only
+  the items under a cloud cover (``eo:cloud_cover``), of some tiles, or between two times.
+
+Items of the toolkit's own ``l2a process`` products are Theia products on disk: give their folders as usual.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from pathlib import Path
+from typing import Iterable
+
+from l2a.errors import MetadataError, MissingFileError, NotAProductError
+from l2a.io.jsondoc import parse_json
+
+from .item import ItemFacts, gdal_path, item_base, item_facts
+from .reader import StacL2A, open_stac_item, read_bytes
+
+__all__ = ["read_items", "open_stac", "item_facts", "open_stac_item", "StacL2A", "ItemFacts", "gdal_path"]
+
+logger = logging.getLogger(__name__)
+
+#: Largest STAC document read, bytes (an ItemCollection of a few thousand items).
+_MAX_DOCUMENT_BYTES = 64 * 2**20
+
+
+def _load(location: str) -> dict:
+    """A JSON document from a file or an http(s) URL."""
+    if location.startswith(("http://", "https://")):
+        data = read_bytes("/vsicurl/" + location, "STAC document", location)
+    else:
+        p = Path(location)
+        if not p.exists():
+            raise MissingFileError("not found", p)
+        if p.is_dir():
+            for name in ("catalog.json", "collection.json"):
+                if (p / name).is_file():
+                    return _load(str(p / name))
+            raise NotAProductError("is a folder without catalog.json or collection.json", p)
+        if p.stat().st_size > _MAX_DOCUMENT_BYTES:
+            raise MetadataError(f"STAC document larger than {_MAX_DOCUMENT_BYTES} bytes", p)
+        data = p.read_bytes()
+    doc = parse_json(data, "STAC document", location)
+    if not isinstance(doc, dict):
+        raise NotAProductError("is not a STAC document (a JSON object)", location)
+    return doc
+
+
+def read_items(source: str | os.PathLike) -> list[tuple[dict, str]]:
+    """Item documents of a STAC source, each with the location its relative hrefs resolve against.
+
+    Parameters
+    ----------
+    source : path-like or URL
+        Item, ItemCollection, static catalogue or collection (file or folder holding ``catalog.json`` /
+        ``collection.json``), or the http(s) URL of one.
+
+    Returns
+    -------
+    list of (item document, base location)
+
+    Raises
+    ------
+    MissingFileError, NotAProductError, MetadataError
+        Not found, not a STAC document, malformed JSON.
+    """
+    location = os.fspath(source)
+    doc = _load(location)
+    if Path(location).is_dir():
+        location = str(Path(location) / next(n for n in ("catalog.json", "collection.json")
+                                             if (Path(location) / n).is_file()))
+    kind = doc.get("type")
+    if kind == "Feature":
+        return [(doc, item_base(location))]
+    if kind == "FeatureCollection":
+        features = doc.get("features")
+        if not isinstance(features, list):
+            raise MetadataError("ItemCollection has no features list", location)
+        return [(f, item_base(location)) for f in features]
+    if kind in ("Catalog", "Collection"):
+        return _walk_catalog(location)
+    raise NotAProductError(f"is not a STAC item, ItemCollection, catalogue or collection (type {kind!r})", location)
+
+
+def _walk_catalog(location: str) -> list[tuple[dict, str]]:
+    import pystac
+
+    try:
+        catalog = pystac.read_file(location)
+        items = list(catalog.get_items(recursive=True))
+    except (pystac.STACError, OSError, ValueError, KeyError) as exc:
+        raise MetadataError(f"cannot walk the catalogue ({' '.join(str(exc).split())})", location) from None
+    out = []
+    for item in items:
+        href = item.get_self_href() or location
+        out.append((item.to_dict(include_self_link=False, transform_hrefs=False), item_base(href)))
+    return out
+
+
+def open_stac(sources: Iterable[str | os.PathLike], *, max_cloud: float | None = None,
+              tiles: Iterable[str] | None = None, start: dt.datetime | None = None,
+              end: dt.datetime | None = None) -> list[StacL2A]:
+    """Open the L2A products of STAC sources, keeping the items with ``eo:cloud_cover <= max_cloud``, of ``tiles``
+    and acquired in ``[start, end)`` (each filter only when given); logs the items set aside.
+
+    Raises
+    ------
+    the errors of :func:`read_items`, :func:`~l2a.formats.stac.item.item_facts` and
+    :func:`~l2a.formats.stac.reader.open_stac_item`, naming the item.
+    """
+    wanted = {t if t.startswith("T") else "T" + t for t in tiles} if tiles else None
+    products = []
+    for source in sources:
+        for doc, base in read_items(source):
+            where = f"{os.fspath(source)}"
+            facts = item_facts(doc, where, base)
+            if max_cloud is not None and facts.cloud_cover is not None and facts.cloud_cover > max_cloud:
+                logger.info("%s: %.1f %% cloud, above %g %%: skipped", facts.item_id, facts.cloud_cover, max_cloud)
+                continue
+            if wanted is not None and facts.tile not in wanted:
+                continue
+            if (start is not None and facts.datetime < start) or (end is not None and facts.datetime >= end):
+                continue
+            path = os.fspath(source) if not str(source).startswith(("http://", "https://")) else None
+            products.append(open_stac_item(facts, path=Path(path).parent / facts.item_id if path else None))
+    return products

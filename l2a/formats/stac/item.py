@@ -1,0 +1,262 @@
+"""What an L2A product needs from a STAC Item of Sentinel-2 L2A as cloud-optimised GeoTIFFs (Sen2Cor), the layout of
+Element 84's Earth Search ``sentinel-2-l2a`` and Microsoft's Planetary Computer collections.
+
+:func:`item_facts` reads one item document (a dict) into :class:`ItemFacts`: the tile (``s2:mgrs_tile``, the
+``mgrs:`` fields, or the item id), the acquisition time, the platform, the processing baseline and whether the BOA
+offset was already applied (``earthsearch:boa_offset_applied``), the CRS (``proj:epsg`` / ``proj:code``, item or
+asset level), and per raster asset its GDAL path and declared grid (``proj:shape``, ``proj:transform``). Bands are
+found by asset key (``blue``/``B02``...) or by the ``eo:bands`` names of the assets; the scene classification
+(``scl``/``SCL``) and the AOT (``aot``/``AOT``) likewise; ``granule_metadata`` (``MTD_TL.xml``, per-pixel angle
+grids) and ``product_metadata`` (``MTD_MSIL2A.xml``, exact offsets) when the item has them.
+
+Hrefs become GDAL paths: ``http(s)://`` -> ``/vsicurl/``, ``s3://`` -> ``/vsis3/``, relative hrefs are resolved
+against the item document's own location.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+from affine import Affine
+from rasterio.crs import CRS
+from rasterio.errors import CRSError
+
+from l2a.errors import MetadataError, NotAProductError, ProductFormatError
+from l2a.grid import Grid
+from l2a.sensors import L2A_BANDS
+
+__all__ = ["BAND_ASSETS", "SCL_ASSETS", "AOT_ASSETS", "AssetRaster", "ItemFacts", "item_facts", "gdal_path"]
+
+#: Asset keys of each band (Theia names), Earth Search's common names first, then ESA ids (Planetary Computer).
+BAND_ASSETS: Mapping[str, tuple[str, ...]] = {
+    "B2": ("blue", "B02"), "B3": ("green", "B03"), "B4": ("red", "B04"), "B5": ("rededge1", "B05"),
+    "B6": ("rededge2", "B06"), "B7": ("rededge3", "B07"), "B8": ("nir", "B08"), "B8A": ("nir08", "B8A"),
+    "B11": ("swir16", "B11"), "B12": ("swir22", "B12"),
+}
+#: Asset keys of the scene classification and of the aerosol optical thickness.
+SCL_ASSETS = ("scl", "SCL")
+AOT_ASSETS = ("aot", "AOT")
+#: Metadata assets: the granule's MTD_TL.xml and the product's MTD_MSIL2A.xml.
+GRANULE_METADATA_ASSETS = ("granule_metadata", "granule-metadata")
+PRODUCT_METADATA_ASSETS = ("product_metadata", "product-metadata")
+#: ESA band id of each Theia band name, for ``eo:bands`` names.
+_ESA_ID = {b: (f"B{int(b[1:]):02d}" if b[1:].isdigit() else b) for b in L2A_BANDS}
+_PLATFORMS = {"sentinel-2a": "S2A", "sentinel-2b": "S2B", "sentinel-2c": "S2C", "sentinel-2d": "S2D"}
+_TILE_IN_ID = re.compile(r"(?:^|_)T?(\d{2}[C-HJ-NP-X][A-HJ-NP-Z]{2})(?:_|$)")
+
+
+@dataclass(frozen=True)
+class AssetRaster:
+    """One raster asset: where GDAL reads it, and the grid its item declares (None when it declares none)."""
+
+    key: str
+    path: str
+    grid: Grid | None
+    scale: float | None = None    # raster:bands scale (physical value per stored unit)
+    offset: float | None = None   # raster:bands offset (physical units)
+
+
+@dataclass(frozen=True)
+class ItemFacts:
+    """The facts of one Sentinel-2 L2A item (see the module docstring)."""
+
+    item_id: str
+    source: str                       # the item's location, for messages
+    tile: str
+    datetime: dt.datetime
+    platform: str
+    crs: CRS
+    bands: Mapping[str, AssetRaster]  # Theia band name -> raster
+    scl: AssetRaster | None
+    aot: AssetRaster | None
+    processing_baseline: str | None
+    boa_offset_applied: bool | None
+    cloud_cover: float | None
+    granule_metadata: str | None      # GDAL path of MTD_TL.xml
+    product_metadata: str | None      # GDAL path of MTD_MSIL2A.xml
+    mean_sun: tuple[float, float] | None = None    # zenith, azimuth, degrees
+    mean_view: tuple[float, float] | None = None   # zenith, azimuth, degrees
+    properties: Mapping[str, object] = field(default_factory=dict)
+
+
+def gdal_path(href: str, base: str | None = None) -> str:
+    """GDAL path of an asset href: ``/vsicurl/`` for http(s), ``/vsis3/`` for s3, a local path otherwise (relative
+    hrefs resolved against ``base``, the folder or URL of the item document)."""
+    if href.startswith(("http://", "https://")):
+        return "/vsicurl/" + href
+    if href.startswith("s3://"):
+        return "/vsis3/" + href[len("s3://"):]
+    if href.startswith("file://"):
+        return href[len("file://"):]
+    if base is not None and not os.path.isabs(href):
+        if base.startswith(("http://", "https://", "/vsicurl/")):
+            from urllib.parse import urljoin
+
+            return gdal_path(urljoin(base.removeprefix("/vsicurl/").rstrip("/") + "/", href))
+        return os.path.normpath(os.path.join(base, href))
+    return href
+
+
+def _level_check(doc: dict, source: str) -> None:
+    props = doc.get("properties", {})
+    product_type = str(props.get("s2:product_type", "")).upper()
+    level = str(props.get("processing:level", "")).upper()
+    collection = str(doc.get("collection", "")).lower()
+    if product_type.startswith("S2MSI1") or level in ("L1C", "L1B") or collection.endswith(("l1c", "l1c-cogs")):
+        raise NotAProductError("is a Level-1C item (its surface reflectance is not computed); use an L2A "
+                               "collection, or l2a process on the L1C products", source)
+
+
+def _tile(doc: dict, source: str) -> str:
+    props = doc.get("properties", {})
+    tile = props.get("s2:mgrs_tile") or props.get("tilename") or props.get("tileid")
+    if not tile and all(k in props for k in ("mgrs:utm_zone", "mgrs:latitude_band", "mgrs:grid_square")):
+        tile = f"{int(props['mgrs:utm_zone']):02d}{props['mgrs:latitude_band']}{props['mgrs:grid_square']}"
+    if not tile:
+        m = _TILE_IN_ID.search(str(doc.get("id", "")))
+        tile = m.group(1) if m else None
+    if not tile or not re.fullmatch(r"T?\d{2}[C-HJ-NP-X][A-HJ-NP-Z]{2}", str(tile)):
+        raise MetadataError(f"no MGRS tile (s2:mgrs_tile, mgrs:* or the item id), found {tile!r}", source)
+    tile = str(tile)
+    return tile if tile.startswith("T") else "T" + tile
+
+
+def _datetime(doc: dict, source: str) -> dt.datetime:
+    text = doc.get("properties", {}).get("datetime")
+    try:
+        when = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        raise MetadataError(f"datetime is not an ISO 8601 time: {text!r}", source) from None
+    return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
+
+
+def _crs(fields: Mapping, source: str) -> CRS | None:
+    code = fields.get("proj:code") or (f"EPSG:{fields['proj:epsg']}" if fields.get("proj:epsg") else None)
+    if code is None and fields.get("proj:wkt2"):
+        code = fields["proj:wkt2"]
+    if code is None:
+        return None
+    try:
+        return CRS.from_user_input(code)
+    except CRSError:
+        raise MetadataError(f"unknown CRS {code!r}", source) from None
+
+
+def _grid(asset: Mapping, crs: CRS, source: str, key: str) -> Grid | None:
+    shape, transform = asset.get("proj:shape"), asset.get("proj:transform")
+    if shape is None or transform is None:
+        return None
+    try:
+        rows, cols = (int(v) for v in shape)
+        a, b, c, d, e, f = (float(v) for v in list(transform)[:6])
+    except (TypeError, ValueError):
+        raise MetadataError(f"asset {key}: proj:shape {shape!r} / proj:transform {transform!r} are not a grid",
+                            source) from None
+    return Grid(Affine(a, b, c, d, e, f), rows, cols, crs)
+
+
+def _raster(key: str, asset: Mapping, item_fields: Mapping, base: str | None, source: str) -> AssetRaster:
+    href = asset.get("href")
+    if not isinstance(href, str) or not href:
+        raise MetadataError(f"asset {key} has no href", source)
+    crs = _crs(asset, source) or _crs(item_fields, source)
+    fields = dict(item_fields)
+    fields.update({k: v for k, v in asset.items() if k.startswith("proj:")})
+    grid = _grid(fields, crs, source, key) if crs is not None else None
+    bands = asset.get("raster:bands") or [{}]
+    info = bands[0] if isinstance(bands, list) and bands and isinstance(bands[0], dict) else {}
+    scale, offset = info.get("scale"), info.get("offset")
+    return AssetRaster(key, gdal_path(href, base), grid, None if scale is None else float(scale),
+                       None if offset is None else float(offset))
+
+
+def _find_asset(assets: Mapping, keys: tuple[str, ...], esa_id: str | None = None) -> str | None:
+    for key in keys:
+        if key in assets:
+            return key
+    if esa_id is not None:  # any asset whose eo:bands name is the band's ESA id (JPEG 2000 variants excluded)
+        for key, asset in assets.items():
+            names = [b.get("name") for b in asset.get("eo:bands", []) if isinstance(b, dict)]
+            if names == [esa_id] and not key.endswith("-jp2"):
+                return key
+    return None
+
+
+def item_facts(doc: dict, source: str, base: str | None = None) -> ItemFacts:
+    """Read the facts of one Sentinel-2 L2A STAC item.
+
+    Parameters
+    ----------
+    doc : dict
+        The item document (GeoJSON Feature, ``type`` "Feature").
+    source : str
+        Where it comes from (file, URL or search), named in messages.
+    base : str, optional
+        Folder or URL against which relative asset hrefs are resolved (the document's own folder).
+
+    Raises
+    ------
+    NotAProductError
+        Not an item, or an item of Level-1C.
+    MetadataError
+        No tile, time, platform or CRS, an asset without href, unreadable projection fields.
+    ProductFormatError
+        No band asset at all.
+    """
+    if not isinstance(doc, dict) or doc.get("type") != "Feature":
+        raise NotAProductError("is not a STAC item (a GeoJSON Feature)", source)
+    item_id = str(doc.get("id") or "")
+    if not item_id:
+        raise MetadataError("item has no id", source)
+    source = f"{source} (item {item_id})" if item_id not in source else source
+    _level_check(doc, source)
+    props = doc.get("properties")
+    assets = doc.get("assets")
+    if not isinstance(props, dict) or not isinstance(assets, dict):
+        raise MetadataError("item has no properties or no assets", source)
+    platform = _PLATFORMS.get(str(props.get("platform", "")).lower())
+    if platform is None:
+        raise MetadataError(f"platform {props.get('platform')!r} is not a Sentinel-2 satellite", source)
+    band_keys = {b: _find_asset(assets, keys, _ESA_ID[b]) for b, keys in BAND_ASSETS.items()}
+    bands = {b: _raster(k, assets[k], props, base, source) for b, k in band_keys.items() if k is not None}
+    if not bands:
+        raise ProductFormatError(f"no band asset ({', '.join(k for keys in BAND_ASSETS.values() for k in keys[:1])} "
+                                 "...)", source)
+    crs = next((r.grid.crs for r in bands.values() if r.grid is not None), None) or _crs(props, source)
+    if crs is None:
+        raise MetadataError("no CRS (proj:epsg or proj:code on the item or its assets)", source)
+    scl_key, aot_key = _find_asset(assets, SCL_ASSETS), _find_asset(assets, AOT_ASSETS)
+    granule = _find_asset(assets, GRANULE_METADATA_ASSETS)
+    product = _find_asset(assets, PRODUCT_METADATA_ASSETS)
+    mean_sun = None
+    if "view:sun_elevation" in props and "view:sun_azimuth" in props:
+        mean_sun = (90.0 - float(props["view:sun_elevation"]), float(props["view:sun_azimuth"]))
+    elif "s2:mean_solar_zenith" in props and "s2:mean_solar_azimuth" in props:
+        mean_sun = (float(props["s2:mean_solar_zenith"]), float(props["s2:mean_solar_azimuth"]))
+    mean_view = None
+    if "view:incidence_angle" in props and "view:azimuth" in props:
+        mean_view = (float(props["view:incidence_angle"]), float(props["view:azimuth"]))
+    applied = props.get("earthsearch:boa_offset_applied")
+    cloud = props.get("eo:cloud_cover")
+    return ItemFacts(
+        item_id, source, _tile(doc, source), _datetime(doc, source), platform, crs, bands,
+        _raster(scl_key, assets[scl_key], props, base, source) if scl_key else None,
+        _raster(aot_key, assets[aot_key], props, base, source) if aot_key else None,
+        None if props.get("s2:processing_baseline") is None else str(props["s2:processing_baseline"]),
+        None if applied is None else bool(applied), None if cloud is None else float(cloud),
+        gdal_path(assets[granule]["href"], base) if granule and assets[granule].get("href") else None,
+        gdal_path(assets[product]["href"], base) if product and assets[product].get("href") else None,
+        mean_sun, mean_view, dict(props))
+
+
+def item_base(location: str | os.PathLike) -> str:
+    """The folder (or URL folder) of an item document, against which its relative hrefs resolve."""
+    text = os.fspath(location)
+    if text.startswith(("http://", "https://")):
+        return text.rsplit("/", 1)[0]
+    return str(Path(text).absolute().parent)
