@@ -92,3 +92,7 @@ class ProductExistsError(SyntheoError, FileExistsError):
 
 class IncompleteProductWarning(UserWarning):
     """A product lacks optional files (metadata, some masks, AOT); what they would tell counts as clear."""
+
+
+class StacApiError(SyntheoError, ConnectionError):
+    """A STAC API that does not answer, refuses a search, or is not a STAC API (the message names its URL)."""

@@ -82,6 +82,8 @@ def _parse_bands(_ctx, _param, value):
 @click.option("--stac", "stac_sources", multiple=True, metavar="SOURCE",
               help="Sentinel-2 L2A STAC items to compose too: an Item or ItemCollection JSON file, a static "
                    "catalogue, or their URL (repeatable); assets are read as windows where they are.")
+@click.option("--collection", default=None, metavar="ID",
+              help="With --stac URL of a STAC API: search this collection (sentinel-2-l2a) over the tile and window.")
 @click.option("--max-cloud", type=click.FloatRange(0, 100), default=None, metavar="PCT",
               help="Skip STAC items whose eo:cloud_cover is above PCT %.")
 @click.option("--tile", required=True, help="Tile to compose, e.g. T31TCJ (31TCJ accepted).")
@@ -114,10 +116,11 @@ def _parse_bands(_ctx, _param, value):
                    "and NOB.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing product.")
 @click.pass_obj
-def compose(obj, inputs, stac_sources, max_cloud, tile, month, central, half_window, profile, brdf, sun, cloud_bits,
+def compose(obj, inputs, stac_sources, collection, max_cloud, tile, month, central, half_window, profile, brdf, sun, cloud_bits,
             outlier_test, bands, out_dir, threads, block_rows, deflate_level, overwrite):
     """Compose the weighted synthesis of one tile from L2A products (folders or .zip, Theia or Sen2Cor, or folders
     holding them) and STAC items (--stac). Prints the product folder's absolute path on the last line."""
+    import contextlib
     import dataclasses
     import datetime as dt
 
@@ -145,19 +148,26 @@ def compose(obj, inputs, stac_sources, max_cloud, tile, month, central, half_win
     if not inputs and not stac_sources:
         raise click.UsageError("give L2A products (INPUTS) or STAC items (--stac)")
     paths = list(find_products(inputs)) if inputs else []
-    if stac_sources:
-        from l2a.formats.stac import open_stac
+    if collection is not None and not stac_sources:
+        raise click.UsageError("--collection searches the STAC API given with --stac URL")
+    with contextlib.ExitStack() as stack:
+        if stac_sources:
+            from l2a.formats.stac import open_stac
+            from l2a.formats.stac.remote import remote_env
 
-        central_date = month or central
-        margin = dt.timedelta(days=params.half_window_days + 1)  # only the items of the window are opened
-        start = dt.datetime.combine(central_date - margin, dt.time(), dt.timezone.utc)
-        end = dt.datetime.combine(central_date + margin, dt.time(), dt.timezone.utc)
-        paths += open_stac(stac_sources, max_cloud=max_cloud, tiles=[tile], start=start, end=end)
-    if not paths:
-        raise EmptyWindowError("no L2A product among the inputs: " + " ".join([*inputs, *stac_sources]))
-    path = run(paths, month or central, params, out_dir, tile=tile, bands=bands, threads=threads,
-               block_rows=block_rows or DEFAULT_BLOCK_ROWS, overwrite=overwrite, show_progress=obj.show_progress,
-               deflate_level=deflate_level)
+            # remote assets: GDAL's retries, timeout and block cache, for the assets' headers and their pixels
+            stack.enter_context(remote_env())
+            central_date = month or central
+            margin = dt.timedelta(days=params.half_window_days + 1)  # only the items of the window are opened
+            start = dt.datetime.combine(central_date - margin, dt.time(), dt.timezone.utc)
+            end = dt.datetime.combine(central_date + margin, dt.time(), dt.timezone.utc)
+            paths += open_stac(stac_sources, max_cloud=max_cloud, tiles=[tile], start=start, end=end,
+                               collection=collection)
+        if not paths:
+            raise EmptyWindowError("no L2A product among the inputs: " + " ".join([*inputs, *stac_sources]))
+        path = run(paths, month or central, params, out_dir, tile=tile, bands=bands, threads=threads,
+                   block_rows=block_rows or DEFAULT_BLOCK_ROWS, overwrite=overwrite, show_progress=obj.show_progress,
+                   deflate_level=deflate_level)
     click.echo(str(path))
 
 

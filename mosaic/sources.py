@@ -27,7 +27,7 @@ from rasterio.windows import Window
 
 from l2a.constants import REFLECTANCE_NODATA
 from l2a.errors import CorruptRasterError, MissingFileError
-from l2a.io.raster import open_raster
+from l2a.io.raster import open_raster, root_cause
 from l2a.sensors import band_resolution
 from l3a.bands import select_bands as select_output_bands
 from l3a.product import L3AProduct, is_l3a_folder, open_l3a
@@ -173,7 +173,7 @@ class DatasetPool:
         try:
             return ds.read_masks(indexes, **kwargs) if masks else ds.read(indexes, **kwargs)
         except RasterioError as exc:
-            raise CorruptRasterError(f"cannot read pixels ({_root_cause(exc)})", os.fspath(path)) from exc
+            raise CorruptRasterError(f"cannot read pixels ({root_cause(exc)})", os.fspath(path)) from exc
 
     def close(self) -> None:
         with self._lock:
@@ -181,18 +181,6 @@ class DatasetPool:
                 ds.close()
             self._all.clear()
         self._local = threading.local()
-
-
-def _root_cause(exc: BaseException) -> str:
-    """The first line of the innermost message of an exception chain (GDAL's own words, e.g. "TIFFFillTile: Read
-    error ... got 73057 bytes, expected 147038", rather than rasterio's "Read failed. See previous exception")."""
-    text = ""
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        text = str(exc).strip() or text
-        exc = exc.__cause__ or exc.__context__
-    return text.splitlines()[0][:200] if text else "unknown error"
 
 
 def _read_padded(pool: DatasetPool, path: Path, rows: tuple[int, int], cols: tuple[int, int], fill) -> np.ndarray:

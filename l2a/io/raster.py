@@ -19,7 +19,7 @@ from rasterio.windows import Window
 
 from l2a.errors import CorruptRasterError, InvalidParameterError, MissingFileError, RasterKindError
 
-__all__ = ["open_raster", "read_raster", "check_raster_kind", "check_window", "window_shape"]
+__all__ = ["open_raster", "read_raster", "check_raster_kind", "check_window", "window_shape", "root_cause"]
 
 
 def _is_missing(path: str) -> bool:
@@ -168,4 +168,16 @@ def read_raster(path: str | os.PathLike, band: int = 1, window: Window | None = 
         try:
             return ds.read(band, window=win)
         except RasterioIOError as exc:
-            raise CorruptRasterError(f"cannot decode {what}: {str(exc).splitlines()[0][:200]}", p) from exc
+            raise CorruptRasterError(f"cannot decode {what}: {root_cause(exc)}", p) from exc
+
+
+def root_cause(exc: BaseException) -> str:
+    """The first line of the innermost message of an exception chain (GDAL's own words, e.g. "TIFFFillTile: Read
+    error ... got 73057 bytes, expected 147038", rather than rasterio's "Read failed. See previous exception")."""
+    text = ""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        text = str(exc).strip() or text
+        exc = exc.__cause__ or exc.__context__
+    return text.splitlines()[0][:200] if text else "unknown error"

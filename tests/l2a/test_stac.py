@@ -209,3 +209,22 @@ def test_cli_bad_stac_source_is_one_line(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1 and "missing.json" in proc.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_unreachable_stac_api_is_one_line(tmp_path):
+    from l2a.errors import StacApiError
+
+    with pytest.raises(StacApiError, match="127.0.0.1:9"):
+        open_stac(["http://127.0.0.1:9/v1"], collection="sentinel-2-l2a", tiles=["T31TCJ"])
+    proc = subprocess.run([sys.executable, "-m", "l3a", "compose", "--stac", "http://127.0.0.1:9/v1", "--collection",
+                           "sentinel-2-l2a", "--tile", "T31TCJ", "--month", "2018-07", "--out", str(tmp_path / "o")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "127.0.0.1:9" in proc.stderr and not (tmp_path / "o").exists()
+
+
+def test_collection_needs_a_stac_url(tmp_path, sim):
+    proc = subprocess.run([sys.executable, "-m", "l3a", "compose", str(sim[0]), "--collection", "sentinel-2-l2a",
+                           "--tile", "T31TCJ", "--month", "2018-07", "--out", str(tmp_path / "o")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "--collection" in proc.stderr

@@ -27,6 +27,8 @@ __all__ = ["read_items", "open_stac", "item_facts", "open_stac_item", "StacL2A",
 
 logger = logging.getLogger(__name__)
 
+#: Items opened at once (their assets' headers are read over the network: latency-bound, not CPU-bound).
+OPEN_THREADS = 8
 #: Largest STAC document read, bytes (an ItemCollection of a few thousand items).
 _MAX_DOCUMENT_BYTES = 64 * 2**20
 
@@ -106,19 +108,37 @@ def _walk_catalog(location: str) -> list[tuple[dict, str]]:
 
 def open_stac(sources: Iterable[str | os.PathLike], *, max_cloud: float | None = None,
               tiles: Iterable[str] | None = None, start: dt.datetime | None = None,
-              end: dt.datetime | None = None) -> list[StacL2A]:
+              end: dt.datetime | None = None, collection: str | None = None) -> list[StacL2A]:
     """Open the L2A products of STAC sources, keeping the items with ``eo:cloud_cover <= max_cloud``, of ``tiles``
-    and acquired in ``[start, end)`` (each filter only when given); logs the items set aside.
+    and acquired in ``[start, end)`` (each filter only when given); logs the items set aside. With ``collection``,
+    every source is the root URL of a STAC API searched for that collection's items over the tiles and interval
+    (:func:`l2a.formats.stac.search.search_items`).
 
     Raises
     ------
-    the errors of :func:`read_items`, :func:`~l2a.formats.stac.item.item_facts` and
-    :func:`~l2a.formats.stac.reader.open_stac_item`, naming the item.
+    the errors of :func:`read_items`, :func:`~l2a.formats.stac.search.search_items`,
+    :func:`~l2a.formats.stac.item.item_facts` and :func:`~l2a.formats.stac.reader.open_stac_item`, naming the item.
     """
-    wanted = {t if t.startswith("T") else "T" + t for t in tiles} if tiles else None
-    products = []
+    from .remote import remote_env
+
+    with remote_env():
+        return _open_stac(sources, max_cloud, tiles, start, end, collection)
+
+
+def _open_stac(sources, max_cloud, tiles, start, end, collection) -> list[StacL2A]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    tiles = [t if t.startswith("T") else "T" + t for t in tiles] if tiles else None
+    wanted = set(tiles) if tiles else None
+    chosen = []
     for source in sources:
-        for doc, base in read_items(source):
+        if collection is not None:
+            from .search import search_items
+
+            found = search_items(os.fspath(source), collection, tiles=tiles, start=start, end=end)
+        else:
+            found = read_items(source)
+        for doc, base in found:
             where = f"{os.fspath(source)}"
             facts = item_facts(doc, where, base)
             if max_cloud is not None and facts.cloud_cover is not None and facts.cloud_cover > max_cloud:
@@ -129,5 +149,7 @@ def open_stac(sources: Iterable[str | os.PathLike], *, max_cloud: float | None =
             if (start is not None and facts.datetime < start) or (end is not None and facts.datetime >= end):
                 continue
             path = os.fspath(source) if not str(source).startswith(("http://", "https://")) else None
-            products.append(open_stac_item(facts, path=Path(path).parent / facts.item_id if path else None))
-    return products
+            chosen.append((facts, Path(path).parent / facts.item_id if path else None))
+    # opening checks every asset's header: a few requests each, latency-bound over a network, so items in parallel
+    with ThreadPoolExecutor(max(1, min(OPEN_THREADS, len(chosen)))) as pool:
+        return list(pool.map(lambda fp: open_stac_item(fp[0], path=fp[1]), chosen))

@@ -97,15 +97,15 @@ def read_bytes(path: str, what: str, source: str) -> bytes:
     """A small document (metadata) at a GDAL path: a local file, or over HTTP(S) for ``/vsicurl/`` paths."""
     try:
         if path.startswith("/vsicurl/"):
-            from urllib.request import urlopen
+            from .remote import fetch
 
-            with urlopen(path[len("/vsicurl/"):], timeout=30) as response:  # noqa: S310 (http(s) only, see gdal_path)
-                data = response.read(_MAX_METADATA_BYTES + 1)
+            data = fetch(path[len("/vsicurl/"):], _MAX_METADATA_BYTES)
         else:
             with open(path, "rb") as f:
                 data = f.read(_MAX_METADATA_BYTES + 1)
     except OSError as exc:
-        raise MetadataError(f"cannot read the {what} {path} ({' '.join(str(exc).split())})", source) from None
+        shown = path.removeprefix("/vsicurl/")
+        raise MetadataError(f"cannot read the {what} {shown} ({' '.join(str(exc).split())})", source) from None
     if len(data) > _MAX_METADATA_BYTES:
         raise MetadataError(f"the {what} {path} is larger than {_MAX_METADATA_BYTES} bytes", source)
     return data
