@@ -35,13 +35,27 @@ def _product_roots(names: list[str], kind: str) -> set[str]:
     return roots
 
 
+#: Largest JSON file looked at as a STAC item, bytes (an item is a few tens of kB).
+_ITEM_MAX_BYTES = 16 * 2**20
+
+
+def _detect_item(p: Path) -> str:
+    """``"stac"`` for a STAC item JSON file; NotAProductError for any other JSON file."""
+    from l2a.io.jsondoc import read_json
+
+    doc = read_json(p, "STAC item", error=NotAProductError, max_bytes=_ITEM_MAX_BYTES)
+    if not isinstance(doc, dict) or doc.get("type") != "Feature" or "assets" not in doc:
+        raise NotAProductError("is a JSON file but not a STAC item (a GeoJSON Feature with assets)", p)
+    return "stac"
+
+
 def detect_format(path: str | os.PathLike) -> tuple[str, Path, ZipIndex | None, str]:
     """Identify a product.
 
     Returns
     -------
     kind : str
-        ``"theia"``, ``"sen2cor"`` or ``"l1c"``.
+        ``"theia"``, ``"sen2cor"``, ``"l1c"``, or ``"stac"`` (a STAC item JSON file, :mod:`l2a.formats.stac`).
     path : Path
         The path as given (absolute).
     zip_index : ZipIndex or None
@@ -53,6 +67,8 @@ def detect_format(path: str | os.PathLike) -> tuple[str, Path, ZipIndex | None, 
     if not p.exists():
         raise MissingFileError("no such file or folder", p)
     zindex = None
+    if p.is_file() and p.suffix.lower() == ".json":
+        return _detect_item(p), p, None, ""
     if not p.is_dir():
         if p.suffix.lower() != ".zip" or not p.is_file():   # a device or a pipe is no product either
             raise NotAProductError("not a product (expected a product folder or .zip archive)", p)
@@ -77,7 +93,8 @@ def open_l2a(path: str | os.PathLike, *, reflectance: str = "FRE"):
     Parameters
     ----------
     path : str or path-like
-        Theia/MUSCATE product folder or .zip, or Sen2Cor L2A SAFE folder or .zip.
+        Theia/MUSCATE product folder or .zip, Sen2Cor L2A SAFE folder or .zip, or a Sentinel-2 L2A STAC item JSON
+        file (assets read where their hrefs point).
     reflectance : {"FRE", "SRE"}
         Theia only: flat (slope-corrected, default) or surface reflectance.
 
@@ -96,6 +113,9 @@ def open_l2a(path: str | os.PathLike, *, reflectance: str = "FRE"):
     if kind == "sen2cor":
         from l2a.formats.safe.sen2cor import open_sen2cor
         return open_sen2cor(p, zip_index=zindex, root=root)
+    if kind == "stac":
+        from l2a.formats.stac import open_stac
+        return open_stac([p])[0]
     raise NotAProductError("is a Level-1C product; use open_l1c (or run the L2A core) instead", p)
 
 
@@ -108,7 +128,7 @@ def open_l1c(path: str | os.PathLike):
     return open_l1c_safe(p, zip_index=zindex, root=root)
 
 
-def find_products(paths, kinds=("theia", "sen2cor")) -> list[Path]:
+def find_products(paths, kinds=("theia", "sen2cor", "stac")) -> list[Path]:
     """Expand inputs into product paths: each path is a product, or a folder whose direct entries are scanned
     (entries that are not products are ignored). Sorted, duplicates removed."""
     out: list[Path] = []
@@ -123,7 +143,7 @@ def find_products(paths, kinds=("theia", "sen2cor")) -> list[Path]:
             if not p.is_dir():
                 raise
         for child in sorted(p.iterdir()) if p.is_dir() else []:
-            if child.name.startswith(".") or not (child.is_dir() or child.suffix.lower() == ".zip"):
+            if child.name.startswith(".") or not (child.is_dir() or child.suffix.lower() in (".zip", ".json")):
                 continue
             try:
                 kind, *_ = detect_format(child)

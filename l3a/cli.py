@@ -151,12 +151,14 @@ def compose(obj, inputs, stac_sources, collection, max_cloud, tile, month, centr
     if collection is not None and not stac_sources:
         raise click.UsageError("--collection searches the STAC API given with --stac URL")
     with contextlib.ExitStack() as stack:
-        if stac_sources:
-            from l2a.formats.stac import open_stac
+        if stac_sources or any(str(p).lower().endswith(".json") for p in paths):
             from l2a.formats.stac.remote import remote_env
 
             # remote assets: GDAL's retries, timeout and block cache, for the assets' headers and their pixels
             stack.enter_context(remote_env())
+        if stac_sources:
+            from l2a.formats.stac import open_stac
+
             central_date = month or central
             margin = dt.timedelta(days=params.half_window_days + 1)  # only the items of the window are opened
             start = dt.datetime.combine(central_date - margin, dt.time(), dt.timezone.utc)
@@ -172,8 +174,13 @@ def compose(obj, inputs, stac_sources, collection, max_cloud, tile, month, centr
 
 
 @cli.command()
-@click.option("--input-root", "input_roots", required=True, multiple=True, type=click.Path(file_okay=False),
+@click.option("--input-root", "input_roots", multiple=True, type=click.Path(file_okay=False),
               help="Folder holding L2A products of any format l2a reads (L1C with --level l1c; repeatable).")
+@click.option("--stac", "stac_sources", multiple=True, metavar="SOURCE",
+              help="Sentinel-2 L2A STAC items too: Item, ItemCollection or catalogue files or URLs, or with "
+                   "--collection a STAC API URL (repeatable); staged in OUT/stac-items, assets read by the workers.")
+@click.option("--collection", default=None, metavar="ID",
+              help="With --stac URL of a STAC API: search this collection over the tiles (or --aoi) and months.")
 @click.option("--tiles", callback=_parse_tiles, default=None, metavar="T31TCJ,...",
               help="Tiles to compose (31TCJ accepted).")
 @click.option("--aoi", type=click.Path(dir_okay=False), default=None, metavar="AREA.geojson",
@@ -209,10 +216,12 @@ def compose(obj, inputs, stac_sources, collection, max_cloud, tile, month, centr
 @click.option("--dem", "dems", multiple=True, type=click.Path(exists=True, dir_okay=False), metavar="FILE",
               help="With --level l1c: DEMs for `l2a process` (repeatable).")
 @click.option("--max-cloud", type=click.FloatRange(0, 100), default=90.0, show_default=True, metavar="PCT",
-              help="With --level l1c: no L2A product for a date more than PCT % cloud or shadow.")
+              help="With --level l1c: no L2A product for a date more than PCT % cloud or shadow; with --stac: "
+                   "items whose eo:cloud_cover is above PCT are left out.")
 @click.pass_obj
-def batch(obj, input_roots, tiles, aoi, months, out_dir, profile, scheduler, scheduler_timeout, workers,
-          threads_per_worker, memory_limit, dashboard, overwrite, report_path, level, l2a_dir, dems, max_cloud):
+def batch(obj, input_roots, stac_sources, collection, tiles, aoi, months, out_dir, profile, scheduler,
+          scheduler_timeout, workers, threads_per_worker, memory_limit, dashboard, overwrite, report_path, level,
+          l2a_dir, dems, max_cloud):
     """Compose every (tile, month) of many tiles and months on dask.distributed: one task per tile-month, the
     products of the tile within the month's window (central date the 15th, +- the profile's half-window), each
     worker composing one tile-month at a time. Finished products are kept on a rerun. Writes a JSON run report
@@ -223,6 +232,12 @@ def batch(obj, input_roots, tiles, aoi, months, out_dir, profile, scheduler, sch
 
     if (tiles is None) == (aoi is None):
         raise click.UsageError("give exactly one of --tiles and --aoi")
+    if not input_roots and not stac_sources:
+        raise click.UsageError("give --input-root folders or --stac sources")
+    if collection is not None and not stac_sources:
+        raise click.UsageError("--collection searches the STAC API given with --stac URL")
+    if stac_sources and level != "l2a":
+        raise click.UsageError("--stac takes L2A items: not with --level l1c")
     if scheduler is not None and (workers is not None or threads_per_worker is not None or memory_limit):
         raise click.UsageError("--workers, --threads-per-worker and --memory-limit set up a local cluster; a "
                                "scheduler's workers are set up where they are started")
@@ -243,6 +258,17 @@ def batch(obj, input_roots, tiles, aoi, months, out_dir, profile, scheduler, sch
             from l2a.process import ProcessParams
 
             process_params = ProcessParams(max_cloud_pct=max_cloud)
+        if stac_sources:
+            from l2a.formats.stac.remote import remote_env
+
+            from .batch.area import read_area
+            from .batch.stac import stage_items
+
+            with remote_env():
+                staged = stage_items(stac_sources, out_dir, months, PROFILES[profile].half_window_days,
+                                     collection=collection, tiles=tiles, area=read_area(aoi) if aoi else None,
+                                     max_cloud=max_cloud)
+            input_roots = (*input_roots, str(staged))
         report = run_batch(input_roots, out_dir, months, tiles=tiles, area=aoi, params=PROFILES[profile],
                            batch=params, report_path=report_path, show_progress=obj.show_progress, announce=announce,
                            level=level, l2a_dir=l2a_dir, process_params=process_params, dem=list(dems) or None)

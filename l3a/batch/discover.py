@@ -94,6 +94,8 @@ def product_facts(path: str | os.PathLike, level: str = "l2a") -> ProductFacts |
     """
     path = str(Path(path).absolute())
     try:
+        if level == "l2a" and path.lower().endswith(".json"):
+            return _item_facts(path)
         if level == "l1c":
             product = open_l1c(path)
             grid = product.band_grid("B2")
@@ -111,6 +113,23 @@ def product_facts(path: str | os.PathLike, level: str = "l2a") -> ProductFacts |
     logger.warning("%s does not open (%s); placed by its name", name, error)
     when = parsed.datetime if parsed.datetime.tzinfo else parsed.datetime.replace(tzinfo=dt.timezone.utc)
     return ProductFacts(path, normalize_tile(parsed.tile), when, parsed.platform, error=error)
+
+
+def _item_facts(path: str) -> ProductFacts:
+    """Facts of a STAC item file from the document alone: its assets are opened by the task that composes it (over a
+    network, opening every asset of every item here would cost a few requests each, one item after the other)."""
+    from l2a.errors import NotAProductError
+    from l2a.formats.stac import read_items
+    from l2a.formats.stac.item import item_facts
+
+    docs = read_items(path)
+    if len(docs) != 1:
+        raise NotAProductError(f"holds {len(docs)} STAC items; give one item per file", path)
+    (doc, base), = docs
+    facts = item_facts(doc, path, base)
+    grid = next((r.grid for r in facts.bands.values() if r.grid is not None), None)
+    return ProductFacts(path, normalize_tile(facts.tile), facts.datetime, facts.platform, crs=facts.crs.to_string(),
+                        bounds=tuple(float(v) for v in grid.bounds) if grid is not None else None)
 
 
 def discover(roots: Sequence[str | os.PathLike] | Iterable[str | os.PathLike], threads: int = 8) -> Discovery:

@@ -82,6 +82,17 @@ def remove_stale_temporaries(out_dir: str | os.PathLike, spec: TaskSpec) -> list
     return sorted(removed)
 
 
+def _remote_env(inputs):
+    """GDAL's settings for remote assets (retries, timeout, block cache) when some inputs are STAC items."""
+    import contextlib
+
+    if not any(str(i).lower().endswith(".json") for i in inputs):
+        return contextlib.nullcontext()
+    from l2a.formats.stac.remote import remote_env
+
+    return remote_env()
+
+
 def run_task(spec: TaskSpec, params: CompositeParams, out_dir: str | os.PathLike, threads: int | None = None,
              overwrite: bool = False, memory_sample_s: float = 0.05) -> dict:
     """Compose one tile-month and describe how it went.
@@ -137,8 +148,9 @@ def run_task(spec: TaskSpec, params: CompositeParams, out_dir: str | os.PathLike
             record.update(status="exists", output=str(predicted))
         else:
             try:
-                path = compose(spec.inputs, spec.central_date, params, out, tile=spec.tile, threads=threads,
-                               overwrite=overwrite)
+                with _remote_env(spec.inputs):
+                    path = compose(spec.inputs, spec.central_date, params, out, tile=spec.tile, threads=threads,
+                                   overwrite=overwrite)
                 record.update(status="exists" if path in before and not overwrite else "written", output=str(path))
                 others = sorted(p.name for p in before - {path})
                 if others:  # an earlier run of other inputs named its product after other platforms

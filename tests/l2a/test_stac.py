@@ -228,3 +228,30 @@ def test_collection_needs_a_stac_url(tmp_path, sim):
                            "--tile", "T31TCJ", "--month", "2018-07", "--out", str(tmp_path / "o")],
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "--collection" in proc.stderr
+
+
+def test_item_file_is_a_product_for_open_l2a_and_find_products(sim, items):
+    from l2a.detect import find_products
+
+    product = open_l2a(items[0])
+    assert product.format == "stac" and product.tile == "T31TCJ"
+    assert find_products([items[0].parent]) == [items[0]]
+    assert np.array_equal(product.read_band("B8"), open_l2a(sim[0]).read_band("B8"))
+
+
+def test_batch_from_item_files_equals_compose(sim, items, tmp_path):
+    collection = stac_fixture.item_collection(items, tmp_path / "items.geojson")
+    proc = subprocess.run([sys.executable, "-m", "l3a", "-q", "compose", "--stac", str(collection), "--tile",
+                           "T31TCJ", "--month", "2018-07", "--out", str(tmp_path / "c")], capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stderr
+    composed = Path(proc.stdout.strip().splitlines()[-1])
+    proc = subprocess.run([sys.executable, "-m", "l3a", "-q", "batch", "--stac", str(collection), "--tiles",
+                           "T31TCJ", "--months", "2018-07", "--out", str(tmp_path / "b"), "--workers", "1"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads((tmp_path / "b" / "batch-report.json").read_text())
+    (task,) = report["tasks"]
+    assert task["status"] == "written" and all(i.endswith(".json") for i in task["inputs"])
+    rasters = sorted(p.relative_to(composed) for p in composed.rglob("*.tif"))
+    assert rasters and all((Path(task["output"]) / r).read_bytes() == (composed / r).read_bytes() for r in rasters)

@@ -406,3 +406,24 @@ def test_band_subset_fetches_a_fraction_of_the_assets(served, server, tmp_path):
           f"B4,B8 {ratios['B4,B8']:.3f}")
     assert ratios["all"] <= 1.0            # no byte fetched twice
     assert ratios["B4,B8"] < 0.75          # the other bands' headers only (the 20 m SCL and AOT whole)
+
+
+def test_batch_from_the_stac_api_equals_compose_from_disk(served, server, reference, tmp_path):
+    """`l3a batch --stac API --collection`: the items are staged in OUT/stac-items (hrefs made absolute URLs), found
+    by the discovery from their documents, and composed by a worker reading the assets over HTTP."""
+    out = tmp_path / "batch"
+    cmd = [sys.executable, "-m", "l3a", "-q", "batch", "--stac", server.url, "--collection", "sentinel-2-l2a",
+           "--tiles", TILE, "--months", MONTH, "--out", str(out), "--workers", "1"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    staged = sorted((out / "stac-items").glob("*.json"))
+    assert len(staged) == len(served[1])
+    hrefs = [a["href"] for p in staged for a in json.loads(p.read_text())["assets"].values()]
+    assert all(h.startswith(server.url) for h in hrefs)
+    report = json.loads((out / "batch-report.json").read_text())
+    (task,) = [t for t in report["tasks"] if t["status"] == "written"]
+    _assert_same_product(Path(task["output"]), reference)
+    # a rerun keeps the product, and stages the same files again without rewriting them
+    mtimes = {p: p.stat().st_mtime_ns for p in staged}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=300)
+    assert proc.returncode == 0 and {p: p.stat().st_mtime_ns for p in staged} == mtimes

@@ -41,7 +41,8 @@ def tiles_bbox(tiles: Iterable[str]) -> tuple[float, float, float, float]:
 
 
 def search_items(api: str, collection: str, *, tiles: Iterable[str] | None = None, start: dt.datetime | None = None,
-                 end: dt.datetime | None = None, max_items: int = MAX_ITEMS) -> list[tuple[dict, str]]:
+                 end: dt.datetime | None = None, max_items: int = MAX_ITEMS,
+                 bbox: tuple[float, float, float, float] | None = None) -> list[tuple[dict, str]]:
     """Item documents of a STAC API search, each with the location its relative hrefs resolve against.
 
     Parameters
@@ -52,6 +53,8 @@ def search_items(api: str, collection: str, *, tiles: Iterable[str] | None = Non
         Collection id (``sentinel-2-l2a``).
     tiles : iterable of str, optional
         MGRS tiles: the search's bounding box.
+    bbox : (west, south, east, north), optional
+        Longitude/latitude bounding box, when no tiles are given.
     start, end : datetime, optional
         Time interval ``[start, end)``, UTC.
     max_items : int
@@ -71,7 +74,7 @@ def search_items(api: str, collection: str, *, tiles: Iterable[str] | None = Non
         if start is not None or end is not None:
             interval = [start.isoformat() if start else "..",
                         (end - dt.timedelta(microseconds=1)).isoformat() if end else ".."]
-        search = client.search(collections=[collection], bbox=tiles_bbox(tiles) if tiles else None,
+        search = client.search(collections=[collection], bbox=tiles_bbox(tiles) if tiles else bbox,
                                datetime=interval, limit=PAGE_LIMIT, max_items=max_items)
         docs = list(search.items_as_dicts())
     except APIError as exc:
