@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 from typing import Sequence
 
+from l2a.errors import SyntheoError
 from l2a.io.atomic import atomic_write_bytes
 
 from ..dates import month_central_date
@@ -63,10 +64,12 @@ def stage_items(sources: Sequence[str], out_dir: str | os.PathLike, months: Sequ
     max_cloud : float, optional
         Items with ``eo:cloud_cover`` above it are left out, %.
 
+    An item that cannot be read (no tile, no time, a bad platform...) is staged as it is: the discovery reports it
+    unreadable, naming it, and the batch exits 1 once the other tasks have run.
+
     Raises
     ------
-    the one-line errors of :mod:`l2a.formats.stac` (a source that cannot be read, an API that does not answer, a
-    malformed item: naming it).
+    the one-line errors of :mod:`l2a.formats.stac` for a source that cannot be read, or an API that does not answer.
     """
     from l2a.formats.stac import read_items
     from l2a.formats.stac.item import item_facts
@@ -79,15 +82,23 @@ def stage_items(sources: Sequence[str], out_dir: str | os.PathLike, months: Sequ
     wanted = {t if t.startswith("T") else "T" + t for t in tiles} if tiles else None
     folder = Path(out_dir) / STAC_ITEMS_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    kept = skipped = 0
+    kept = skipped = bad = 0
     for source in sources:
         if collection is not None:
             bbox = tiles_bbox(sorted(wanted)) if wanted else (area.bounds if area is not None else None)
             found = search_items(source, collection, bbox=bbox, start=start, end=end)
         else:
             found = read_items(source)
-        for doc, base in found:
-            facts = item_facts(doc, str(source), base)  # checks the item before it is staged
+        for number, (doc, base) in enumerate(found):
+            try:
+                facts = item_facts(doc, str(source), base)  # checks the item before it is staged
+            except SyntheoError as exc:
+                # staged as it is: the discovery reports it unreadable (exit code 1), the other items go on
+                name = str(doc.get("id") or f"item-{number}") if isinstance(doc, dict) else f"item-{number}"
+                logger.warning("%s", " ".join(str(exc).split()))
+                atomic_write_bytes(folder / f"{Path(name).name}.json", json.dumps(doc).encode("utf-8"), fsync=False)
+                bad += 1
+                continue
             in_window = any(abs(facts.datetime.date() - c) <= margin for c in centrals)
             cloudy = max_cloud is not None and facts.cloud_cover is not None and facts.cloud_cover > max_cloud
             if not in_window or cloudy or (wanted is not None and facts.tile not in wanted):
@@ -102,5 +113,6 @@ def stage_items(sources: Sequence[str], out_dir: str | os.PathLike, months: Sequ
             if not (path.exists() and path.read_bytes() == data):
                 atomic_write_bytes(path, data, fsync=False)
             kept += 1
-    logger.info("%d STAC items staged in %s (%d outside the tiles, months or cloud limit)", kept, folder, skipped)
+    logger.info("%d STAC items staged in %s (%d outside the tiles, months or cloud limit, %d unreadable)", kept,
+                folder, skipped, bad)
     return folder

@@ -255,3 +255,41 @@ def test_batch_from_item_files_equals_compose(sim, items, tmp_path):
     assert task["status"] == "written" and all(i.endswith(".json") for i in task["inputs"])
     rasters = sorted(p.relative_to(composed) for p in composed.rglob("*.tif"))
     assert rasters and all((Path(task["output"]) / r).read_bytes() == (composed / r).read_bytes() for r in rasters)
+
+
+def test_href_hook_rewrites_asset_hrefs(sim, tmp_path, monkeypatch):
+    path = stac_fixture.write_item(sim[0], tmp_path / "i")
+    doc = json.loads(path.read_text())
+    for asset in doc["assets"].values():
+        asset["href"] = "unsigned/" + asset["href"]
+    path.write_text(json.dumps(doc))
+    with pytest.raises(MissingFileError):
+        open_stac([path])
+    monkeypatch.syspath_prepend(str(_HERE))
+    monkeypatch.setenv("SYNTHEO_STAC_HREF_HOOK", "stac_hook:sign")
+    monkeypatch.setenv("STAC_HOOK_FOLDER", str(path.parent))
+    (product,) = open_stac([path])
+    assert np.array_equal(product.read_band("B4"), open_l2a(sim[0]).read_band("B4"))
+    from l2a.errors import InvalidParameterError
+
+    monkeypatch.setenv("SYNTHEO_STAC_HREF_HOOK", "no_such_module:sign")
+    with pytest.raises(InvalidParameterError, match="SYNTHEO_STAC_HREF_HOOK"):
+        open_stac([path])
+
+
+def test_batch_reports_an_unreadable_item_and_goes_on(sim, items, tmp_path):
+    docs = [json.loads(i.read_text()) for i in items]
+    for doc, item in zip(docs, items):
+        for a in doc["assets"].values():
+            a["href"] = str(item.parent / a["href"])
+    docs[0]["properties"]["platform"] = "landsat-8"
+    collection = tmp_path / "items.json"
+    collection.write_text(json.dumps({"type": "FeatureCollection", "features": docs}))
+    proc = subprocess.run([sys.executable, "-m", "l3a", "-q", "batch", "--stac", str(collection), "--tiles",
+                           "T31TCJ", "--months", "2018-07", "--out", str(tmp_path / "b"), "--workers", "1"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    report = json.loads((tmp_path / "b" / "batch-report.json").read_text())
+    (task,) = report["tasks"]
+    assert task["status"] == "written" and len(task["inputs"]) == len(items) - 1
+    assert len(report["unreadable"]) == 1 and "platform" in json.dumps(report["unreadable"])

@@ -10,12 +10,17 @@ found by asset key (``blue``/``B02``...) or by the ``eo:bands`` names of the ass
 grids) and ``product_metadata`` (``MTD_MSIL2A.xml``, exact offsets) when the item has them.
 
 Hrefs become GDAL paths: ``http(s)://`` -> ``/vsicurl/``, ``s3://`` -> ``/vsis3/``, relative hrefs are resolved
-against the item document's own location.
+against the item document's own location. An archive that wants signed URLs (Planetary Computer's SAS tokens) names
+a hook in the environment: ``SYNTHEO_STAC_HREF_HOOK=module:function``, a function taking an asset href and returning
+the href to read (``planetary_computer:sign`` does); it is called where the item is opened (a batch's workers need
+the variable too), so short-lived signatures are fresh.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import importlib
 import os
 import re
 from dataclasses import dataclass, field
@@ -26,11 +31,15 @@ from affine import Affine
 from rasterio.crs import CRS
 from rasterio.errors import CRSError
 
-from l2a.errors import MetadataError, NotAProductError, ProductFormatError
+from l2a.errors import InvalidParameterError, MetadataError, NotAProductError, ProductFormatError
 from l2a.grid import Grid
 from l2a.sensors import L2A_BANDS
 
-__all__ = ["BAND_ASSETS", "SCL_ASSETS", "AOT_ASSETS", "AssetRaster", "ItemFacts", "item_facts", "gdal_path"]
+__all__ = ["BAND_ASSETS", "SCL_ASSETS", "AOT_ASSETS", "AssetRaster", "ItemFacts", "item_facts", "gdal_path",
+           "HREF_HOOK_VARIABLE", "href_hook"]
+
+#: Environment variable naming the hook that rewrites asset hrefs (``module:function``), e.g. to sign them.
+HREF_HOOK_VARIABLE = "SYNTHEO_STAC_HREF_HOOK"
 
 #: Asset keys of each band (Theia names), Earth Search's common names first, then ESA ids (Planetary Computer).
 BAND_ASSETS: Mapping[str, tuple[str, ...]] = {
@@ -102,6 +111,24 @@ def gdal_path(href: str, base: str | None = None) -> str:
     return href
 
 
+@functools.lru_cache(maxsize=4)
+def _load_hook(spec: str):
+    module, _, name = spec.partition(":")
+    try:
+        hook = getattr(importlib.import_module(module), name) if module and name else None
+    except (ImportError, AttributeError) as exc:
+        raise InvalidParameterError(f"{HREF_HOOK_VARIABLE}={spec!r}: cannot load it ({exc})") from None
+    if not callable(hook):
+        raise InvalidParameterError(f"{HREF_HOOK_VARIABLE}={spec!r}: expected module:function naming a function")
+    return hook
+
+
+def href_hook():
+    """The href hook named by :data:`HREF_HOOK_VARIABLE`, or None."""
+    spec = os.environ.get(HREF_HOOK_VARIABLE, "").strip()
+    return _load_hook(spec) if spec else None
+
+
 def _level_check(doc: dict, source: str) -> None:
     props = doc.get("properties", {})
     product_type = str(props.get("s2:product_type", "")).upper()
@@ -164,6 +191,9 @@ def _raster(key: str, asset: Mapping, item_fields: Mapping, base: str | None, so
     href = asset.get("href")
     if not isinstance(href, str) or not href:
         raise MetadataError(f"asset {key} has no href", source)
+    hook = href_hook()
+    if hook is not None:
+        href = str(hook(href))
     crs = _crs(asset, source) or _crs(item_fields, source)
     fields = dict(item_fields)
     fields.update({k: v for k, v in asset.items() if k.startswith("proj:")})
