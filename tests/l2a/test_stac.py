@@ -239,6 +239,14 @@ def test_item_file_is_a_product_for_open_l2a_and_find_products(sim, items):
     assert np.array_equal(product.read_band("B8"), open_l2a(sim[0]).read_band("B8"))
 
 
+def _batch(source: Path, out: Path):
+    """`l3a batch --stac SOURCE` of T31TCJ in July 2018 on one local worker: the process and its run report."""
+    proc = subprocess.run([sys.executable, "-m", "l3a", "-q", "batch", "--stac", str(source), "--tiles", "T31TCJ",
+                           "--months", "2018-07", "--out", str(out), "--workers", "1"], capture_output=True, text=True)
+    report_path = out / "batch-report.json"
+    return proc, json.loads(report_path.read_text()) if report_path.exists() else None
+
+
 def test_batch_from_item_files_equals_compose(sim, items, tmp_path):
     collection = stac_fixture.item_collection(items, tmp_path / "items.geojson")
     proc = subprocess.run([sys.executable, "-m", "l3a", "-q", "compose", "--stac", str(collection), "--tile",
@@ -246,11 +254,8 @@ def test_batch_from_item_files_equals_compose(sim, items, tmp_path):
                           text=True)
     assert proc.returncode == 0, proc.stderr
     composed = Path(proc.stdout.strip().splitlines()[-1])
-    proc = subprocess.run([sys.executable, "-m", "l3a", "-q", "batch", "--stac", str(collection), "--tiles",
-                           "T31TCJ", "--months", "2018-07", "--out", str(tmp_path / "b"), "--workers", "1"],
-                          capture_output=True, text=True)
+    proc, report = _batch(collection, tmp_path / "b")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    report = json.loads((tmp_path / "b" / "batch-report.json").read_text())
     (task,) = report["tasks"]
     assert task["status"] == "written" and all(i.endswith(".json") for i in task["inputs"])
     rasters = sorted(p.relative_to(composed) for p in composed.rglob("*.tif"))
@@ -285,11 +290,8 @@ def test_batch_reports_an_unreadable_item_and_goes_on(sim, items, tmp_path):
     docs[0]["properties"]["platform"] = "landsat-8"
     collection = tmp_path / "items.json"
     collection.write_text(json.dumps({"type": "FeatureCollection", "features": docs}))
-    proc = subprocess.run([sys.executable, "-m", "l3a", "-q", "batch", "--stac", str(collection), "--tiles",
-                           "T31TCJ", "--months", "2018-07", "--out", str(tmp_path / "b"), "--workers", "1"],
-                          capture_output=True, text=True)
+    proc, report = _batch(collection, tmp_path / "b")
     assert proc.returncode == 1, proc.stderr[-3000:]
-    report = json.loads((tmp_path / "b" / "batch-report.json").read_text())
     (task,) = report["tasks"]
     assert task["status"] == "written" and len(task["inputs"]) == len(items) - 1
     assert len(report["unreadable"]) == 1 and "platform" in json.dumps(report["unreadable"])
