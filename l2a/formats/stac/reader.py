@@ -38,6 +38,7 @@ from l2a.angles import Angles
 from l2a.errors import GridMismatchError, MetadataError, ProductFormatError
 from l2a.formats.safe.metadata import ProductMetadata, parse_product_metadata, parse_tile_metadata
 from l2a.formats.safe.sen2cor import Sen2CorL2A
+from l2a.grid import Grid
 from l2a.io.raster import open_raster
 from l2a.io.xmldoc import parse_xml_bytes, strip_namespaces
 from l2a.sensors import L2A_BANDS, band_resolution
@@ -114,8 +115,6 @@ def read_bytes(path: str, what: str, source: str) -> bytes:
 def _probe(raster: AssetRaster, what: str, dtypes: tuple[str, ...], source: str):
     """Open an asset's header: its actual grid, checked against the grid the item declares."""
     with open_raster(raster.path, f"{what} (asset {raster.key} of {source})", dtypes=dtypes, count=1) as ds:
-        from l2a.grid import Grid
-
         actual = Grid(ds.transform, ds.height, ds.width, ds.crs)
     declared = raster.grid
     if declared is not None and (declared.shape != actual.shape
