@@ -61,27 +61,8 @@ def cell_mean(dn, offset, quantification, nodata_dn, saturated_dn, factor, out_m
     out_saturated : int32, same shape
         Saturated pixels of each cell.
     """
-    ny, nx = out_mean.shape
-    sums = np.zeros((ny, nx))
-    counts = np.zeros((ny, nx), np.int32)
-    out_saturated[:] = 0
-    rows, cols = dn.shape
-    for r in range(rows):
-        i = r // factor
-        for c in range(cols):
-            v = dn[r, c]
-            if v == saturated_dn:
-                out_saturated[i, c // factor] += 1
-                continue
-            if v == nodata_dn:
-                continue
-            j = c // factor
-            sums[i, j] += (v + offset) / quantification
-            counts[i, j] += 1
-    for i in range(ny):
-        for j in range(nx):
-            out_count[i, j] = counts[i, j]
-            out_mean[i, j] = sums[i, j] / counts[i, j] if counts[i, j] > 0 else np.nan
+    _cell_means(dn, offset, quantification, nodata_dn, saturated_dn, factor, np.zeros((0, 0), np.bool_), 1,
+                out_mean, out_count, out_saturated)
 
 
 @njit(cache=True, nogil=True)
@@ -104,16 +85,30 @@ def cell_mean_excluding(dn, offset, quantification, factor, exclude, sub, out_me
     out_count : int32 (cells_y, cells_x)
         Pixels left in each cell.
     """
+    _cell_means(dn, offset, quantification, 0, 65535, factor, exclude, sub, out_mean, out_count,
+                np.zeros(out_mean.shape, np.int32))
+
+
+@njit(cache=True, nogil=True)
+def _cell_means(dn, offset, quantification, nodata_dn, saturated_dn, factor, exclude, sub, out_mean, out_count,
+                out_saturated):
+    """The one loop of :func:`cell_mean` and :func:`cell_mean_excluding`: per cell, the mean TOA reflectance and
+    count of the pixels neither no-data, saturated nor marked by ``exclude`` (on a grid ``sub`` times coarser; an
+    empty array excludes nothing), and the saturated pixels."""
     ny, nx = out_mean.shape
     sums = np.zeros((ny, nx))
     counts = np.zeros((ny, nx), np.int32)
+    out_saturated[:] = 0
     rows, cols = dn.shape
     er, ec = exclude.shape
     for r in range(rows):
         i = r // factor
         for c in range(cols):
             v = dn[r, c]
-            if v == 0 or v == 65535:
+            if v == saturated_dn:
+                out_saturated[i, c // factor] += 1
+                continue
+            if v == nodata_dn:
                 continue
             if r // sub < er and c // sub < ec and exclude[r // sub, c // sub]:
                 continue
