@@ -30,17 +30,6 @@ logger = logging.getLogger(__name__)
 STAC_ITEMS_DIR = "stac-items"
 
 
-def _absolute(href: str, base: str) -> str:
-    """An asset href as an absolute URL or path (relative ones resolved against the item's location)."""
-    if "://" in href or os.path.isabs(href):
-        return href
-    if base.startswith(("http://", "https://")):
-        from urllib.parse import urljoin
-
-        return urljoin(base.rstrip("/") + "/", href)
-    return os.path.normpath(os.path.join(base, href))
-
-
 def stage_items(sources: Sequence[str], out_dir: str | os.PathLike, months: Sequence[str], half_window_days: int, *,
                 collection: str | None = None, tiles: Sequence[str] | None = None, area=None,
                 max_cloud: float | None = None) -> Path:
@@ -72,7 +61,7 @@ def stage_items(sources: Sequence[str], out_dir: str | os.PathLike, months: Sequ
     the one-line errors of :mod:`l2a.formats.stac` for a source that cannot be read, or an API that does not answer.
     """
     from l2a.formats.stac import read_items
-    from l2a.formats.stac.item import item_facts
+    from l2a.formats.stac.item import absolute_href, item_facts
     from l2a.formats.stac.search import search_items, tiles_bbox
 
     margin = dt.timedelta(days=half_window_days + 1)
@@ -107,7 +96,7 @@ def stage_items(sources: Sequence[str], out_dir: str | os.PathLike, months: Sequ
             doc = json.loads(json.dumps(doc))
             for asset in doc.get("assets", {}).values():
                 if isinstance(asset.get("href"), str):
-                    asset["href"] = _absolute(asset["href"], base)
+                    asset["href"] = absolute_href(asset["href"], base)
             data = json.dumps(doc, indent=1, sort_keys=True).encode("utf-8")
             path = folder / f"{facts.item_id}.json"
             if not (path.exists() and path.read_bytes() == data):

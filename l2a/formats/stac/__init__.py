@@ -17,8 +17,8 @@ import os
 from pathlib import Path
 from typing import Iterable
 
-from l2a.errors import MetadataError, MissingFileError, NotAProductError
-from l2a.io.jsondoc import parse_json
+from l2a.errors import MetadataError, NotAProductError
+from l2a.io.jsondoc import parse_json, read_json
 
 from .item import ItemFacts, gdal_path, item_base, item_facts
 from .reader import StacL2A, open_stac_item, read_bytes
@@ -33,23 +33,23 @@ OPEN_THREADS = 8
 _MAX_DOCUMENT_BYTES = 64 * 2**20
 
 
+def _document(location: str) -> str:
+    """The document of a source: a folder's ``catalog.json`` or ``collection.json``, else the location itself."""
+    p = Path(location)
+    if location.startswith(("http://", "https://")) or not p.is_dir():
+        return location
+    for name in ("catalog.json", "collection.json"):
+        if (p / name).is_file():
+            return str(p / name)
+    raise NotAProductError("is a folder without catalog.json or collection.json", p)
+
+
 def _load(location: str) -> dict:
     """A JSON document from a file or an http(s) URL."""
     if location.startswith(("http://", "https://")):
-        data = read_bytes("/vsicurl/" + location, "STAC document", location)
+        doc = parse_json(read_bytes("/vsicurl/" + location, "STAC document", location), "STAC document", location)
     else:
-        p = Path(location)
-        if not p.exists():
-            raise MissingFileError("not found", p)
-        if p.is_dir():
-            for name in ("catalog.json", "collection.json"):
-                if (p / name).is_file():
-                    return _load(str(p / name))
-            raise NotAProductError("is a folder without catalog.json or collection.json", p)
-        if p.stat().st_size > _MAX_DOCUMENT_BYTES:
-            raise MetadataError(f"STAC document larger than {_MAX_DOCUMENT_BYTES} bytes", p)
-        data = p.read_bytes()
-    doc = parse_json(data, "STAC document", location)
+        doc = read_json(location, "STAC document", max_bytes=_MAX_DOCUMENT_BYTES)
     if not isinstance(doc, dict):
         raise NotAProductError("is not a STAC document (a JSON object)", location)
     return doc
@@ -73,11 +73,8 @@ def read_items(source: str | os.PathLike) -> list[tuple[dict, str]]:
     MissingFileError, NotAProductError, MetadataError
         Not found, not a STAC document, malformed JSON.
     """
-    location = os.fspath(source)
+    location = _document(os.fspath(source))
     doc = _load(location)
-    if Path(location).is_dir():
-        location = str(Path(location) / next(n for n in ("catalog.json", "collection.json")
-                                             if (Path(location) / n).is_file()))
     kind = doc.get("type")
     if kind == "Feature":
         return [(doc, item_base(location))]

@@ -36,6 +36,7 @@ from l2a.grid import Grid
 from l2a.sensors import L2A_BANDS
 
 __all__ = ["BAND_ASSETS", "SCL_ASSETS", "AOT_ASSETS", "AssetRaster", "ItemFacts", "item_facts", "gdal_path",
+           "absolute_href",
            "HREF_HOOK_VARIABLE", "href_hook"]
 
 #: Environment variable naming the hook that rewrites asset hrefs (``module:function``), e.g. to sign them.
@@ -93,21 +94,28 @@ class ItemFacts:
     properties: Mapping[str, object] = field(default_factory=dict)
 
 
+def absolute_href(href: str, base: str | None = None) -> str:
+    """An asset href made absolute: a URL or an absolute path stays as it is, a relative one is resolved against
+    ``base``, the folder or URL of the item document."""
+    if "://" in href or os.path.isabs(href) or base is None:
+        return href
+    if base.startswith(("http://", "https://", "/vsicurl/")):
+        from urllib.parse import urljoin
+
+        return urljoin(base.removeprefix("/vsicurl/").rstrip("/") + "/", href)
+    return os.path.normpath(os.path.join(base, href))
+
+
 def gdal_path(href: str, base: str | None = None) -> str:
     """GDAL path of an asset href: ``/vsicurl/`` for http(s), ``/vsis3/`` for s3, a local path otherwise (relative
-    hrefs resolved against ``base``, the folder or URL of the item document)."""
+    hrefs resolved against ``base`` by :func:`absolute_href`)."""
+    href = absolute_href(href, base)
     if href.startswith(("http://", "https://")):
         return "/vsicurl/" + href
     if href.startswith("s3://"):
         return "/vsis3/" + href[len("s3://"):]
     if href.startswith("file://"):
         return href[len("file://"):]
-    if base is not None and not os.path.isabs(href):
-        if base.startswith(("http://", "https://", "/vsicurl/")):
-            from urllib.parse import urljoin
-
-            return gdal_path(urljoin(base.removeprefix("/vsicurl/").rstrip("/") + "/", href))
-        return os.path.normpath(os.path.join(base, href))
     return href
 
 
