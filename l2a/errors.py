@@ -96,3 +96,8 @@ class IncompleteProductWarning(UserWarning):
 
 class StacApiError(SyntheoError, ConnectionError):
     """A STAC API that does not answer, refuses a search, or is not a STAC API (the message names its URL)."""
+
+
+class TileMismatchError(SyntheoError, ValueError):
+    """An input of another tile than the one asked for, where it cannot be set aside (an item given by itself), or
+    inputs none of which is of that tile (the message names the tiles found)."""

@@ -117,3 +117,28 @@ class Grid:
     def same_as(self, other: "Grid", tol: float = 1e-6) -> bool:
         """True when both grids have the same shape and (almost) the same transform (CRSs are not compared)."""
         return self.shape == other.shape and self.transform.almost_equals(other.transform, precision=tol)
+
+    def lonlat_outline(self, crs: CRS | None = None, points_per_side: int = 11) -> list[tuple[float, float]]:
+        """The grid's outline in longitude/latitude (degrees, WGS 84): a closed ring of ``4 * points_per_side + 1``
+        (lon, lat) points, densified because a straight UTM edge is curved in geographic coordinates.
+
+        ``crs`` is the grid's CRS when the grid holds none (products keep theirs apart).
+        """
+        from pyproj import Transformer
+
+        crs = crs if crs is not None else self.crs
+        if crs is None:
+            raise ValueError("the grid has no CRS; pass crs")
+        left, bottom, right, top = self.bounds
+        n = points_per_side
+        ring = ([(x, top) for x in _spaced(left, right, n)] + [(right, y) for y in _spaced(top, bottom, n)]
+                + [(x, bottom) for x in _spaced(right, left, n)] + [(left, y) for y in _spaced(bottom, top, n)])
+        to_lonlat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+        lon, lat = to_lonlat.transform([p[0] for p in ring], [p[1] for p in ring])
+        points = [(float(x), float(y)) for x, y in zip(lon, lat)]
+        return points + points[:1]
+
+
+def _spaced(start: float, stop: float, n: int) -> list[float]:
+    """``n`` values from ``start`` towards ``stop`` (``stop`` excluded: it starts the next side)."""
+    return [start + (stop - start) * i / n for i in range(n)]

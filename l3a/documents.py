@@ -10,8 +10,6 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Mapping
 
-import numpy as np
-
 from l2a._version import __version__
 from l2a.constants import REFLECTANCE_NODATA, REFLECTANCE_QUANTIFICATION
 from l2a.io.xmldoc import sub_element
@@ -131,19 +129,11 @@ def ipp_all(meta: L3AMetadata, deflate_level: int | None = None) -> ET.Element:
 def stac_item(meta: L3AMetadata, stats: Mapping[str, float]) -> dict:
     """The STAC item (projection extension, one asset per raster, quicklook and metadata) as a JSON-able dict."""
     import pystac
-    from pyproj import Transformer
     from pystac.extensions.projection import ProjectionExtension
     from shapely.geometry import Polygon, mapping
 
     g = meta.grids["R1"] if "R1" in meta.grids else next(iter(meta.grids.values()))
-    left, bottom, right, top = g.bounds
-    tr = Transformer.from_crs(meta.crs, "EPSG:4326", always_xy=True)
-    xs = np.concatenate([np.linspace(left, right, 11), np.full(11, right), np.linspace(right, left, 11),
-                         np.full(11, left)])
-    ys = np.concatenate([np.full(11, top), np.linspace(top, bottom, 11), np.full(11, bottom),
-                         np.linspace(bottom, top, 11)])
-    lon, lat = tr.transform(xs, ys)
-    poly = Polygon(zip(lon, lat))
+    poly = Polygon(g.lonlat_outline(meta.crs))
     begin, end = meta.period
     item = pystac.Item(
         id=meta.name, geometry=mapping(poly), bbox=list(poly.bounds),

@@ -10,6 +10,7 @@ band or a mask is refused at once, naming the file, instead of being read as som
 from __future__ import annotations
 
 import os
+import re
 from typing import Collection
 
 import numpy as np
@@ -26,6 +27,10 @@ def _is_missing(path: str) -> bool:
     if path.startswith("/vsi"):
         return False
     return not os.path.exists(path)
+
+
+#: GDAL's words for an HTTP answer saying a remote file does not exist.
+_HTTP_GONE = re.compile(r"HTTP response code: (404|410)\b")
 
 
 def open_raster(path: str | os.PathLike, what: str = "raster", *, dtypes: Collection[str] | None = None,
@@ -61,6 +66,9 @@ def open_raster(path: str | os.PathLike, what: str = "raster", *, dtypes: Collec
     try:
         ds = rasterio.open(p)
     except RasterioIOError as exc:
+        status = _HTTP_GONE.search(str(exc))
+        if status:   # a remote file (/vsicurl/) that the server says is not there
+            raise MissingFileError(f"{what} not found (HTTP {status.group(1)})", p) from exc
         raise CorruptRasterError(f"cannot open {what}: {str(exc).splitlines()[0][:200]}", p) from exc
     if dtypes is not None or count is not None:
         try:

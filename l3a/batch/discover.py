@@ -128,7 +128,7 @@ def _item_facts(path: str) -> ProductFacts:
     (doc, base), = docs
     facts = item_facts(doc, path, base)
     grid = next((r.grid for r in facts.bands.values() if r.grid is not None), None)
-    return ProductFacts(path, normalize_tile(facts.tile), facts.datetime, facts.platform, crs=facts.crs.to_string(),
+    return ProductFacts(path, normalize_tile(facts.tile), facts.datetime, facts.platform, crs=facts.crs.to_string() if facts.crs else None,
                         bounds=tuple(float(v) for v in grid.bounds) if grid is not None else None)
 
 

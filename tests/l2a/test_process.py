@@ -4,6 +4,7 @@ products through to ``l3a compose``, and bad input (one line naming the file, ex
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shutil
 import subprocess
@@ -65,6 +66,13 @@ def test_real_clear_crop_is_written_with_little_cloud(tmp_path, capsys):
     for sre in product.glob("*_SRE_*.tif"):  # encoded once: SRE is the FRE file (a hard link)
         assert os.path.samefile(sre, str(sre).replace("_SRE_", "_FRE_"))
     assert "_SRE_B4.tif" in mtd
+    item = product / f"{product.name}_STAC.json"   # the product's STAC item reads back as the product
+    with open_l2a(product) as p, open_l2a(item) as q:
+        assert q.product_id == p.product_id and q.datetime == p.datetime
+        assert np.array_equal(q.read_band("B4"), p.read_band("B4"))
+        assert np.array_equal(q.read_masks("R1")["cloud"], p.read_masks("R1")["cloud"])
+        assert np.array_equal(q.read_aot(), p.read_aot(), equal_nan=True)
+    assert json.loads(item.read_text())["properties"]["eo:cloud_cover"] <= 1.0
 
 
 @pytest.mark.real

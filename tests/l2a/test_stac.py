@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from l2a import open_l2a
-from l2a.errors import GridMismatchError, MetadataError, MissingFileError, NotAProductError, ProductFormatError
+from l2a.errors import (GridMismatchError, MetadataError, MissingFileError, NotAProductError, ProductFormatError,
+                        TileMismatchError)
 from l2a.formats.stac import open_stac, read_items
 from l2a.formats.stac.item import gdal_path, item_facts
 
@@ -112,7 +113,8 @@ def test_item_collection_catalogue_and_filters(sim, items, tmp_path):
     assert sorted(p.product_id for p in products) == sorted(json.loads(i.read_text())["id"] for i in items)
     assert open_stac([collection], max_cloud=10) == []          # every item says 12.5 %
     assert len(open_stac([collection], max_cloud=12.5)) == len(items)
-    assert open_stac([collection], tiles=["T30TYN"]) == []
+    with pytest.raises(TileMismatchError, match=r"no item of T30TYN; the items are of T31TCJ \(\d+\)"):
+        open_stac([collection], tiles=["T30TYN"])
     import pystac
 
     catalog = pystac.Catalog("c", "test catalogue")
@@ -125,6 +127,33 @@ def test_item_collection_catalogue_and_filters(sim, items, tmp_path):
     assert sorted(p.product_id for p in walked) == sorted(p.product_id for p in products[:2]) or len(walked) == 2
     assert np.array_equal(walked[0].read_band("B8"), next(p for p in products if p.product_id ==
                                                          walked[0].product_id).read_band("B8"))
+
+
+def _retiled(item: Path, tile: str, out: Path) -> Path:
+    doc = json.loads(item.read_text())
+    doc["properties"]["s2:mgrs_tile"] = tile[1:]
+    doc["id"] = doc["id"].replace("31TCJ", tile[1:])
+    for asset in doc["assets"].values():
+        asset["href"] = str((item.parent / asset["href"]).resolve())
+    out.write_text(json.dumps(doc))
+    return out
+
+
+def test_items_of_mixed_tiles(sim, items, tmp_path):
+    """In a collection, items of other tiles are neighbours set aside; an item given by itself of another tile is a
+    mistake: one line naming it, exit 2, nothing written."""
+    other = _retiled(items[0], "T31TDJ", tmp_path / "other.json")
+    mixed = stac_fixture.item_collection([other, *items[1:]], tmp_path / "mixed.json")
+    assert sorted(p.product_id for p in open_stac([mixed], tiles=["T31TCJ"])) == sorted(
+        json.loads(i.read_text())["id"] for i in items[1:])
+    with pytest.raises(TileMismatchError, match="is an item of T31TDJ, not of T31TCJ"):
+        open_stac([other], tiles=["T31TCJ"])
+    out = tmp_path / "o"
+    proc = subprocess.run([sys.executable, "-m", "l3a", "-q", "compose", "--stac", str(other), "--stac", str(items[1]),
+                           "--tile", "T31TCJ", "--month", "2018-07", "--out", str(out)], capture_output=True, text=True)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and "other.json" in lines[0] and "T31TDJ" in lines[0], proc.stderr
+    assert not out.exists() or not any(out.iterdir())
 
 
 def test_compose_from_stac_items(sim, items, tmp_path):

@@ -340,7 +340,7 @@ def test_item_document_answering_503_once(served, server, reference, tmp_path):
 #: (name, fault rule builder, settings, texts the error line must hold)
 _FAULTS = [
     ("asset-404", lambda i: {"path": _asset(i, "_B08.tif"), "status": 404}, {},
-     lambda i: ["404", f"{i.stem}_B08.tif", "asset nir"]),
+     lambda i: ["not found (HTTP 404)", f"{i.stem}_B08.tif", "asset nir"]),
     ("asset-503-always", lambda i: {"path": _asset(i, "_B04.tif"), "status": 503},
      {"GDAL_HTTP_MAX_RETRY": "2", "GDAL_HTTP_RETRY_DELAY": "0.1"}, lambda i: ["503", f"{i.stem}_B04.tif"]),
     # the header (first 16 KB) of the asset arrives short: GDAL keeps what came and fails to decode the tile later

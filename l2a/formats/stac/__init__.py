@@ -6,7 +6,9 @@
 * :func:`open_stac` opens the products of a source (:func:`l2a.formats.stac.reader.open_stac_item`), optionally only
   the items under a cloud cover (``eo:cloud_cover``), of some tiles, or between two times.
 
-Items of the toolkit's own ``l2a process`` products are Theia products on disk: give their folders as usual.
+Sen2Cor-layout items (Earth Search, Planetary Computer) become :class:`StacL2A` products; Theia-layout items
+(MUSCATE's, and the ``<ID>_STAC.json`` the toolkit writes in every L2A product) become Theia products read over their
+assets (:mod:`l2a.formats.stac.reader`).
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+from collections import Counter
 from pathlib import Path
 from typing import Iterable
 
-from l2a.errors import MetadataError, NotAProductError
+from l2a.errors import MetadataError, NotAProductError, TileMismatchError
 from l2a.io.jsondoc import parse_json, read_json
+from l2a.product import L2AProduct
 
 from .item import ItemFacts, gdal_path, item_base, item_facts
 from .reader import StacL2A, open_stac_item, read_bytes
@@ -105,7 +109,7 @@ def _walk_catalog(location: str) -> list[tuple[dict, str]]:
 
 def open_stac(sources: Iterable[str | os.PathLike], *, max_cloud: float | None = None,
               tiles: Iterable[str] | None = None, start: dt.datetime | None = None,
-              end: dt.datetime | None = None, collection: str | None = None) -> list[StacL2A]:
+              end: dt.datetime | None = None, collection: str | None = None) -> list[L2AProduct]:
     """Open the L2A products of STAC sources, keeping the items with ``eo:cloud_cover <= max_cloud``, of ``tiles``
     and acquired in ``[start, end)`` (each filter only when given); logs the items set aside. With ``collection``,
     every source is the root URL of a STAC API searched for that collection's items over the tiles and interval
@@ -122,12 +126,12 @@ def open_stac(sources: Iterable[str | os.PathLike], *, max_cloud: float | None =
         return _open_stac(sources, max_cloud, tiles, start, end, collection)
 
 
-def _open_stac(sources, max_cloud, tiles, start, end, collection) -> list[StacL2A]:
+def _open_stac(sources, max_cloud, tiles, start, end, collection) -> list[L2AProduct]:
     from concurrent.futures import ThreadPoolExecutor
 
     tiles = [t if t.startswith("T") else "T" + t for t in tiles] if tiles else None
     wanted = set(tiles) if tiles else None
-    chosen = []
+    chosen, other_tiles, of_tile = [], Counter(), 0
     for source in sources:
         if collection is not None:
             from .search import search_items
@@ -138,15 +142,27 @@ def _open_stac(sources, max_cloud, tiles, start, end, collection) -> list[StacL2
         for doc, base in found:
             where = f"{os.fspath(source)}"
             facts = item_facts(doc, where, base)
+            if wanted is not None and facts.tile not in wanted:
+                if collection is None and len(found) == 1 and doc.get("type") == "Feature":
+                    # an item given by itself is meant: a wrong tile is a mistake, not a neighbour
+                    raise TileMismatchError(f"is an item of {facts.tile}, not of {', '.join(sorted(wanted))}",
+                                            facts.source)
+                other_tiles[facts.tile] += 1   # a search by bounding box, a catalogue: neighbours are expected
+                continue
+            of_tile += 1
             if max_cloud is not None and facts.cloud_cover is not None and facts.cloud_cover > max_cloud:
                 logger.info("%s: %.1f %% cloud, above %g %%: skipped", facts.item_id, facts.cloud_cover, max_cloud)
-                continue
-            if wanted is not None and facts.tile not in wanted:
                 continue
             if (start is not None and facts.datetime < start) or (end is not None and facts.datetime >= end):
                 continue
             path = os.fspath(source) if not str(source).startswith(("http://", "https://")) else None
             chosen.append((facts, Path(path).parent / facts.item_id if path else None))
+    if other_tiles:
+        found_tiles = ", ".join(f"{t} ({n})" for t, n in sorted(other_tiles.items()))
+        logger.info("items of other tiles set aside: %s", found_tiles)
+        if not of_tile:
+            raise TileMismatchError(f"no item of {', '.join(sorted(wanted))}; the items are of {found_tiles}",
+                                    " ".join(os.fspath(source) for source in sources))
     # opening checks every asset's header: a few requests each, latency-bound over a network, so items in parallel
     with ThreadPoolExecutor(max(1, min(OPEN_THREADS, len(chosen)))) as pool:
         return list(pool.map(lambda fp: open_stac_item(fp[0], path=fp[1]), chosen))

@@ -32,8 +32,9 @@ from rasterio.crs import CRS
 from rasterio.errors import CRSError
 
 from l2a.errors import InvalidParameterError, MetadataError, NotAProductError, ProductFormatError
+from l2a.formats.theia.names import classify_members
 from l2a.grid import Grid
-from l2a.sensors import L2A_BANDS
+from l2a.sensors import L2A_BANDS, normalize_platform
 
 __all__ = ["BAND_ASSETS", "SCL_ASSETS", "AOT_ASSETS", "AssetRaster", "ItemFacts", "item_facts", "gdal_path",
            "absolute_href",
@@ -56,7 +57,6 @@ GRANULE_METADATA_ASSETS = ("granule_metadata", "granule-metadata")
 PRODUCT_METADATA_ASSETS = ("product_metadata", "product-metadata")
 #: ESA band id of each Theia band name, for ``eo:bands`` names.
 _ESA_ID = {b: (f"B{int(b[1:]):02d}" if b[1:].isdigit() else b) for b in L2A_BANDS}
-_PLATFORMS = {"sentinel-2a": "S2A", "sentinel-2b": "S2B", "sentinel-2c": "S2C", "sentinel-2d": "S2D"}
 _TILE_IN_ID = re.compile(r"(?:^|_)T?(\d{2}[C-HJ-NP-X][A-HJ-NP-Z]{2})(?:_|$)")
 
 
@@ -80,7 +80,7 @@ class ItemFacts:
     tile: str
     datetime: dt.datetime
     platform: str
-    crs: CRS
+    crs: CRS | None                   # None only for a Theia-layout item without proj: fields
     bands: Mapping[str, AssetRaster]  # Theia band name -> raster
     scl: AssetRaster | None
     aot: AssetRaster | None
@@ -92,6 +92,7 @@ class ItemFacts:
     mean_sun: tuple[float, float] | None = None    # zenith, azimuth, degrees
     mean_view: tuple[float, float] | None = None   # zenith, azimuth, degrees
     properties: Mapping[str, object] = field(default_factory=dict)
+    theia_files: Mapping[str, str] | None = None   # Theia-layout item: file name -> GDAL path
 
 
 def absolute_href(href: str, base: str | None = None) -> str:
@@ -147,6 +148,15 @@ def _level_check(doc: dict, source: str) -> None:
                                "collection, or l2a process on the L1C products", source)
 
 
+def _platform(value) -> str | None:
+    """Canonical Sentinel-2 platform (``S2A``...) of a STAC ``platform`` (``sentinel-2a``, ``SENTINEL2A``), or None."""
+    try:
+        platform = normalize_platform(str(value))
+    except InvalidParameterError:
+        return None
+    return platform if platform.startswith("S2") else None
+
+
 def _tile(doc: dict, source: str) -> str:
     props = doc.get("properties", {})
     tile = props.get("s2:mgrs_tile") or props.get("tilename") or props.get("tileid")
@@ -195,13 +205,19 @@ def _grid(asset: Mapping, crs: CRS, source: str, key: str) -> Grid | None:
     return Grid(Affine(a, b, c, d, e, f), rows, cols, crs)
 
 
-def _raster(key: str, asset: Mapping, item_fields: Mapping, base: str | None, source: str) -> AssetRaster:
-    href = asset.get("href")
+def _asset_path(key: str, asset: Mapping, base: str | None, source: str) -> str:
+    """GDAL path of an asset (through the href hook when one is set)."""
+    href = asset.get("href") if isinstance(asset, Mapping) else None
     if not isinstance(href, str) or not href:
         raise MetadataError(f"asset {key} has no href", source)
     hook = href_hook()
     if hook is not None:
         href = str(hook(href))
+    return gdal_path(href, base)
+
+
+def _raster(key: str, asset: Mapping, item_fields: Mapping, base: str | None, source: str) -> AssetRaster:
+    path = _asset_path(key, asset, base, source)
     crs = _crs(asset, source) or _crs(item_fields, source)
     fields = dict(item_fields)
     fields.update({k: v for k, v in asset.items() if k.startswith("proj:")})
@@ -209,8 +225,30 @@ def _raster(key: str, asset: Mapping, item_fields: Mapping, base: str | None, so
     bands = asset.get("raster:bands") or [{}]
     info = bands[0] if isinstance(bands, list) and bands and isinstance(bands[0], dict) else {}
     scale, offset = info.get("scale"), info.get("offset")
-    return AssetRaster(key, gdal_path(href, base), grid, None if scale is None else float(scale),
+    return AssetRaster(key, path, grid, None if scale is None else float(scale),
                        None if offset is None else float(offset))
+
+
+def _file_name(href: str) -> str:
+    """The file name an href ends with (query string and fragment dropped: signed URLs)."""
+    return href.split("?", 1)[0].split("#", 1)[0].rstrip("/").rpartition("/")[2]
+
+
+def _theia_assets(assets: Mapping) -> dict[str, str]:
+    """Assets that are files of a Theia product, by their file names (``<ID>_FRE_B4.tif``, ``<ID>_CLM_R1.tif``,
+    ``<ID>_ATB_R1.tif``, ``<ID>_MTD_ALL.xml``...): file name -> asset key; empty unless a reflectance file is among
+    them. Whatever the archive calls its keys (``B04``, ``FRE_B4``), Theia's file names say each file's role."""
+    names = {}
+    for key, asset in assets.items():
+        href = asset.get("href") if isinstance(asset, Mapping) else None
+        if isinstance(href, str) and href:
+            names.setdefault(_file_name(href), key)
+    files = classify_members(names)
+    if not (files.bands["FRE"] or files.bands["SRE"] or files.stacks):
+        return {}
+    roles = [*files.bands["FRE"].values(), *files.bands["SRE"].values(), *files.stacks.values(),
+             *files.masks.values(), *files.atb.values(), *([files.mtd] if files.mtd else [])]
+    return {name: names[name] for name in roles}
 
 
 def _find_asset(assets: Mapping, keys: tuple[str, ...], esa_id: str | None = None) -> str | None:
@@ -257,18 +295,25 @@ def item_facts(doc: dict, source: str, base: str | None = None) -> ItemFacts:
     assets = doc.get("assets")
     if not isinstance(props, dict) or not isinstance(assets, dict):
         raise MetadataError("item has no properties or no assets", source)
-    platform = _PLATFORMS.get(str(props.get("platform", "")).lower())
+    platform = _platform(props.get("platform"))
     if platform is None:
         raise MetadataError(f"platform {props.get('platform')!r} is not a Sentinel-2 satellite", source)
-    band_keys = {b: _find_asset(assets, keys, _ESA_ID[b]) for b, keys in BAND_ASSETS.items()}
+    theia = _theia_assets(assets)
+    if theia:   # Theia layout (MUSCATE, the toolkit's own l2a process): its reader takes the files by name
+        classified = classify_members(theia)
+        band_names = classified.bands["FRE"] or classified.bands["SRE"]
+        band_keys = {b: theia[name] for b, name in band_names.items()}
+    else:
+        band_keys = {b: _find_asset(assets, keys, _ESA_ID[b]) for b, keys in BAND_ASSETS.items()}
     bands = {b: _raster(k, assets[k], props, base, source) for b, k in band_keys.items() if k is not None}
-    if not bands:
+    if not bands and not theia:
         raise ProductFormatError(f"no band asset ({', '.join(k for keys in BAND_ASSETS.values() for k in keys[:1])} "
                                  "...)", source)
     crs = next((r.grid.crs for r in bands.values() if r.grid is not None), None) or _crs(props, source)
-    if crs is None:
+    if crs is None and not theia:
         raise MetadataError("no CRS (proj:epsg or proj:code on the item or its assets)", source)
-    scl_key, aot_key = _find_asset(assets, SCL_ASSETS), _find_asset(assets, AOT_ASSETS)
+    theia_files = {name: _asset_path(key, assets[key], base, source) for name, key in theia.items()} or None
+    scl_key, aot_key = (None, None) if theia else (_find_asset(assets, SCL_ASSETS), _find_asset(assets, AOT_ASSETS))
     granule = _find_asset(assets, GRANULE_METADATA_ASSETS)
     product = _find_asset(assets, PRODUCT_METADATA_ASSETS)
     mean_sun = None
@@ -289,7 +334,7 @@ def item_facts(doc: dict, source: str, base: str | None = None) -> ItemFacts:
         None if applied is None else bool(applied), None if cloud is None else float(cloud),
         gdal_path(assets[granule]["href"], base) if granule and assets[granule].get("href") else None,
         gdal_path(assets[product]["href"], base) if product and assets[product].get("href") else None,
-        mean_sun, mean_view, dict(props))
+        mean_sun, mean_view, dict(props), theia_files)
 
 
 def item_base(location: str | os.PathLike) -> str:

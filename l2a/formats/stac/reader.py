@@ -25,6 +25,11 @@ cells, two relative orbits): the c-factor from the scene means differs from the 
 percentile; at most 2.6 %) for the orbit whose swath centre crosses the tile (viewing zenith 1-11 degrees), and by
 2.7-3.8 % (at most 4.7 %, B4 and B11 worst) for the orbit that sees it from the swath edge (5-18 degrees). Earth
 Search items link ``granule_metadata``, so they get the grids.
+
+A Theia-layout item (MUSCATE's, or the ``<ID>_STAC.json`` of the toolkit's own products, whose asset files are named
+``<ID>_FRE_B4.tif``, ``<ID>_CLM_R1.tif``, ``<ID>_ATB_R1.tif``, ``<ID>_MTD_ALL.xml``) is opened by the Theia reader
+over its assets (:func:`~l2a.formats.theia.reader.open_theia_files`): FRE bands, CLM/MG2/EDG/SAT masks, AOT from the
+ATB, angles from MTD_ALL.xml; the grids and the tile the item declares are checked against its files.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from l2a.formats.safe.sen2cor import Sen2CorL2A
 from l2a.grid import Grid
 from l2a.io.raster import open_raster
 from l2a.io.xmldoc import parse_xml_bytes, strip_namespaces
+from l2a.product import L2AProduct
 from l2a.sensors import L2A_BANDS, band_resolution
 
 from .item import AssetRaster, ItemFacts
@@ -151,7 +157,29 @@ def _offset_baseline(facts: ItemFacts) -> bool:
     return facts.processing_baseline is None or facts.processing_baseline >= BOA_OFFSET_BASELINE
 
 
-def open_stac_item(facts: ItemFacts, *, path: str | os.PathLike | None = None) -> StacL2A:
+def _open_theia_item(facts: ItemFacts, path) -> L2AProduct:
+    """A Theia-layout item: the Theia reader over the item's files, then the item's declarations checked against
+    what the files say (grids, tile)."""
+    from l2a.formats.theia.reader import open_theia_files
+
+    source = facts.source
+    product = open_theia_files(path if path is not None else facts.item_id, facts.theia_files,
+                               product_dir=facts.item_id,
+                               read_bytes=lambda location: read_bytes(location, "product metadata", source))
+    for band, raster in facts.bands.items():
+        if raster.grid is not None and band in product.bands:
+            actual = product.band_grid(band)
+            if not actual.same_as(raster.grid) or (raster.grid.crs is not None and raster.grid.crs != product.crs):
+                raise GridMismatchError(f"asset {raster.key}: the item declares a {raster.grid.height} x "
+                                        f"{raster.grid.width} grid at {tuple(round(v, 3) for v in raster.grid.transform[:6])}"
+                                        f", the raster is {actual.height} x {actual.width} at "
+                                        f"{tuple(round(v, 3) for v in actual.transform[:6])}", source)
+    if product.tile != facts.tile:
+        raise MetadataError(f"the item says tile {facts.tile}, its files tile {product.tile}", source)
+    return product
+
+
+def open_stac_item(facts: ItemFacts, *, path: str | os.PathLike | None = None) -> L2AProduct:
     """Open the product of one STAC item.
 
     Parameters
@@ -172,6 +200,8 @@ def open_stac_item(facts: ItemFacts, *, path: str | os.PathLike | None = None) -
         A band asset at another resolution than the band's, a metadata asset that cannot be read.
     """
     source = facts.source
+    if facts.theia_files:
+        return _open_theia_item(facts, path)
     grids: dict[str, object] = {}
     for band in L2A_BANDS:
         raster = facts.bands.get(band)

@@ -29,7 +29,7 @@ import math
 import os
 import warnings
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 import numpy as np
 from rasterio.errors import RasterioIOError
@@ -73,7 +73,7 @@ from l2a.sensors import (
     band_resolution,
 )
 
-__all__ = ["TheiaL2A", "open_theia"]
+__all__ = ["TheiaL2A", "open_theia", "open_theia_files"]
 
 logger = logging.getLogger(__name__)
 
@@ -392,24 +392,62 @@ def open_theia(path: str | os.PathLike, *, zip_index: ZipIndex | None = None, ro
     InvalidParameterError, MissingFileError, MetadataError, UnsafeXMLError, CorruptRasterError, GridMismatchError,
     ProductFormatError
     """
-    kind = str(reflectance).upper()
-    if kind not in ("FRE", "SRE"):
-        raise InvalidParameterError(f"reflectance must be FRE or SRE, not {reflectance!r}")
+    kind = _reflectance_kind(reflectance)
     p = Path(path).absolute()
     root = root.strip("/")
     if zip_index is not None:
         prefix = f"{root}/" if root else ""
         members = [n[len(prefix):] for n in zip_index.names if n.startswith(prefix)]
         locate: Callable[[str], str] = lambda m: zip_index.vsi(prefix + m)
+        read_bytes: Callable[[str], bytes] = lambda m: zip_index.read_bytes(prefix + m)
     else:
         if p.is_file():
             raise ProductFormatError("a product archive needs its zip index (use l2a.open_l2a)", p)
         members = list_members(p / root)
         locate = lambda m: os.fspath(p / root / m)  # noqa: E731
-    files = classify_members(members)
-    product_dir = root.rpartition("/")[2] or p.name
-    mtd = _read_mtd(files, locate, zip_index, prefix=f"{root}/" if root else "",
-                    tile_hint=_tile_hint(product_dir, files))
+        read_bytes = None
+    return _open_files(p, classify_members(members), locate, read_bytes, root.rpartition("/")[2] or p.name, kind)
+
+
+def open_theia_files(path: str | os.PathLike, locations: Mapping[str, str], *, product_dir: str,
+                     read_bytes: Callable[[str], bytes], reflectance: str = "FRE") -> TheiaL2A:
+    """Open a Theia L2A product whose files are anywhere GDAL reads (a STAC item's assets: ``/vsicurl/`` URLs,
+    local paths).
+
+    Parameters
+    ----------
+    path : path-like
+        What the product is called in messages and :attr:`~l2a.product.L2AProduct.path` (the item document).
+    locations : mapping str -> str
+        File name as in a product folder (``<ID>_FRE_B4.tif``, ``MASKS/<ID>_CLM_R1.tif``, ``<ID>_MTD_ALL.xml``) ->
+        GDAL path of that file; roles are found by name as in a folder (:func:`classify_members`).
+    product_dir : str
+        The product identifier (the folder name it would have).
+    read_bytes : callable
+        GDAL path -> bytes of a small document (the MTD_ALL.xml).
+    reflectance : {"FRE", "SRE"}
+
+    Raises
+    ------
+    the errors of :func:`open_theia`.
+    """
+    kind = _reflectance_kind(reflectance)
+    return _open_files(Path(path), classify_members(locations), locations.__getitem__,
+                       lambda member: read_bytes(locations[member]), product_dir, kind)
+
+
+def _reflectance_kind(reflectance: str) -> str:
+    kind = str(reflectance).upper()
+    if kind not in ("FRE", "SRE"):
+        raise InvalidParameterError(f"reflectance must be FRE or SRE, not {reflectance!r}")
+    return kind
+
+
+def _open_files(p: Path, files: TheiaFiles, locate: Callable[[str], str], read_bytes: Callable[[str], bytes] | None,
+                product_dir: str, kind: str) -> TheiaL2A:
+    """The product of classified files: ``locate`` gives a file's GDAL path, ``read_bytes`` its bytes (None: read
+    the local file at that path)."""
+    mtd = _read_mtd(files, locate, read_bytes, tile_hint=_tile_hint(product_dir, files))
     quant = (mtd.reflectance_quantification if mtd and mtd.reflectance_quantification else 10000.0)
     rasters, crs_of, bands, masks, atb = [], {}, {}, {}, {}
 
@@ -459,12 +497,12 @@ def _tile_hint(product_dir: str, files: TheiaFiles) -> str | None:
     return None
 
 
-def _read_mtd(files: TheiaFiles, locate, zip_index, *, prefix: str, tile_hint: str | None) -> TheiaMetadata | None:
+def _read_mtd(files: TheiaFiles, locate, read_bytes, *, tile_hint: str | None) -> TheiaMetadata | None:
     if files.mtd is None:
         return None
-    if zip_index is None:
+    if read_bytes is None:
         return read_mtd_all(locate(files.mtd), tile=tile_hint)
-    return parse_mtd_all(zip_index.read_bytes(prefix + files.mtd), locate(files.mtd), tile=tile_hint)
+    return parse_mtd_all(read_bytes(files.mtd), locate(files.mtd), tile=tile_hint)
 
 
 def _warn_missing(path, files: TheiaFiles, mtd, masks, atb) -> None:

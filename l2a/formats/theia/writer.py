@@ -8,6 +8,7 @@ Layout (every reader of Theia products reads it, :func:`l2a.open_l2a` included):
         <ID>_ATB_R1.tif, <ID>_ATB_R2.tif          uint8, band 1 water vapour x 20 (g/cm2), band 2 AOT x 200, 0 = nodata
         <ID>_MTD_ALL.xml                          MUSCATE-like metadata (l2a.formats.theia.mtd)
         <ID>_QKL_ALL.jpg                          quicklook B4, B3, B2 (when the three bands were written)
+        <ID>_STAC.json                            STAC item, relative hrefs (l2a.formats.theia.item)
         MASKS/<ID>_{CLM,MG2,EDG,SAT}_R{1,2}.tif   uint8 bit masks (l2a.formats.theia.bits), overviews by nearest neighbour
 
 Everything is written into a hidden temporary folder inside ``out_dir`` and renamed to the final name when
@@ -18,6 +19,7 @@ visible under a product name. Bands and masks never written are simply absent.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 import math
@@ -43,6 +45,7 @@ from l2a.angles import Angles
 from l2a.constants import REFLECTANCE_NODATA, RESOLUTIONS
 from l2a.errors import InvalidParameterError
 from l2a.formats.theia.bits import decode_clm, decode_mg2
+from l2a.formats.theia.item import theia_item
 from l2a.formats.theia.mtd import GroupGeoposition, TheiaMetadata
 from l2a.formats.theia.mtd_xml import write_mtd_all
 from l2a.formats.theia.names import MASK_KINDS, format_product_name, normalize_tile
@@ -400,8 +403,18 @@ class TheiaL2AWriter:
                 shutil.copyfile(self._tmp / rel, self._tmp / sre_rel)
             self._files["SRE_" + role[4:]] = sre_rel
 
+    def _write_item(self, metadata: TheiaMetadata, mtd_name: str) -> None:
+        """``<ID>_STAC.json``: the product's STAC item (:mod:`l2a.formats.theia.item`)."""
+        angles = self.meta.angles or Angles()
+        view = angles.mean_view_of("B4") or next(iter(angles.mean_view.values()), None)
+        item = theia_item(self.name, platform=self.meta.platform, tile=self.meta.tile, datetime=self.meta.datetime,
+                          crs=self.meta.crs, grids=self.meta.grids, files={**self._files, "MTD": mtd_name},
+                          cloud_percent=metadata.cloud_percent, mean_sun=angles.mean_sun, mean_view=view,
+                          software_version=__version__)
+        (self._tmp / f"{self.name}_STAC.json").write_text(json.dumps(item, indent=1))
+
     def close(self) -> Path:
-        """Finish every COG, write MTD_ALL.xml, and rename the temporary folder to :attr:`path`.
+        """Finish every COG, write MTD_ALL.xml and the STAC item, and rename the temporary folder to :attr:`path`.
 
         Returns
         -------
@@ -422,7 +435,9 @@ class TheiaL2AWriter:
                 self._files["QKL"] = f"{self.name}_QKL_ALL.jpg"
                 self._write_quicklook(self._tmp / self._files["QKL"])
             mtd_name = f"{self.name}_MTD_ALL.xml"
-            write_mtd_all(self._tmp / mtd_name, self._metadata(), files=self._files)
+            metadata = self._metadata()
+            write_mtd_all(self._tmp / mtd_name, metadata, files=self._files)
+            self._write_item(metadata, mtd_name)
             self._folder.publish()
         except BaseException:
             self.abort()
