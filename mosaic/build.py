@@ -141,7 +141,7 @@ def build_mosaic(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
     Parameters
     ----------
     inputs : sequence of path-like
-        L3A product folders, or folders holding them.
+        L3A product folders, or folders holding them; STAC sources of L3A items (:func:`mosaic.sources.find_inputs`).
     out_dir : path-like
         Output folder (created; other files in it are left alone).
     params : MosaicParams

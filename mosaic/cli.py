@@ -110,7 +110,8 @@ def cli(ctx, verbose: int, quiet: bool):
 def build(obj: ProgressContext, inputs, crs, resolution, bands, cutline, buffer_m, out_dir, workers, method,
           feather_m, resampling, allow_mixed_dates, month, layout, grid_tile_px, scheduler, overwrite, indent):
     """Mosaic L3A products of one month (any UTM zones) into one seamless grid. INPUTS are L3A product folders or
-    folders holding them. A tiled mosaic interrupted is resumed by the same command. Prints a one-line JSON
+    folders holding them, or their STAC items (a product's *_STAC.json, an ItemCollection, a static catalogue, or
+    the URL of one; assets read over HTTP). A tiled mosaic interrupted is resumed by the same command. Prints a one-line JSON
     summary."""
     from .build import build_mosaic
 

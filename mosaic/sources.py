@@ -1,6 +1,12 @@
 """Input side of ``mosaic build``: finding and checking the L3A products, and reading one product's pixels for one
 output block at a working resolution, masked before any resampling.
 
+Inputs are L3A product folders (or folders holding them) and STAC: an L3A item's JSON file (a product's own
+``*_STAC.json``), an ItemCollection file, a static catalogue or collection (file, or folder holding ``catalog.json``
+/ ``collection.json``), or the http(s) URL of any of these (:func:`find_inputs`). An item is read as the product it
+describes (:func:`l3a.product.open_l3a_item`): its rasters may be remote COGs, read with GDAL's ``/vsicurl/`` under
+the retry and timeout settings of :func:`gdal_cache`.
+
 A product's resolution group (R1 or R2) is read on a *working grid* (its grid scaled by the read factor of
 :func:`mosaic.grid.read_factor`): its own pixels (factor 1), or, when the output pixel is at least twice the source
 pixel (previews), blocks of ``factor`` x ``factor`` pixels averaged over their valid (FLG 2-4) pixels only, read in
@@ -14,12 +20,13 @@ decoded when its pixels are read (a band truncated after the product was checked
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Sequence, Union
 
 import numpy as np
 from rasterio.errors import RasterioError
@@ -30,13 +37,13 @@ from l2a.errors import CorruptRasterError, MissingFileError
 from l2a.io.raster import open_raster, root_cause
 from l2a.sensors import band_resolution
 from l3a.bands import select_bands as select_output_bands
-from l3a.product import L3AProduct, is_l3a_folder, open_l3a
+from l3a.product import L3AProduct, is_l3a_folder, open_l3a, open_l3a_item
 
 from .errors import DuplicateTileError, MixedDatesError, NoInputError
 from .flags import FLG_CLOUD, FLG_NODATA, FLG_SNOW
 
-__all__ = ["GDAL_CACHE_BYTES", "gdal_cache", "find_inputs", "open_inputs", "select_month", "select_bands", "check_dates", "DatasetPool", "WorkingRead",
-           "read_working", "coarse_usable"]
+__all__ = ["GDAL_CACHE_BYTES", "gdal_cache", "StacItemRef", "Input", "find_inputs", "open_inputs", "select_month",
+           "select_bands", "check_dates", "DatasetPool", "WorkingRead", "read_working", "coarse_usable"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,36 +51,129 @@ logger = logging.getLogger(__name__)
 _CHUNK_PIXELS = 4_000_000
 
 
-def find_inputs(paths: Sequence[str | os.PathLike]) -> list[Path]:
-    """L3A product folders from the paths given: a product folder itself, or a folder holding products.
+@dataclass(frozen=True)
+class StacItemRef:
+    """One item of a STAC source that holds several (ItemCollection, catalogue) or that is read over HTTP: what
+    :func:`open_inputs` needs to open it, frozen and hashable (the document is kept as JSON text).
+
+    Attributes
+    ----------
+    source : str
+        The file or URL given, named in messages.
+    base : str
+        Folder or URL the item's relative hrefs resolve against.
+    item_id : str
+    document : str
+        The item document, JSON.
+    """
+
+    source: str
+    base: str
+    item_id: str
+    document: str
+
+    def open(self) -> L3AProduct:
+        """The product the item describes (``path``: ``Path(item_id)``)."""
+        return open_l3a_item(json.loads(self.document), self.base, self.source)
+
+
+#: An input of :func:`open_inputs`: a product folder or a JSON file of one item (Path), or an item of a larger source.
+Input = Union[Path, StacItemRef]
+#: Names of a folder's STAC catalogue.
+_CATALOGUE_FILES = ("catalog.json", "collection.json")
+
+
+def find_inputs(paths: Sequence[str | os.PathLike]) -> list[Input]:
+    """The inputs of the paths given: L3A product folders, or folders holding them; JSON files of STAC (an item, an
+    ItemCollection, a catalogue or collection), or folders holding ``catalog.json`` / ``collection.json``; http(s)
+    URLs of STAC documents.
+
+    Returns
+    -------
+    list of Path or StacItemRef
+        Paths (product folders, and JSON files holding exactly one item), sorted, then the items of the other
+        STAC sources, by source and id; each once.
 
     Raises
     ------
     NoInputError
-        No path given, a path that does not exist, or a folder with no L3A product.
+        No path given, a path that does not exist, a folder with no L3A product nor catalogue, a source with no
+        item, a file that is neither a folder nor JSON.
+    NotAProductError, MetadataError, MissingFileError
+        A JSON document that is not STAC or cannot be read (:func:`l2a.formats.stac.read_items`).
     """
     if not paths:
         raise NoInputError("no L3A product given")
-    found: list[Path] = []
-    for p in map(Path, paths):
+    found: list[Input] = []
+    for given in paths:
+        text = os.fspath(given)
+        if text.startswith(("http://", "https://")):
+            found.extend(_stac_inputs(text))
+            continue
+        p = Path(text)
         if not p.exists():
             raise NoInputError("no such file or folder", p)
         if is_l3a_folder(p):
             found.append(p.absolute())
         elif p.is_dir():
-            inner = sorted(c.absolute() for c in p.iterdir() if is_l3a_folder(c))
-            if not inner:
-                raise NoInputError("neither an L3A product nor a folder of L3A products", p)
-            found.extend(inner)
+            found.extend(_folder_inputs(p))
+        elif p.suffix.lower() == ".json":
+            found.extend(_stac_inputs(p.absolute()))
         else:
-            raise NoInputError("not an L3A product folder", p)
-    return sorted(set(found))
+            raise NoInputError("neither an L3A product folder nor a STAC JSON file", p)
+    return sorted(set(found), key=_input_order)
 
 
-def open_inputs(paths: Sequence[Path], month: str | None = None) -> list[L3AProduct]:
+def _folder_inputs(folder: Path) -> list[Input]:
+    """The L3A products in a folder, else the items of its STAC catalogue."""
+    inner = sorted(c.absolute() for c in folder.iterdir() if is_l3a_folder(c))
+    if inner:
+        return inner
+    if any((folder / name).is_file() for name in _CATALOGUE_FILES):
+        return _stac_inputs(folder.absolute())
+    raise NoInputError("neither an L3A product nor a folder of L3A products or with a STAC catalogue "
+                       f"({' or '.join(_CATALOGUE_FILES)})", folder)
+
+
+def _stac_inputs(source: str | Path) -> list[Input]:
+    """The items of a STAC source: the file itself when it is a local JSON file of one item (opened by
+    :func:`l3a.product.open_l3a`), else one :class:`StacItemRef` per item."""
+    from l2a.formats.stac import read_items
+
+    items = read_items(source)
+    if not items:
+        raise NoInputError("holds no STAC item", source)
+    if isinstance(source, Path) and source.is_file() and len(items) == 1:
+        return [source]
+    return [StacItemRef(os.fspath(source), base, str(doc.get("id", "")) if isinstance(doc, dict) else "",
+                        json.dumps(doc)) for doc, base in items]
+
+
+def _input_order(item: Input) -> tuple:
+    """Paths first, in Path order (as before items were inputs), then items by source and id."""
+    if isinstance(item, StacItemRef):
+        return 1, item.source, item.item_id, item.base
+    return 0, item
+
+
+def open_inputs(inputs: Sequence[Input], month: str | None = None) -> list[L3AProduct]:
     """Open the products (those of ``month`` only, see :func:`select_month`), sorted by tile name (the blending
-    order), refusing a tile given twice."""
-    products = sorted(select_month([open_l3a(p) for p in paths], month), key=lambda prod: (prod.tile, prod.name))
+    order), refusing a tile given twice (a product folder and its own item, too).
+
+    Parameters
+    ----------
+    inputs : sequence of Path or StacItemRef
+        From :func:`find_inputs`: product folders and item files (:func:`l3a.product.open_l3a`), items of other
+        STAC sources.
+
+    Raises
+    ------
+    DuplicateTileError
+        Two inputs of one tile.
+    the errors of :func:`l3a.product.open_l3a` and :func:`l3a.product.open_l3a_item`
+    """
+    opened = [p.open() if isinstance(p, StacItemRef) else open_l3a(p) for p in inputs]
+    products = sorted(select_month(opened, month), key=lambda prod: (prod.tile, prod.name))
     for a, b in zip(products, products[1:]):
         if a.tile == b.tile:
             raise DuplicateTileError(f"tile {a.tile} is given twice ({a.name} and {b.name})", b.path)
@@ -150,13 +250,23 @@ class DatasetPool:
         self._lock = threading.Lock()
 
     def get(self, path: str | os.PathLike):
+        """The dataset of the raster at ``path`` (a file or a GDAL path) in this thread, opened at first use.
+
+        Raises
+        ------
+        MissingFileError, CorruptRasterError
+            The raster is absent or cannot be opened; the message names ``path``.
+        """
         cache = getattr(self._local, "cache", None)
         if cache is None:
             cache = self._local.cache = {}
         key = os.fspath(path)
         ds = cache.get(key)
         if ds is None:
-            ds = cache[key] = open_raster(key)
+            try:
+                ds = cache[key] = open_raster(_sidecar_free(key))
+            except (MissingFileError, CorruptRasterError) as exc:
+                raise type(exc)(exc.problem, key) from exc  # named as the product names it
             with self._lock:
                 self._all.append(ds)
         return ds
@@ -181,6 +291,18 @@ class DatasetPool:
                 ds.close()
             self._all.clear()
         self._local = threading.local()
+
+
+def _sidecar_free(path: str) -> str:
+    """The GDAL path that opens a ``/vsicurl/`` raster without listing its folder or probing its sidecar files
+    (``.aux.xml``, ``.msk``... : a HEAD request each, 9 per raster and thread, 70 % of the requests of a remote
+    build), by GDAL's per-file option ``empty_dir`` (what ``GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR`` does for
+    every file, local ones included); any other path as it is."""
+    if not path.startswith("/vsicurl/"):
+        return path
+    from urllib.parse import quote
+
+    return "/vsicurl?empty_dir=yes&url=" + quote(path[len("/vsicurl/"):], safe="")
 
 
 def _read_padded(pool: DatasetPool, path: Path, rows: tuple[int, int], cols: tuple[int, int], fill) -> np.ndarray:
@@ -230,10 +352,19 @@ GDAL_CACHE_BYTES = 128 * 2**20
 
 def gdal_cache():
     """``rasterio.Env`` bounding GDAL's block cache to :data:`GDAL_CACHE_BYTES` (rasterio takes ``GDAL_CACHEMAX`` in
-    bytes: a bare 128 would be a 128-byte cache)."""
+    bytes: a bare 128 would be a 128-byte cache), with the HTTP settings of
+    :data:`l2a.formats.stac.remote.REMOTE_DEFAULTS` that the environment leaves unset, for the inputs read from
+    STAC items over ``/vsicurl/`` (retries with back-off, a timeout, merged range requests).
+
+    ``GDAL_DISABLE_READDIR_ON_OPEN`` is left alone here: it applies to local files too, and would hide their
+    sidecar files (external overviews, ``.aux.xml``, ``.msk``) from GDAL; :class:`DatasetPool` opens remote
+    rasters without sidecars file by file instead."""
     import rasterio
 
-    return rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES)
+    from l2a.formats.stac.remote import REMOTE_DEFAULTS
+
+    http = {k: v for k, v in REMOTE_DEFAULTS.items() if k not in os.environ and k != "GDAL_DISABLE_READDIR_ON_OPEN"}
+    return rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES, **http)
 
 
 @dataclass

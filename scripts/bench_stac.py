@@ -28,7 +28,10 @@ seconds, on a shared machine):
   every path), a stand-in for the round trip to a remote object store: ``remote_s`` and its ratio to the loopback
   ``remote_s``; ``--latency-ms 0`` skips it. Requests made one after the other (an item's assets are opened in
   turn) each pay it;
-* ``identical``: the HTTP compose wrote rasters byte-identical to the compose from disk.
+* ``identical``: the HTTP compose wrote rasters byte-identical to the compose from disk;
+* ``theia_items``: the same for the toolkit's own items (``<ID>_STAC.json`` of each simulated Theia product: FRE
+  bands, CLM/MG2/EDG/SAT masks, ATB, MTD_ALL.xml) from their files and their URLs, ``fetched_over_assets`` over
+  every raster of the products, and ``identical_to_folders``: both wrote the rasters of the compose of the folders.
 
 Usage::
 
@@ -63,25 +66,28 @@ def _central(month: str) -> dt.date:
     return month_central_date(month)
 
 
-def _items(cache: Path, size: int, month: str) -> list[Path]:
-    """Item files of the products of the month's window, simulated and written once (cached)."""
+def _items(cache: Path, size: int, month: str) -> tuple[list[Path], list[Path]]:
+    """Item files of the products of the month's window, simulated and written once (cached): Earth Search-like
+    items (Sen2Cor COGs) under ``served/items``, and the Theia products themselves under ``served/theia`` with the
+    ``<ID>_STAC.json`` the toolkit writes in each."""
     import stac_fixture
 
     central = _central(month)
-    base = cache / f"{TILE}-{month}-{size}"
+    base = cache / f"{TILE}-{month}-{size}-v2"
     done = base / ".complete"
     if not done.exists():
         shutil.rmtree(base, ignore_errors=True)
-        sim = base / "sim"
+        sim = base / "served" / "theia"
         start, end = central - dt.timedelta(days=HALF_WINDOW), central + dt.timedelta(days=HALF_WINDOW)
         subprocess.run([sys.executable, "-m", "l2a", "-q", "simulate", "--out", str(sim), "--tiles", TILE,
                         "--start", start.isoformat(), "--end", end.isoformat(), "--size", str(size), "--seed", "7"],
                        check=True)
+        shutil.rmtree(sim / "truth", ignore_errors=True)
         for product in sorted(sim.glob("SENTINEL2*")):
             stac_fixture.write_item(product, base / "served" / "items" / product.name)
-        shutil.rmtree(sim)
         done.write_text("ok")
-    return sorted((base / "served" / "items").glob("*/*.json"))
+    return (sorted((base / "served" / "items").glob("*/*.json")),
+            sorted((base / "served" / "theia").glob("*/*_STAC.json")))
 
 
 def _env() -> dict:
@@ -134,6 +140,39 @@ def _same_rasters(a: Path, b: Path) -> bool:
         (a / n).read_bytes() == (b / n).read_bytes() for n in names)
 
 
+def _theia_runs(server, theia_items: list[Path], work: Path, args) -> dict:
+    """The toolkit's own items (Theia layout: FRE bands, CLM/MG2/EDG/SAT masks, ATB, MTD_ALL.xml): compose from the
+    product folders, from the item files, and from the item URLs; bytes fetched over the products' rasters."""
+    folders = [str(i.parent) for i in theia_items]
+    rasters = {server.path_of(p): p.stat().st_size for i in theia_items for p in i.parent.rglob("*.tif")}
+    reference = _compose_inputs(folders, work / "theia-folders", args)
+    runs: dict[str, list[dict]] = {"local": [], "remote": []}
+    traffic = None
+    for _ in range(args.repeat):
+        runs["local"].append(_compose([str(i) for i in theia_items], work / "theia-local", args.month, args.threads))
+        mark = server.mark()
+        runs["remote"].append(_compose([server.url_of(i) for i in theia_items], work / "theia-remote", args.month,
+                                       args.threads))
+        traffic = _traffic(server.requests(mark), rasters)
+    median = {k: statistics.median(r["wall_s"] for r in v) for k, v in runs.items()}
+    return {"items": len(theia_items), "raster_bytes": sum(rasters.values()),
+            "local_s": round(median["local"], 3), "remote_s": round(median["remote"], 3),
+            "remote_over_local": round(median["remote"] / median["local"], 2), **traffic,
+            "identical_to_folders": _same_rasters(runs["remote"][-1]["product"], reference)
+            and _same_rasters(runs["local"][-1]["product"], reference)}
+
+
+def _compose_inputs(inputs: list[str], out: Path, args) -> Path:
+    """``l3a compose`` of product folders (the reference of the items' composes), untimed."""
+    shutil.rmtree(out, ignore_errors=True)
+    cmd = [sys.executable, "-m", "l3a", "-q", "compose", *inputs, "--tile", TILE, "--month", args.month,
+           "--out", str(out)] + (["--threads", str(args.threads)] if args.threads else [])
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=_env(), check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"bench_stac: l3a compose failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
+    return Path(proc.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     from stac_server import StacServer
 
@@ -146,13 +185,14 @@ def main() -> None:
     ap.add_argument("--latency-ms", type=float, default=20.0, help="delay of every answer in the latency run")
     ap.add_argument("--cache", type=Path, default=Path("/tmp/syntheo-bench-stac"))
     args = ap.parse_args()
-    items = _items(args.cache, args.size, args.month)
+    items, theia_items = _items(args.cache, args.size, args.month)
     served = items[0].parents[2]
     work = args.cache / "out"
     assets = list((served / "items").rglob("*.tif"))
     (work / "requests.jsonl").unlink(missing_ok=True)
     with StacServer(served, log=work / "requests.jsonl") as server:
         asset_sizes = {server.path_of(p): p.stat().st_size for p in assets}
+        theia = _theia_runs(server, theia_items, work, args)
         urls = [server.url_of(i) for i in items]
         local_sources = [str(i) for i in items]
         reference = _compose(local_sources, work / "warm-up", args.month, args.threads)["product"]
@@ -187,7 +227,7 @@ def main() -> None:
         "local_s": round(median["local"], 3), "remote_s": round(median["remote"], 3),
         "remote_over_local": round(median["remote"] / median["local"], 2),
         "local_cpu_s": round(cpu["local"], 2), "remote_cpu_s": round(cpu["remote"], 2),
-        "all_bands": traffic, "subset": subset, "latency": latency, "identical": identical,
+        "all_bands": traffic, "subset": subset, "latency": latency, "identical": identical, "theia_items": theia,
         "gdal": rasterio.__gdal_version__,
     }))
 

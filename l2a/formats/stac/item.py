@@ -31,13 +31,13 @@ from affine import Affine
 from rasterio.crs import CRS
 from rasterio.errors import CRSError
 
-from l2a.errors import InvalidParameterError, MetadataError, NotAProductError, ProductFormatError
+from l2a.errors import GridMismatchError, InvalidParameterError, MetadataError, NotAProductError, ProductFormatError
 from l2a.formats.theia.names import classify_members
 from l2a.grid import Grid
 from l2a.sensors import L2A_BANDS, normalize_platform
 
 __all__ = ["BAND_ASSETS", "SCL_ASSETS", "AOT_ASSETS", "AssetRaster", "ItemFacts", "item_facts", "gdal_path",
-           "absolute_href",
+           "absolute_href", "asset_file_name", "item_datetime", "declared_crs", "declared_grid", "check_grid",
            "HREF_HOOK_VARIABLE", "href_hook"]
 
 #: Environment variable naming the hook that rewrites asset hrefs (``module:function``), e.g. to sign them.
@@ -171,7 +171,14 @@ def _tile(doc: dict, source: str) -> str:
     return tile if tile.startswith("T") else "T" + tile
 
 
-def _datetime(doc: dict, source: str) -> dt.datetime:
+def item_datetime(doc: dict, source: str) -> dt.datetime:
+    """The item's ``datetime``, UTC when it names no zone.
+
+    Raises
+    ------
+    MetadataError
+        Not an ISO 8601 time.
+    """
     text = doc.get("properties", {}).get("datetime")
     try:
         when = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
@@ -180,7 +187,14 @@ def _datetime(doc: dict, source: str) -> dt.datetime:
     return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
 
 
-def _crs(fields: Mapping, source: str) -> CRS | None:
+def declared_crs(fields: Mapping, source: str) -> CRS | None:
+    """The CRS STAC projection fields declare (``proj:code``, ``proj:epsg``, ``proj:wkt2``), or None.
+
+    Raises
+    ------
+    MetadataError
+        A CRS pyproj does not know.
+    """
     code = fields.get("proj:code") or (f"EPSG:{fields['proj:epsg']}" if fields.get("proj:epsg") else None)
     if code is None and fields.get("proj:wkt2"):
         code = fields["proj:wkt2"]
@@ -192,7 +206,14 @@ def _crs(fields: Mapping, source: str) -> CRS | None:
         raise MetadataError(f"unknown CRS {code!r}", source) from None
 
 
-def _grid(asset: Mapping, crs: CRS, source: str, key: str) -> Grid | None:
+def declared_grid(asset: Mapping, crs: CRS | None, source: str, key: str) -> Grid | None:
+    """The grid ``proj:shape`` and ``proj:transform`` declare (in ``crs``), or None when either is absent.
+
+    Raises
+    ------
+    MetadataError
+        Fields that are not a shape and an affine transform (naming the asset ``key``).
+    """
     shape, transform = asset.get("proj:shape"), asset.get("proj:transform")
     if shape is None or transform is None:
         return None
@@ -216,12 +237,36 @@ def _asset_path(key: str, asset: Mapping, base: str | None, source: str) -> str:
     return gdal_path(href, base)
 
 
+def check_grid(key: str, declared: Grid | None, actual: Grid, source: str) -> None:
+    """Refuse an asset whose raster is not on the grid its item declares (shape, transform to 1e-6 CRS units, and
+    CRS when both have one); nothing to check when the item declares none.
+
+    Raises
+    ------
+    GridMismatchError
+        Naming the asset ``key`` and the item (``source``).
+    """
+    if declared is None:
+        return
+    if declared.shape != actual.shape or not declared.transform.almost_equals(actual.transform, 1e-6):
+        raise GridMismatchError(f"asset {key}: the item declares a {declared.height} x {declared.width} grid at "
+                                f"{_rounded(declared.transform)}, the raster is {actual.height} x {actual.width} at "
+                                f"{_rounded(actual.transform)}", source)
+    if declared.crs is not None and actual.crs is not None and declared.crs != actual.crs:
+        raise GridMismatchError(f"asset {key}: the item declares {declared.crs.to_string()}, the raster is in "
+                                f"{actual.crs.to_string()}", source)
+
+
+def _rounded(transform) -> tuple[float, ...]:
+    return tuple(round(v, 3) for v in list(transform)[:6])
+
+
 def _raster(key: str, asset: Mapping, item_fields: Mapping, base: str | None, source: str) -> AssetRaster:
     path = _asset_path(key, asset, base, source)
-    crs = _crs(asset, source) or _crs(item_fields, source)
+    crs = declared_crs(asset, source) or declared_crs(item_fields, source)
     fields = dict(item_fields)
     fields.update({k: v for k, v in asset.items() if k.startswith("proj:")})
-    grid = _grid(fields, crs, source, key) if crs is not None else None
+    grid = declared_grid(fields, crs, source, key) if crs is not None else None
     bands = asset.get("raster:bands") or [{}]
     info = bands[0] if isinstance(bands, list) and bands and isinstance(bands[0], dict) else {}
     scale, offset = info.get("scale"), info.get("offset")
@@ -229,7 +274,7 @@ def _raster(key: str, asset: Mapping, item_fields: Mapping, base: str | None, so
                        None if offset is None else float(offset))
 
 
-def _file_name(href: str) -> str:
+def asset_file_name(href: str) -> str:
     """The file name an href ends with (query string and fragment dropped: signed URLs)."""
     return href.split("?", 1)[0].split("#", 1)[0].rstrip("/").rpartition("/")[2]
 
@@ -242,7 +287,7 @@ def _theia_assets(assets: Mapping) -> dict[str, str]:
     for key, asset in assets.items():
         href = asset.get("href") if isinstance(asset, Mapping) else None
         if isinstance(href, str) and href:
-            names.setdefault(_file_name(href), key)
+            names.setdefault(asset_file_name(href), key)
     files = classify_members(names)
     if not (files.bands["FRE"] or files.bands["SRE"] or files.stacks):
         return {}
@@ -309,7 +354,7 @@ def item_facts(doc: dict, source: str, base: str | None = None) -> ItemFacts:
     if not bands and not theia:
         raise ProductFormatError(f"no band asset ({', '.join(k for keys in BAND_ASSETS.values() for k in keys[:1])} "
                                  "...)", source)
-    crs = next((r.grid.crs for r in bands.values() if r.grid is not None), None) or _crs(props, source)
+    crs = next((r.grid.crs for r in bands.values() if r.grid is not None), None) or declared_crs(props, source)
     if crs is None and not theia:
         raise MetadataError("no CRS (proj:epsg or proj:code on the item or its assets)", source)
     theia_files = {name: _asset_path(key, assets[key], base, source) for name, key in theia.items()} or None
@@ -327,7 +372,7 @@ def item_facts(doc: dict, source: str, base: str | None = None) -> ItemFacts:
     applied = props.get("earthsearch:boa_offset_applied")
     cloud = props.get("eo:cloud_cover")
     return ItemFacts(
-        item_id, source, _tile(doc, source), _datetime(doc, source), platform, crs, bands,
+        item_id, source, _tile(doc, source), item_datetime(doc, source), platform, crs, bands,
         _raster(scl_key, assets[scl_key], props, base, source) if scl_key else None,
         _raster(aot_key, assets[aot_key], props, base, source) if aot_key else None,
         None if props.get("s2:processing_baseline") is None else str(props["s2:processing_baseline"]),

@@ -37,6 +37,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from l2a.angles import Angles
@@ -49,7 +50,7 @@ from l2a.io.xmldoc import parse_xml_bytes, strip_namespaces
 from l2a.product import L2AProduct
 from l2a.sensors import L2A_BANDS, band_resolution
 
-from .item import AssetRaster, ItemFacts
+from .item import AssetRaster, ItemFacts, check_grid
 
 __all__ = ["StacL2A", "open_stac_item", "BOA_OFFSET_BASELINE", "BOA_OFFSET_DN"]
 
@@ -122,14 +123,7 @@ def _probe(raster: AssetRaster, what: str, dtypes: tuple[str, ...], source: str)
     """Open an asset's header: its actual grid, checked against the grid the item declares."""
     with open_raster(raster.path, f"{what} (asset {raster.key} of {source})", dtypes=dtypes, count=1) as ds:
         actual = Grid(ds.transform, ds.height, ds.width, ds.crs)
-    declared = raster.grid
-    if declared is not None and (declared.shape != actual.shape
-                                 or not declared.transform.almost_equals(actual.transform, 1e-6)
-                                 or (actual.crs is not None and declared.crs != actual.crs)):
-        raise GridMismatchError(f"asset {raster.key}: the item declares a {declared.height} x {declared.width} grid "
-                                f"at {tuple(round(v, 3) for v in declared.transform[:6])}, the raster is "
-                                f"{actual.height} x {actual.width} at {tuple(round(v, 3) for v in actual.transform[:6])}",
-                                source)
+    check_grid(raster.key, raster.grid, actual, source)
     return actual
 
 
@@ -167,13 +161,8 @@ def _open_theia_item(facts: ItemFacts, path) -> L2AProduct:
                                product_dir=facts.item_id,
                                read_bytes=lambda location: read_bytes(location, "product metadata", source))
     for band, raster in facts.bands.items():
-        if raster.grid is not None and band in product.bands:
-            actual = product.band_grid(band)
-            if not actual.same_as(raster.grid) or (raster.grid.crs is not None and raster.grid.crs != product.crs):
-                raise GridMismatchError(f"asset {raster.key}: the item declares a {raster.grid.height} x "
-                                        f"{raster.grid.width} grid at {tuple(round(v, 3) for v in raster.grid.transform[:6])}"
-                                        f", the raster is {actual.height} x {actual.width} at "
-                                        f"{tuple(round(v, 3) for v in actual.transform[:6])}", source)
+        if band in product.bands:
+            check_grid(raster.key, raster.grid, replace(product.band_grid(band), crs=product.crs), source)
     if product.tile != facts.tile:
         raise MetadataError(f"the item says tile {facts.tile}, its files tile {product.tile}", source)
     return product
