@@ -79,6 +79,8 @@ class StacItemRef:
 
 #: An input of :func:`open_inputs`: a product folder or a JSON file of one item (Path), or an item of a larger source.
 Input = Union[Path, StacItemRef]
+#: Products opened at once by :func:`open_inputs`.
+OPEN_THREADS = 8
 #: Names of a folder's STAC catalogue.
 _CATALOGUE_FILES = ("catalog.json", "collection.json")
 
@@ -172,7 +174,11 @@ def open_inputs(inputs: Sequence[Input], month: str | None = None) -> list[L3APr
         Two inputs of one tile.
     the errors of :func:`l3a.product.open_l3a` and :func:`l3a.product.open_l3a_item`
     """
-    opened = [p.open() if isinstance(p, StacItemRef) else open_l3a(p) for p in inputs]
+    from concurrent.futures import ThreadPoolExecutor
+
+    # opening reads every raster's header: a request or two each for a remote item, latency-bound, so in parallel
+    with ThreadPoolExecutor(max(1, min(OPEN_THREADS, len(inputs)))) as pool:
+        opened = list(pool.map(lambda p: p.open() if isinstance(p, StacItemRef) else open_l3a(p), inputs))
     products = sorted(select_month(opened, month), key=lambda prod: (prod.tile, prod.name))
     for a, b in zip(products, products[1:]):
         if a.tile == b.tile:

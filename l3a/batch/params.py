@@ -9,11 +9,12 @@ of one synthesis, which :func:`l3a.compose` bounds by its block size, not by the
   each, whatever the number of dates (more dates, narrower blocks): 0.54 GB;
 - two blocks of outputs, 1024 rows x 10980 columns x 20 bytes (4 int16 bands, int16 WGT, float64 mean day, uint8 FLG
   and NOB) at R1: 0.45 GB;
-- GDAL's block cache, capped at :data:`l3a.compose.GDAL_CACHE_MB` (256 MB); the libraries (about 0.2 GB);
+- no GDAL block cache to speak of (:data:`l3a.compose.GDAL_CACHE_BYTES`: a 256 MiB one cost 0.35 GB more peak RSS
+  for no speed); the libraries (about 0.2 GB);
 - the per-date coarse grids kept for the whole run, about 15 MB a date, nearly all of it the swath-edge weight on
   its 60 m grid (1830 x 1830 float32; the 240 m cloud weight and 1.2 km c-factors are 1 MB): 0.15 GB at 10 dates.
 
-That bounds a 10 m tile-month of 10 dates near 1.6 GB; `scripts/bench_l3a.py` measured 1.24-1.26 GB of peak RSS for a
+That bounds a 10 m tile-month of 10 dates near 1.35 GB; `scripts/bench_l3a.py` measured 1.24-1.26 GB of peak RSS for a
 full 10980 x 10980 tile of 10 dates and 10 bands with 2 threads (issue 12 closing note, README "Benchmarks"), 0.9 GB
 at 5490. Threads: while blocks are composed, each holds only the COG tile it decodes or encodes (a few MB); before
 the blocks, the per-date grids are made by ``threads`` dates at once, each holding its 20 m nodata mask for the whole

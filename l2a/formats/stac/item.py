@@ -7,7 +7,10 @@ offset was already applied (``earthsearch:boa_offset_applied``), the CRS (``proj
 asset level), and per raster asset its GDAL path and declared grid (``proj:shape``, ``proj:transform``). Bands are
 found by asset key (``blue``/``B02``...) or by the ``eo:bands`` names of the assets; the scene classification
 (``scl``/``SCL``) and the AOT (``aot``/``AOT``) likewise; ``granule_metadata`` (``MTD_TL.xml``, per-pixel angle
-grids) and ``product_metadata`` (``MTD_MSIL2A.xml``, exact offsets) when the item has them.
+grids) and ``product_metadata`` (``MTD_MSIL2A.xml``, exact offsets) when the item has them. An item whose assets are
+the files of a Theia product (``<ID>_FRE_B4.tif``, ``<ID>_CLM_R1.tif``...: MUSCATE's, the toolkit's own
+``<ID>_STAC.json``) is told by those file names, whatever its keys: its facts then list them (``theia_files``) for the
+Theia reader, and its bands are the FRE (else SRE) files.
 
 Hrefs become GDAL paths: ``http(s)://`` -> ``/vsicurl/``, ``s3://`` -> ``/vsis3/``, relative hrefs are resolved
 against the item document's own location. An archive that wants signed URLs (Planetary Computer's SAS tokens) names
