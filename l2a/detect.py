@@ -96,7 +96,7 @@ def open_l2a(path: str | os.PathLike, *, reflectance: str = "FRE"):
         Theia/MUSCATE product folder or .zip, Sen2Cor L2A SAFE folder or .zip, or a Sentinel-2 L2A STAC item JSON
         file (assets read where their hrefs point).
     reflectance : {"FRE", "SRE"}
-        Theia only: flat (slope-corrected, default) or surface reflectance.
+        Theia products and Theia-layout STAC items: flat (slope-corrected, default) or surface reflectance.
 
     Returns
     -------
@@ -115,7 +115,7 @@ def open_l2a(path: str | os.PathLike, *, reflectance: str = "FRE"):
         return open_sen2cor(p, zip_index=zindex, root=root)
     if kind == "stac":
         from l2a.formats.stac import open_stac
-        return open_stac([p])[0]
+        return open_stac([p], reflectance=reflectance)[0]
     raise NotAProductError("is a Level-1C product; use open_l1c (or run the L2A core) instead", p)
 
 

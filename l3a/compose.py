@@ -51,6 +51,7 @@ from rasterio.windows import Window
 from l2a.constants import RESOLUTIONS
 from l2a.formats.theia.raw import RawReader
 from l2a.io.cog import COG_BLOCKSIZE, check_deflate_level
+from l2a.io.threads import env_thread_pool
 from l2a.product import L2AProduct
 from l2a.sensors import band_resolution
 
@@ -259,7 +260,7 @@ def compose(products: Iterable[L2AProduct | str | os.PathLike], central_date: dt
     kept, records = select_inputs(products, tile, central_date, params)
     tile = kept[0].product.tile
     bands = select_bands([s.product for s in kept], bands)
-    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES), ThreadPoolExecutor(threads) as pool:
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES), env_thread_pool(threads) as pool:
         valid = list(pool.map(lambda s: prepare_grids(s, bands, params), kept))
         usable = []
         for s, ok in zip(kept, valid):

@@ -78,7 +78,11 @@ def synthesis_record(product: L3AProduct) -> tuple[CompositeParams, list[UsedInp
     MetadataError
         No used input, or a parameter nested too deeply for the JSON parser (one line naming the file).
     """
-    path = product.path / "DATA" / f"{product.name}_IPP_ALL.xml"
+    root = product.files.root   # the product folder, also for a product opened from its item file
+    if not isinstance(root, Path):
+        raise MissingFileError("IPP_ALL.xml (parameters and inputs of the synthesis) is not read from a remote item; "
+                               "give the product folder", product.path)
+    path = root / "DATA" / f"{product.name}_IPP_ALL.xml"
     if not path.exists():
         raise MissingFileError("IPP_ALL.xml (parameters and inputs of the synthesis) not found", path)
     root = parse_xml(path)

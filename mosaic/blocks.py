@@ -26,6 +26,7 @@ from rasterio.windows import Window
 
 from l2a.constants import REFLECTANCE_NODATA as NODATA
 from l2a.grid import Grid
+from l2a.io.threads import env_thread_pool
 from l2a.sensors import band_resolution
 from l3a.product import L3AProduct
 
@@ -275,7 +276,7 @@ def compute_ramps(worker: Mosaicker, workers: int, show_progress: bool) -> None:
 
     res = worker.flags_res
     usable = {}
-    with cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ramp") as pool, \
+    with env_thread_pool(workers, thread_name_prefix="ramp") as pool, \
             tqdm(total=2 * len(worker.sources), desc="feathering ramps", unit="tile", disable=not show_progress,
                  leave=False) as bar:
         futures = {pool.submit(coarse_usable, worker.pool, s.product, res,

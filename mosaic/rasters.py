@@ -21,6 +21,7 @@ from l2a.constants import REFLECTANCE_NODATA as NODATA
 from l2a.constants import REFLECTANCE_QUANTIFICATION
 from l2a.grid import Grid
 from l2a.io.cog import CogWriter
+from l2a.io.threads import env_thread_pool
 
 from .blocks import Mosaicker
 from .flags import FLG_DESCRIPTION, FLG_OUTSIDE
@@ -82,7 +83,7 @@ def run_blocks(worker: Mosaicker, blocks: Iterable[Window], workers: int, write:
                 write(worker.block(window))
                 bar.update()
             return
-        with cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mosaic") as pool:
+        with env_thread_pool(workers, thread_name_prefix="mosaic") as pool:
             pending = set()
             for window in blocks:
                 pending.add(pool.submit(worker.block, window))

@@ -174,11 +174,11 @@ def open_inputs(inputs: Sequence[Input], month: str | None = None) -> list[L3APr
         Two inputs of one tile.
     the errors of :func:`l3a.product.open_l3a` and :func:`l3a.product.open_l3a_item`
     """
-    from concurrent.futures import ThreadPoolExecutor
+    from l2a.io.threads import env_thread_pool, map_or_cancel
 
     # opening reads every raster's header: a request or two each for a remote item, latency-bound, so in parallel
-    with ThreadPoolExecutor(max(1, min(OPEN_THREADS, len(inputs)))) as pool:
-        opened = list(pool.map(lambda p: p.open() if isinstance(p, StacItemRef) else open_l3a(p), inputs))
+    with env_thread_pool(min(OPEN_THREADS, len(inputs))) as pool:
+        opened = map_or_cancel(pool, lambda p: p.open() if isinstance(p, StacItemRef) else open_l3a(p), inputs)
     products = sorted(select_month(opened, month), key=lambda prod: (prod.tile, prod.name))
     for a, b in zip(products, products[1:]):
         if a.tile == b.tile:

@@ -77,20 +77,28 @@ def test_item_facts_of_a_theia_item(sim):
     assert facts.cloud_cover == pytest.approx(product.metadata.cloud_percent)
 
 
-def _muscate_item(product: Path, out: Path, *, metadata: bool = True) -> Path:
-    """A MUSCATE-like item: ESA band ids as asset keys, absolute hrefs to the product's files, item-level proj."""
+def _muscate_item(product: Path, out: Path, *, metadata: bool = True, kind: str = "FRE") -> Path:
+    """A MUSCATE-like item: ESA band ids as asset keys, absolute hrefs to the product's files, ``proj:`` fields at
+    item level only (the R1 grid's), the ``kind`` reflectance files only (SRE: the FRE files copied as SRE)."""
     own = json.loads(_item(product).read_text())
     assets = {}
     for key, asset in own["assets"].items():
         href = str((product / asset["href"]).resolve())
         if key.startswith("SRE_") or (key == "metadata" and not metadata):
             continue
+        if key.startswith("FRE_") and kind == "SRE":
+            sre = out / "files" / Path(href).name.replace("_FRE_", "_SRE_")
+            sre.parent.mkdir(parents=True, exist_ok=True)
+            sre.write_bytes(Path(href).read_bytes())
+            href = str(sre)
         if key.startswith("FRE_"):
             band = key[4:]
             key = f"B{int(band[1:]):02d}" if band[1:].isdigit() else band
         assets[key] = {**{k: v for k, v in asset.items() if not k.startswith("proj:")}, "href": href}
     props = {k: v for k, v in own["properties"].items() if not k.startswith("view:")}
     props["platform"] = props["platform"].upper().replace("-", "")   # SENTINEL2A
+    props["proj:shape"] = own["assets"]["FRE_B4"]["proj:shape"]
+    props["proj:transform"] = own["assets"]["FRE_B4"]["proj:transform"]
     doc = {**own, "assets": assets, "properties": props}
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{product.name}.json"
@@ -99,8 +107,30 @@ def _muscate_item(product: Path, out: Path, *, metadata: bool = True) -> Path:
 
 
 def test_muscate_like_item_with_esa_keys(sim, tmp_path):
+    """Item-level proj fields are the 10 m grid's: the 20 m files are not checked against them."""
     path = _muscate_item(sim[1], tmp_path)
+    assert "proj:shape" not in json.loads(path.read_text())["assets"]["B11"]
     _assert_same_product(open_l2a(sim[1]), open_l2a(path))
+
+
+def test_item_level_grid_disagreeing_with_the_10m_files_is_refused(sim, tmp_path):
+    path = _muscate_item(sim[1], tmp_path)
+    doc = json.loads(path.read_text())
+    doc["properties"]["proj:transform"][5] += 10.0
+    path.write_text(json.dumps(doc))
+    with pytest.raises(GridMismatchError, match="B02"):
+        open_l2a(path)
+
+
+def test_sre_items(sim, tmp_path):
+    """An item of SRE files opens on them; the toolkit's own item (FRE, and SRE when written) opens on either."""
+    path = _muscate_item(sim[1], tmp_path, kind="SRE")
+    (product,) = open_stac([path])
+    assert product.reflectance == "SRE"
+    assert np.array_equal(product.read_band("B4"), open_l2a(sim[1]).read_band("B4"))
+    with pytest.raises(MissingFileError, match="has SRE"):
+        open_l2a(path)   # open_l2a's default is FRE, as for a folder
+    assert open_l2a(path, reflectance="SRE").reflectance == "SRE"
 
 
 def test_item_without_metadata_asset_takes_identity_from_file_names(sim, tmp_path):
@@ -131,6 +161,7 @@ def _edited(product: Path, tmp_path: Path, edit) -> Path:
     edit(doc)
     for asset in doc["assets"].values():
         asset["href"] = str((product / asset["href"]).resolve())
+    tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "item.json"
     path.write_text(json.dumps(doc))
     return path
@@ -150,6 +181,16 @@ def test_declared_tile_disagreeing_with_the_files_is_refused(sim, tmp_path):
         open_l2a(_edited(sim[0], tmp_path, retile))
 
 
+def test_collection_with_one_item_of_a_neighbour_is_no_error(sim, tmp_path):
+    def retile(doc):
+        doc["properties"]["s2:mgrs_tile"] = "31TDJ"
+    neighbour = json.loads(_edited(sim[0], tmp_path, retile).read_text())
+    collection = tmp_path / "one.json"
+    collection.write_text(json.dumps({"type": "FeatureCollection", "features": [neighbour]}))
+    own = _edited(sim[1], tmp_path / "own", lambda doc: None)
+    assert [p.product_id for p in open_stac([collection, own], tiles=[TILE])] == [sim[1].name]
+
+
 def test_missing_file_of_an_item_is_named(sim, tmp_path):
     def missing(doc):
         doc["assets"]["FRE_B8"]["href"] = doc["assets"]["FRE_B8"]["href"].replace("_FRE_B8.tif", "_FRE_B8.tif.gone")
@@ -157,7 +198,7 @@ def test_missing_file_of_an_item_is_named(sim, tmp_path):
     doc = json.loads(path.read_text())
     doc["assets"]["FRE_B8"]["href"] = str(sim[0] / "gone" / f"{sim[0].name}_FRE_B8.tif")
     path.write_text(json.dumps(doc))
-    with pytest.raises(MissingFileError, match="FRE_B8"):
+    with pytest.raises(MissingFileError, match=rf"item\.json.*{sim[0].name}.*FRE_B8"):
         open_l2a(path)
 
 

@@ -77,18 +77,24 @@ def read_items(source: str | os.PathLike) -> list[tuple[dict, str]]:
     MissingFileError, NotAProductError, MetadataError
         Not found, not a STAC document, malformed JSON.
     """
+    return _read_source(source)[1]
+
+
+def _read_source(source: str | os.PathLike) -> tuple[str, list[tuple[dict, str]]]:
+    """The type of a source's document (``Feature``, ``FeatureCollection``, ``Catalog``, ``Collection``) and its
+    items (:func:`read_items`)."""
     location = _document(os.fspath(source))
     doc = _load(location)
     kind = doc.get("type")
     if kind == "Feature":
-        return [(doc, item_base(location))]
+        return kind, [(doc, item_base(location))]
     if kind == "FeatureCollection":
         features = doc.get("features")
         if not isinstance(features, list):
             raise MetadataError("ItemCollection has no features list", location)
-        return [(f, item_base(location)) for f in features]
+        return kind, [(f, item_base(location)) for f in features]
     if kind in ("Catalog", "Collection"):
-        return _walk_catalog(location)
+        return kind, _walk_catalog(location)
     raise NotAProductError(f"is not a STAC item, ItemCollection, catalogue or collection (type {kind!r})", location)
 
 
@@ -109,11 +115,16 @@ def _walk_catalog(location: str) -> list[tuple[dict, str]]:
 
 def open_stac(sources: Iterable[str | os.PathLike], *, max_cloud: float | None = None,
               tiles: Iterable[str] | None = None, start: dt.datetime | None = None,
-              end: dt.datetime | None = None, collection: str | None = None) -> list[L2AProduct]:
+              end: dt.datetime | None = None, collection: str | None = None,
+              reflectance: str | None = None) -> list[L2AProduct]:
     """Open the L2A products of STAC sources, keeping the items with ``eo:cloud_cover <= max_cloud``, of ``tiles``
     and acquired in ``[start, end)`` (each filter only when given); logs the items set aside. With ``collection``,
     every source is the root URL of a STAC API searched for that collection's items over the tiles and interval
-    (:func:`l2a.formats.stac.search.search_items`).
+    (:func:`l2a.formats.stac.search.search_items`). ``reflectance`` (``FRE`` or ``SRE``) chooses the files of
+    Theia-layout items (default: FRE when the item has them); Sen2Cor items have one kind.
+
+    Items of other tiles are set aside with a log line, except an Item document given by itself, which is a
+    :class:`~l2a.errors.TileMismatchError`, as are sources holding no item of ``tiles`` at all.
 
     Raises
     ------
@@ -123,11 +134,11 @@ def open_stac(sources: Iterable[str | os.PathLike], *, max_cloud: float | None =
     from .remote import remote_env
 
     with remote_env():
-        return _open_stac(sources, max_cloud, tiles, start, end, collection)
+        return _open_stac(list(sources), max_cloud, tiles, start, end, collection, reflectance)
 
 
-def _open_stac(sources, max_cloud, tiles, start, end, collection) -> list[L2AProduct]:
-    from concurrent.futures import ThreadPoolExecutor
+def _open_stac(sources, max_cloud, tiles, start, end, collection, reflectance) -> list[L2AProduct]:
+    from l2a.io.threads import env_thread_pool, map_or_cancel
 
     tiles = [t if t.startswith("T") else "T" + t for t in tiles] if tiles else None
     wanted = set(tiles) if tiles else None
@@ -136,14 +147,14 @@ def _open_stac(sources, max_cloud, tiles, start, end, collection) -> list[L2APro
         if collection is not None:
             from .search import search_items
 
-            found = search_items(os.fspath(source), collection, tiles=tiles, start=start, end=end)
+            kind, found = "search", search_items(os.fspath(source), collection, tiles=tiles, start=start, end=end)
         else:
-            found = read_items(source)
+            kind, found = _read_source(source)
         for doc, base in found:
             where = f"{os.fspath(source)}"
             facts = item_facts(doc, where, base)
             if wanted is not None and facts.tile not in wanted:
-                if collection is None and len(found) == 1 and doc.get("type") == "Feature":
+                if kind == "Feature":
                     # an item given by itself is meant: a wrong tile is a mistake, not a neighbour
                     raise TileMismatchError(f"is an item of {facts.tile}, not of {', '.join(sorted(wanted))}",
                                             facts.source)
@@ -164,5 +175,5 @@ def _open_stac(sources, max_cloud, tiles, start, end, collection) -> list[L2APro
             raise TileMismatchError(f"no item of {', '.join(sorted(wanted))}; the items are of {found_tiles}",
                                     " ".join(os.fspath(source) for source in sources))
     # opening checks every asset's header: a few requests each, latency-bound over a network, so items in parallel
-    with ThreadPoolExecutor(max(1, min(OPEN_THREADS, len(chosen)))) as pool:
-        return list(pool.map(lambda fp: open_stac_item(fp[0], path=fp[1]), chosen))
+    with env_thread_pool(min(OPEN_THREADS, len(chosen))) as pool:
+        return map_or_cancel(pool, lambda fp: open_stac_item(fp[0], path=fp[1], reflectance=reflectance), chosen)

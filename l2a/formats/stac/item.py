@@ -37,7 +37,7 @@ from rasterio.errors import CRSError
 from l2a.errors import GridMismatchError, InvalidParameterError, MetadataError, NotAProductError, ProductFormatError
 from l2a.formats.theia.names import classify_members
 from l2a.grid import Grid
-from l2a.sensors import L2A_BANDS, normalize_platform
+from l2a.sensors import L2A_BANDS, band_resolution, normalize_platform
 
 __all__ = ["BAND_ASSETS", "SCL_ASSETS", "AOT_ASSETS", "AssetRaster", "ItemFacts", "item_facts", "gdal_path",
            "absolute_href", "asset_file_name", "item_datetime", "declared_crs", "declared_grid", "check_grid",
@@ -151,13 +151,14 @@ def _level_check(doc: dict, source: str) -> None:
                                "collection, or l2a process on the L1C products", source)
 
 
-def _platform(value) -> str | None:
-    """Canonical Sentinel-2 platform (``S2A``...) of a STAC ``platform`` (``sentinel-2a``, ``SENTINEL2A``), or None."""
+def _platform(value, venus: bool = False) -> str | None:
+    """Canonical platform (``S2A``...) of a STAC ``platform`` (``sentinel-2a``, ``SENTINEL2A``; ``venus`` too when
+    ``venus``, for Theia-layout items), or None."""
     try:
         platform = normalize_platform(str(value))
     except InvalidParameterError:
         return None
-    return platform if platform.startswith("S2") else None
+    return platform if platform.startswith("S2") or (venus and platform == "VENUS") else None
 
 
 def _tile(doc: dict, source: str) -> str:
@@ -279,7 +280,9 @@ def _raster(key: str, asset: Mapping, item_fields: Mapping, base: str | None, so
 
 def asset_file_name(href: str) -> str:
     """The file name an href ends with (query string and fragment dropped: signed URLs)."""
-    return href.split("?", 1)[0].split("#", 1)[0].rstrip("/").rpartition("/")[2]
+    from urllib.parse import unquote
+
+    return unquote(href.split("?", 1)[0].split("#", 1)[0].rstrip("/").rpartition("/")[2])
 
 
 def _theia_assets(assets: Mapping) -> dict[str, str]:
@@ -343,17 +346,22 @@ def item_facts(doc: dict, source: str, base: str | None = None) -> ItemFacts:
     assets = doc.get("assets")
     if not isinstance(props, dict) or not isinstance(assets, dict):
         raise MetadataError("item has no properties or no assets", source)
-    platform = _platform(props.get("platform"))
-    if platform is None:
-        raise MetadataError(f"platform {props.get('platform')!r} is not a Sentinel-2 satellite", source)
     theia = _theia_assets(assets)
+    platform = _platform(props.get("platform"), venus=bool(theia))
+    if platform is None:
+        raise MetadataError(f"platform {props.get('platform')!r} is not a Sentinel-2 satellite"
+                            f"{' (nor VENUS)' if theia else ''}", source)
     if theia:   # Theia layout (MUSCATE, the toolkit's own l2a process): its reader takes the files by name
         classified = classify_members(theia)
         band_names = classified.bands["FRE"] or classified.bands["SRE"]
         band_keys = {b: theia[name] for b, name in band_names.items()}
     else:
         band_keys = {b: _find_asset(assets, keys, _ESA_ID[b]) for b, keys in BAND_ASSETS.items()}
-    bands = {b: _raster(k, assets[k], props, base, source) for b, k in band_keys.items() if k is not None}
+    # an item's own proj:shape / proj:transform describe one grid: its finest bands' (R1 when it has 10 m bands)
+    item_group = "R1" if any(band_resolution(b) == "R1" for b, k in band_keys.items() if k is not None) else "R2"
+    on_other_grid = {k: v for k, v in props.items() if k not in ("proj:shape", "proj:transform")}
+    bands = {b: _raster(k, assets[k], props if band_resolution(b) == item_group else on_other_grid, base, source)
+             for b, k in band_keys.items() if k is not None}
     if not bands and not theia:
         raise ProductFormatError(f"no band asset ({', '.join(k for keys in BAND_ASSETS.values() for k in keys[:1])} "
                                  "...)", source)
@@ -376,8 +384,10 @@ def item_facts(doc: dict, source: str, base: str | None = None) -> ItemFacts:
     cloud = props.get("eo:cloud_cover")
     return ItemFacts(
         item_id, source, _tile(doc, source), item_datetime(doc, source), platform, crs, bands,
-        _raster(scl_key, assets[scl_key], props, base, source) if scl_key else None,
-        _raster(aot_key, assets[aot_key], props, base, source) if aot_key else None,
+        _raster(scl_key, assets[scl_key], props if item_group == "R2" else on_other_grid, base, source)
+        if scl_key else None,
+        _raster(aot_key, assets[aot_key], props if item_group == "R2" else on_other_grid, base, source)
+        if aot_key else None,
         None if props.get("s2:processing_baseline") is None else str(props["s2:processing_baseline"]),
         None if applied is None else bool(applied), None if cloud is None else float(cloud),
         gdal_path(assets[granule]["href"], base) if granule and assets[granule].get("href") else None,

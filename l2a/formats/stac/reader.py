@@ -41,7 +41,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from l2a.angles import Angles
-from l2a.errors import GridMismatchError, MetadataError, ProductFormatError
+from l2a.errors import GridMismatchError, MetadataError, ProductFormatError, SyntheoError
 from l2a.formats.safe.metadata import ProductMetadata, parse_product_metadata, parse_tile_metadata
 from l2a.formats.safe.sen2cor import Sen2CorL2A
 from l2a.grid import Grid
@@ -151,15 +151,29 @@ def _offset_baseline(facts: ItemFacts) -> bool:
     return facts.processing_baseline is None or facts.processing_baseline >= BOA_OFFSET_BASELINE
 
 
-def _open_theia_item(facts: ItemFacts, path) -> L2AProduct:
-    """A Theia-layout item: the Theia reader over the item's files, then the item's declarations checked against
-    what the files say (grids, tile)."""
+def _open_theia_item(facts: ItemFacts, path, reflectance: str | None) -> L2AProduct:
+    """A Theia-layout item: the Theia reader over the item's files of the reflectance asked for (FRE by default,
+    SRE when the item has no FRE), then the item's declarations checked against what the files say (grids, tile).
+    Errors name the item."""
+    from l2a.formats.theia.names import classify_members
     from l2a.formats.theia.reader import open_theia_files
 
     source = facts.source
-    product = open_theia_files(path if path is not None else facts.item_id, facts.theia_files,
-                               product_dir=facts.item_id,
-                               read_bytes=lambda location: read_bytes(location, "product metadata", source))
+    files = classify_members(facts.theia_files)
+    kind = (reflectance or ("FRE" if files.bands["FRE"] or "FRE" in files.stacks else "SRE")).upper()
+    other = {"FRE": "SRE", "SRE": "FRE"}.get(kind)
+    if other and (files.bands[kind] or kind in files.stacks):  # the other kind's headers need not be read
+        unused = set(files.bands[other].values()) | ({files.stacks[other]} if other in files.stacks else set())
+        locations = {name: path_ for name, path_ in facts.theia_files.items() if name not in unused}
+    else:
+        locations = dict(facts.theia_files)
+    try:
+        product = open_theia_files(path if path is not None else facts.item_id, locations,
+                                   product_dir=facts.item_id, reflectance=kind,
+                                   read_bytes=lambda location: read_bytes(location, "product metadata", source))
+    except SyntheoError as exc:
+        where = f"{exc.path}: " if exc.path and exc.path not in source else ""
+        raise type(exc)(f"{where}{exc.problem}", source) from exc
     for band, raster in facts.bands.items():
         if band in product.bands:
             check_grid(raster.key, raster.grid, replace(product.band_grid(band), crs=product.crs), source)
@@ -168,7 +182,8 @@ def _open_theia_item(facts: ItemFacts, path) -> L2AProduct:
     return product
 
 
-def open_stac_item(facts: ItemFacts, *, path: str | os.PathLike | None = None) -> L2AProduct:
+def open_stac_item(facts: ItemFacts, *, path: str | os.PathLike | None = None,
+                   reflectance: str | None = None) -> L2AProduct:
     """Open the product of one STAC item.
 
     Parameters
@@ -177,6 +192,8 @@ def open_stac_item(facts: ItemFacts, *, path: str | os.PathLike | None = None) -
         From :func:`l2a.formats.stac.item.item_facts`.
     path : path-like, optional
         The item document's file, the product's ``path`` (default: the item id).
+    reflectance : {"FRE", "SRE"}, optional
+        Theia-layout items: the files read (default FRE, SRE for an item without FRE).
 
     Raises
     ------
@@ -190,7 +207,7 @@ def open_stac_item(facts: ItemFacts, *, path: str | os.PathLike | None = None) -
     """
     source = facts.source
     if facts.theia_files:
-        return _open_theia_item(facts, path)
+        return _open_theia_item(facts, path, reflectance)
     grids: dict[str, object] = {}
     for band in L2A_BANDS:
         raster = facts.bands.get(band)
