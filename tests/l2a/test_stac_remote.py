@@ -427,3 +427,20 @@ def test_batch_from_the_stac_api_equals_compose_from_disk(served, server, refere
     mtimes = {p: p.stat().st_mtime_ns for p in staged}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=300)
     assert proc.returncode == 0 and {p: p.stat().st_mtime_ns for p in staged} == mtimes
+
+
+def test_batch_task_retries_a_503_in_its_reading_threads(served, server, reference, tmp_path):
+    """A batch task runs in a dask worker thread, where rasterio keeps ``remote_env()`` thread-local: the threads
+    that open the items and read their pixels must still retry (l2a.io.threads.env_thread_pool); no GDAL_HTTP_*
+    variable is set, so only the toolkit's defaults can retry."""
+    _, items = served
+    server.set_faults([{"path": _asset(items[0], "_B04.tif"), "status": 503, "times": 1}])
+    out = tmp_path / "batch"
+    cmd = [sys.executable, "-m", "l3a", "-q", "batch", *[a for i in items for a in ("--stac", server.url_of(i))],
+           "--tiles", TILE, "--months", MONTH, "--out", str(out), "--workers", "1"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert server.fault_hits() == [1]
+    report = json.loads((out / "batch-report.json").read_text())
+    (task,) = [t for t in report["tasks"] if t["status"] == "written"]
+    _assert_same_product(Path(task["output"]), reference)
