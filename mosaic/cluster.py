@@ -19,10 +19,11 @@ Every task asks for one unit of the workers' ``tile-month`` resource (:data:`l3a
 the memory rule of ``l3a batch``: one heavy task per worker at a time; a block task holds about 100 MB), so the
 workers are those of ``l3a batch``, started with ``--resources tile-month=1``; a scheduler that does not answer
 within :data:`SCHEDULER_TIMEOUT_S`, or whose workers lack the resource, is a one-line
-:class:`~l3a.errors.SchedulerError` (:func:`l3a.batch.cluster.open_client`). A task that raises is retried
-:data:`RETRIES` times (a missing child tile may be a network file system that has not shown a file written on
-another node yet), then its error reaches the client as the same exception (a syntheo error with its message) and
-the stage's other tasks are cancelled. Tiles are written atomically and existing ones kept, so running the command
+:class:`~l3a.errors.SchedulerError` (:func:`l3a.batch.cluster.open_client`). A task's error reaches the client as the same
+exception (a syntheo error with its message) and the stage's other tasks are cancelled. The toolkit's errors (an
+unreadable mosaic) come at once, since a retry would read the same bytes (:func:`run_task`); other errors, and a
+missing child tile (a network file system may not show a file written on another node yet), are retried
+:data:`RETRIES` times first. The tasks of ``mosaic build --scheduler`` follow the same rule. Tiles are written atomically and existing ones kept, so running the command
 again resumes.
 """
 
@@ -31,16 +32,19 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
+from dataclasses import dataclass
 from typing import Iterator
 
+from l2a.errors import SyntheoError
 from l3a.batch.params import TILE_MONTH_RESOURCE, BatchParams
 from l3a.errors import SchedulerError
 
+from .errors import MissingChildTileError
 from .pyramid import TileStore, WriterRecipe
 from .sources import gdal_cache
 
 __all__ = ["OVERVIEW_TILES_PER_TASK", "SCHEDULER_TIMEOUT_S", "RETRIES", "scheduler_client", "task_jobs", "run_jobs",
-           "run_stages", "worker_threads", "portable_error", "cancel_unfinished"]
+           "run_stages", "worker_threads", "portable_error", "cancel_unfinished", "DataError", "run_task", "task_result"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +54,39 @@ logger = logging.getLogger(__name__)
 OVERVIEW_TILES_PER_TASK = 256
 #: Seconds to wait for the scheduler to answer (``l3a batch``'s default).
 SCHEDULER_TIMEOUT_S = BatchParams.scheduler_timeout_s
-#: dask retries of a task that raised (``l3a batch``'s default).
+#: dask retries of a task that raised (``l3a batch``'s default). Data errors are not raised but returned
+#: (:func:`run_task`): a retry would read the same bytes.
 RETRIES = BatchParams.retries
+
+
+@dataclass(frozen=True)
+class DataError:
+    """The toolkit's error of a task (a :class:`~l2a.errors.SyntheoError`: an unreadable input, a path the file
+    system refuses), returned instead of raised so that dask does not retry it; :func:`task_result` raises it in
+    the client."""
+
+    error: Exception
+
+
+def run_task(fn, *args):
+    """``fn(*args)`` as a dask task: its result; a :class:`DataError` for the toolkit's errors; any other error
+    (memory, an I/O hiccup) and a :class:`~mosaic.errors.MissingChildTileError` raised for dask to retry. Exceptions travel without their chained causes
+    (:func:`portable_error`)."""
+    try:
+        return fn(*args)
+    except MissingChildTileError as exc:   # may be a shared file system's lag: worth a retry
+        raise portable_error(exc) from None
+    except SyntheoError as exc:
+        return DataError(portable_error(exc))
+    except Exception as exc:
+        raise portable_error(exc) from None
+
+
+def task_result(result):
+    """A task's result, in the client: a :class:`DataError` raised as its error."""
+    if isinstance(result, DataError):
+        raise result.error
+    return result
 
 
 @contextlib.contextmanager
@@ -115,11 +150,8 @@ def run_jobs(recipe: WriterRecipe, jobs: list[tuple[str, tuple]]) -> tuple[int, 
         Tile files written, and found already present.
     """
     store = recipe.store()
-    try:
-        with gdal_cache():
-            recipe.writer(store).run([jobs], worker_threads(), desc="pyramid-task")
-    except Exception as exc:
-        raise portable_error(exc) from None
+    with gdal_cache():
+        recipe.writer(store).run([jobs], worker_threads(), desc="pyramid-task")
     return store.written, store.skipped
 
 
@@ -144,7 +176,7 @@ def portable_error(exc: Exception) -> Exception:
 def _counts(future, address: str) -> tuple[int, int]:
     """A finished task's counts; its own exception when it failed (after its retries)."""
     if future.status == "finished":
-        return future.result()
+        return task_result(future.result())
     if future.status == "error":
         future.result()  # raises the task's exception, with its traceback
     raise SchedulerError(f"task {future.key} was {future.status} by the scheduler (its workers went away?)", address)
@@ -189,7 +221,7 @@ def run_stages(client, recipe: WriterRecipe, stages: list[list[tuple[str, tuple]
             try:
                 for i, jobs in enumerate(task_jobs(stage)):
                     key = f"{desc}-{number}-z{jobs[0][1][0]}-{i}-{token}"
-                    future = client.submit(run_jobs, recipe, jobs, key=key, retries=RETRIES, pure=False,
+                    future = client.submit(run_task, run_jobs, recipe, jobs, key=key, retries=RETRIES, pure=False,
                                            resources={TILE_MONTH_RESOURCE: 1})
                     futures[future] = len(jobs)
                 for future in as_completed(futures):

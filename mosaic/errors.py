@@ -13,6 +13,11 @@ class MosaicError(SyntheoError):
     """Root of mosaic errors."""
 
 
+class MissingChildTileError(MosaicError, FileNotFoundError):
+    """A pyramid tile below an overview tile is not on disk: not written, or written on another node and not yet
+    visible through a shared file system (so a cluster task raising it is retried)."""
+
+
 class MixedDatesError(MosaicError, ValueError):
     """Input L3A products have different central dates."""
 

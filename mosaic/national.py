@@ -53,7 +53,7 @@ from l2a.grid import Grid
 from l2a.io.xmldoc import sub_element
 
 from .blocks import Mosaicker, TileSource, compute_ramps
-from .cluster import RETRIES, cancel_unfinished, scheduler_client
+from .cluster import RETRIES, cancel_unfinished, run_task, scheduler_client, task_result
 from .documents import read_json, write_json
 from .errors import MosaicFormatError, OutputExistsError
 from .flags import FLG_DESCRIPTION, FLG_OUTSIDE
@@ -178,13 +178,10 @@ def write_grid_tile(job: _NationalJob, tile: GridTile, threads: int = 1) -> dict
 
 
 def _write_tile_task(job: _NationalJob, tile: GridTile) -> dict:
-    """A dask task: :func:`write_grid_tile` with the worker's threads."""
-    from .cluster import portable_error, worker_threads
+    """A dask task (through :func:`mosaic.cluster.run_task`): :func:`write_grid_tile` with the worker's threads."""
+    from .cluster import worker_threads
 
-    try:
-        return write_grid_tile(job, tile, max(1, worker_threads()))
-    except Exception as exc:
-        raise portable_error(exc) from None
+    return write_grid_tile(job, tile, max(1, worker_threads()))
 
 
 def _tile_item(job: _NationalJob, tile: GridTile, tile_grid: Grid) -> dict:
@@ -341,7 +338,8 @@ def build_national(out: Path, grid: Grid, sources: list[TileSource], bands: tupl
 
 
 def _run_tiles_on_cluster(client, job: _NationalJob, tiles: list[GridTile], show_progress: bool) -> list[dict]:
-    """The tile jobs as dask tasks (retried twice); the first error cancels the rest and is raised here."""
+    """The tile jobs as dask tasks (:func:`mosaic.cluster.run_task`: other than data errors, retried twice); the
+    first error cancels the rest and is raised here."""
     from distributed import as_completed
     from tqdm import tqdm
 
@@ -349,14 +347,14 @@ def _run_tiles_on_cluster(client, job: _NationalJob, tiles: list[GridTile], show
 
     job_future = client.scatter(job, broadcast=True)
     run = uuid.uuid4().hex[:12]
-    futures = [client.submit(_write_tile_task, job_future, tile, key=f"mosaic-tile-{tile.name}-{run}",
+    futures = [client.submit(run_task, _write_tile_task, job_future, tile, key=f"mosaic-tile-{tile.name}-{run}",
                              resources={TILE_MONTH_RESOURCE: 1}, retries=RETRIES, pure=False) for tile in tiles]
     records = []
     try:
         with tqdm(total=len(futures), desc="mosaic tiles", unit="tile", disable=not show_progress,
                   leave=False) as bar:
             for fut in as_completed(futures):
-                records.append(fut.result())
+                records.append(task_result(fut.result()))
                 bar.update()
     except BaseException:
         cancel_unfinished(client, futures)
@@ -365,16 +363,13 @@ def _run_tiles_on_cluster(client, job: _NationalJob, tiles: list[GridTile], show
 
 
 def _compute_blocks(job: _NationalJob, windows: list[Window]) -> list:
-    """A dask task: blocks of the single layout (:meth:`mosaic.blocks.Mosaicker.block`'s tuples)."""
-    from .cluster import portable_error
-
+    """A dask task (through :func:`mosaic.cluster.run_task`): blocks of the single layout
+    (:meth:`mosaic.blocks.Mosaicker.block`'s tuples)."""
     worker = Mosaicker(job.grid, list(job.sources), job.bands, job.flags_res, job.params, job.cutline)
     try:
         with gdal_cache(), warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             return [worker.block(w) for w in windows]
-    except Exception as exc:
-        raise portable_error(exc) from None
     finally:
         worker.pool.close()
 
@@ -398,7 +393,7 @@ def cluster_block_computer(client, worker: Mosaicker, show_progress: bool = Fals
         todo = iter(enumerate(groups))
 
         def submit(index, group):
-            return client.submit(_compute_blocks, job_future, group, key=f"mosaic-blocks-{index}-{run}",
+            return client.submit(run_task, _compute_blocks, job_future, group, key=f"mosaic-blocks-{index}-{run}",
                                  resources={TILE_MONTH_RESOURCE: 1}, retries=RETRIES, pure=False)
 
         submitted = [submit(i, g) for i, g in itertools.islice(todo, in_flight)]
@@ -407,7 +402,7 @@ def cluster_block_computer(client, worker: Mosaicker, show_progress: bool = Fals
             with tqdm(total=len(blocks), desc="mosaic blocks", unit="block", disable=not show_progress,
                       leave=False) as bar:
                 for fut in pending:
-                    for block in fut.result():
+                    for block in task_result(fut.result()):
                         write(block)
                         bar.update()
                     fut.release()

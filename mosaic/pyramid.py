@@ -37,7 +37,7 @@ from l2a.grid import Grid
 from l2a.io.atomic import atomic_write_bytes
 
 from .encode import decode_tile, encode_tile
-from .errors import MosaicError
+from .errors import MissingChildTileError
 from .grid import read_factor
 from .render import downsample_rgba
 
@@ -321,7 +321,7 @@ class PyramidWriter:
                     if self.in_range(z + 1, cx, cy):
                         path = self.store.path(layer, z + 1, cx, cy)
                         if not path.exists():
-                            raise MosaicError(f"tile {z + 1}/{cx}/{cy} is missing below {z}/{x}/{y}", path)
+                            raise MissingChildTileError(f"tile {z + 1}/{cx}/{cy} is missing below {z}/{x}/{y}", path)
                         children[:, dy * TILE_SIZE:(dy + 1) * TILE_SIZE,
                                  dx * TILE_SIZE:(dx + 1) * TILE_SIZE] = self.store.decode(path)
             self.store.write(layer, z, x, y, downsample_rgba(children))

@@ -147,6 +147,41 @@ def test_task_errors_reach_the_client_as_they_are(scheduler, months, tmp_path, m
     assert len(calls) == 1 + mosaic_cluster.RETRIES
 
 
+def test_data_errors_are_not_retried(scheduler, months, tmp_path, monkeypatch):
+    """The toolkit's errors (an unreadable input) fail their task at once: a retry would read the same bytes; other
+    errors are retried (the missing child tile above, and here an OSError once)."""
+    params = PyramidParams(10, 11)
+    info = _inspect(months["july"] / "mosaic.tif", params)
+    ranges = tile_ranges(info.bounds, range(10, 12))
+    recipe = WriterRecipe(_TrueColour, (info, params), tmp_path / "t", _LAYERS, ranges)
+    x0, _, y0, _ = ranges[10]
+    stage = [("write_overview", (10, x0, y0))]
+    calls = []
+
+    def corrupt(self, *args):
+        calls.append(args)
+        raise CorruptRasterError("cannot decode block", months["july"] / "mosaic.tif")
+
+    monkeypatch.setattr(PyramidWriter, "write_overview", corrupt)  # the workers run in this process
+    with mosaic_cluster.scheduler_client(scheduler) as client:
+        with pytest.raises(CorruptRasterError, match="cannot decode block"):
+            mosaic_cluster.run_stages(client, recipe, [stage], recipe.store(), desc="data-error")
+    assert len(calls) == 1
+
+    calls.clear()
+
+    def hiccup(self, *args):
+        calls.append(args)
+        if len(calls) == 1:
+            raise OSError("stale file handle")
+        return None
+
+    monkeypatch.setattr(PyramidWriter, "write_overview", hiccup)
+    with mosaic_cluster.scheduler_client(scheduler) as client:
+        mosaic_cluster.run_stages(client, recipe, [stage], recipe.store(), desc="hiccup")
+    assert len(calls) == 2
+
+
 def test_truncated_mosaic_on_the_workers_is_one_line(scheduler, months, tmp_path, capsys):
     import shutil
 
