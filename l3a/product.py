@@ -205,7 +205,7 @@ def _mask_location(root: Location, name: str, kind: str, res: str) -> Location:
 @dataclass(frozen=True)
 class DeclaredGrid:
     """The grid (and CRS) a STAC item declares for one of its assets with ``proj:`` fields, checked against the raster
-    when the product is opened (:func:`l2a.formats.stac.item.check_grid`).
+    when the product is opened (:func:`l2a.formats.stac.reader.probe_asset`).
 
     Attributes
     ----------
@@ -221,22 +221,17 @@ class DeclaredGrid:
     source: str
     grid: Grid | None
 
-    def check(self, grid: Grid, crs: CRS | None) -> None:
-        """Refuse a raster that is not where the item says (:class:`~l2a.errors.GridMismatchError`)."""
-        from l2a.formats.stac.item import check_grid
-
-        check_grid(self.key, self.grid, replace(grid, crs=crs), self.source)
-
 
 def _probe(location: Location, what: str, dtype: str, declared: DeclaredGrid | None) -> tuple[Grid, CRS | None]:
     """Open a raster's header: its kind checked (one band of ``dtype``), and its grid against the declared one."""
     if declared is not None:
-        what = f"{what} (asset {declared.key})"
-    with open_raster(location, what, dtypes=(dtype,), count=1) as ds:
-        grid, crs = Grid(ds.transform, ds.height, ds.width), ds.crs
-    if declared is not None:
-        declared.check(grid, crs)
-    return grid, crs
+        from l2a.formats.stac.reader import probe_asset
+
+        grid = probe_asset(location, declared.key, declared.grid, what, (dtype,), declared.source)
+    else:
+        with open_raster(location, what, dtypes=(dtype,), count=1) as ds:
+            grid = Grid(ds.transform, ds.height, ds.width, ds.crs)
+    return replace(grid, crs=None), grid.crs
 
 
 class L3AProduct:
@@ -511,9 +506,8 @@ def _asset_role(name: str, key: str, href: str) -> tuple[str, object] | None:
 def _item_files(name: str, assets: Mapping, props: Mapping, base: str,
                 source: str) -> tuple[L3AFiles, dict[str, DeclaredGrid]]:
     """The files of an L3A item and the grid it declares for each raster (keyed by GDAL path)."""
-    from l2a.formats.stac.item import declared_crs, declared_grid, gdal_path, href_hook
+    from l2a.formats.stac.item import asset_path, declared_crs, declared_grid, gdal_path
 
-    hook = href_hook()
     found: dict[str, dict] = {"FRC": {}, "MASK": {}}
     rasters = []   # (asset key, asset, resolution group, location)
     mtd = None
@@ -522,9 +516,7 @@ def _item_files(name: str, assets: Mapping, props: Mapping, base: str,
         role = _asset_role(name, str(key), href if isinstance(href, str) else "")
         if role is None:
             continue
-        if not isinstance(href, str) or not href:
-            raise MetadataError(f"asset {key} has no href", source)
-        location = _location(gdal_path(str(hook(href)) if hook is not None else href, base))
+        location = _location(asset_path(str(key), asset, base, source))
         kind, what = role
         if kind == "MTD":
             mtd = location

@@ -221,7 +221,8 @@ def test_missing_frc_file_is_refused(country, tmp_path, capsys):
     doc["assets"]["FRC_B4"]["href"] = str(tmp_path / "gone" / Path(doc["assets"]["FRC_B4"]["href"]).name)
     item = _write(tmp_path / "missing.json", doc)
     err = _one_line_error([item], tmp_path / "m", capsys)
-    assert "FRC B4 raster (asset FRC_B4) not found" in err and "gone" in err
+    assert "FRC B4 raster (asset FRC_B4 of " in err and "missing.json" in err and err.rstrip().endswith(" not found")
+    assert "gone" in err
 
 
 # ------------------------------------------------------------------------------------------ over HTTP

@@ -40,7 +40,7 @@ from l2a.grid import Grid
 from l2a.sensors import L2A_BANDS, band_resolution, normalize_platform
 
 __all__ = ["BAND_ASSETS", "SCL_ASSETS", "AOT_ASSETS", "AssetRaster", "ItemFacts", "item_facts", "gdal_path",
-           "absolute_href", "asset_file_name", "item_datetime", "declared_crs", "declared_grid", "check_grid",
+           "absolute_href", "asset_path", "asset_file_name", "item_datetime", "declared_crs", "declared_grid", "check_grid",
            "HREF_HOOK_VARIABLE", "href_hook"]
 
 #: Environment variable naming the hook that rewrites asset hrefs (``module:function``), e.g. to sign them.
@@ -230,8 +230,14 @@ def declared_grid(asset: Mapping, crs: CRS | None, source: str, key: str) -> Gri
     return Grid(Affine(a, b, c, d, e, f), rows, cols, crs)
 
 
-def _asset_path(key: str, asset: Mapping, base: str | None, source: str) -> str:
-    """GDAL path of an asset (through the href hook when one is set)."""
+def asset_path(key: str, asset: Mapping, base: str | None, source: str) -> str:
+    """GDAL path of an asset (through the href hook when one is set; relative hrefs against ``base``).
+
+    Raises
+    ------
+    MetadataError
+        The asset has no href.
+    """
     href = asset.get("href") if isinstance(asset, Mapping) else None
     if not isinstance(href, str) or not href:
         raise MetadataError(f"asset {key} has no href", source)
@@ -266,7 +272,7 @@ def _rounded(transform) -> tuple[float, ...]:
 
 
 def _raster(key: str, asset: Mapping, item_fields: Mapping, base: str | None, source: str) -> AssetRaster:
-    path = _asset_path(key, asset, base, source)
+    path = asset_path(key, asset, base, source)
     crs = declared_crs(asset, source) or declared_crs(item_fields, source)
     fields = dict(item_fields)
     fields.update({k: v for k, v in asset.items() if k.startswith("proj:")})
@@ -368,7 +374,7 @@ def item_facts(doc: dict, source: str, base: str | None = None) -> ItemFacts:
     crs = next((r.grid.crs for r in bands.values() if r.grid is not None), None) or declared_crs(props, source)
     if crs is None and not theia:
         raise MetadataError("no CRS (proj:epsg or proj:code on the item or its assets)", source)
-    theia_files = {name: _asset_path(key, assets[key], base, source) for name, key in theia.items()} or None
+    theia_files = {name: asset_path(key, assets[key], base, source) for name, key in theia.items()} or None
     scl_key, aot_key = (None, None) if theia else (_find_asset(assets, SCL_ASSETS), _find_asset(assets, AOT_ASSETS))
     granule = _find_asset(assets, GRANULE_METADATA_ASSETS)
     product = _find_asset(assets, PRODUCT_METADATA_ASSETS)

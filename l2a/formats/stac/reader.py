@@ -52,7 +52,7 @@ from l2a.sensors import L2A_BANDS, band_resolution
 
 from .item import AssetRaster, ItemFacts, check_grid
 
-__all__ = ["StacL2A", "open_stac_item", "BOA_OFFSET_BASELINE", "BOA_OFFSET_DN"]
+__all__ = ["StacL2A", "open_stac_item", "probe_asset", "BOA_OFFSET_BASELINE", "BOA_OFFSET_DN"]
 
 logger = logging.getLogger(__name__)
 
@@ -119,12 +119,24 @@ def read_bytes(path: str, what: str, source: str) -> bytes:
     return data
 
 
-def _probe(raster: AssetRaster, what: str, dtypes: tuple[str, ...], source: str):
-    """Open an asset's header: its actual grid, checked against the grid the item declares."""
-    with open_raster(raster.path, f"{what} (asset {raster.key} of {source})", dtypes=dtypes, count=1) as ds:
+def probe_asset(path: str | os.PathLike, key: str, declared: Grid | None, what: str, dtypes: tuple[str, ...],
+                source: str) -> Grid:
+    """Open an asset's header: its kind checked (one band of ``dtypes``) and its actual grid (with its CRS), checked
+    against the grid the item declares (:func:`~l2a.formats.stac.item.check_grid`).
+
+    Raises
+    ------
+    MissingFileError, CorruptRasterError, RasterKindError, GridMismatchError
+        Naming the asset ``key`` and the item ``source``.
+    """
+    with open_raster(path, f"{what} (asset {key} of {source})", dtypes=dtypes, count=1) as ds:
         actual = Grid(ds.transform, ds.height, ds.width, ds.crs)
-    check_grid(raster.key, raster.grid, actual, source)
+    check_grid(key, declared, actual, source)
     return actual
+
+
+def _probe(raster: AssetRaster, what: str, dtypes: tuple[str, ...], source: str) -> Grid:
+    return probe_asset(raster.path, raster.key, raster.grid, what, dtypes, source)
 
 
 def _offsets(facts: ItemFacts, metadata: ProductMetadata | None) -> dict[str, float]:
